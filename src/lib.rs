@@ -1,0 +1,1 @@
+//! conclab: a command-line lab for concurrency experiments.
