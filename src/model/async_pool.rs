@@ -1,0 +1,52 @@
+//! `async_pool`: a tokio multi-thread runtime with W worker threads; every task spawned at once.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::async_loop::collect;
+use super::{Execution, Job, Scheduler, run_task_async};
+use crate::workload::AsyncWorker;
+
+pub struct AsyncPool;
+
+thread_local! {
+    static LANE: Cell<usize> = const { Cell::new(0) };
+}
+
+fn lane() -> usize {
+    LANE.with(|l| l.get())
+}
+
+impl Scheduler for AsyncPool {
+    fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
+        let next_lane = Arc::new(AtomicUsize::new(0));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(job.workers)
+            .thread_stack_size(super::TASK_STACK_BYTES)
+            .on_thread_start(move || {
+                LANE.with(|l| l.set(next_lane.fetch_add(1, Ordering::Relaxed)))
+            })
+            .enable_all()
+            .build()?;
+        let setup = job.epoch.elapsed();
+        let worker = Arc::new(AsyncWorker::new(false, job.cancel.clone()));
+        let epoch = job.epoch;
+        let records = runtime.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for task in 0..job.workload.tasks() {
+                let (workload, worker) = (job.workload.clone(), worker.clone());
+                set.spawn(async move {
+                    run_task_async(workload.as_ref(), task, &worker, epoch, lane).await
+                });
+            }
+            collect(set).await
+        });
+        runtime.shutdown_background();
+        Ok(Execution {
+            setup,
+            records,
+            ..Default::default()
+        })
+    }
+}

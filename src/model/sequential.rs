@@ -1,0 +1,28 @@
+//! `sequential`: the calling thread runs every task, one after another.
+
+use super::{Execution, Job, Scheduler, run_task};
+use crate::workload::Worker;
+
+pub struct Sequential;
+
+impl Scheduler for Sequential {
+    fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
+        let mut worker = Worker::new(0, job.cancel);
+        let mut records = Vec::with_capacity(job.workload.tasks());
+        for task in 0..job.workload.tasks() {
+            if job.cancel.is_set() {
+                break;
+            }
+            records.push(run_task(
+                job.workload.as_ref(),
+                task,
+                &mut worker,
+                job.epoch,
+            ));
+        }
+        Ok(Execution {
+            records,
+            ..Default::default()
+        })
+    }
+}

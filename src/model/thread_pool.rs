@@ -1,0 +1,52 @@
+//! `thread_pool`: W OS threads take tasks from a shared queue until it is empty.
+
+use std::sync::Barrier;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::{Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
+use crate::workload::Worker;
+
+pub struct ThreadPool;
+
+impl Scheduler for ThreadPool {
+    fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
+        let workload = job.workload.as_ref();
+        let tasks = workload.tasks();
+        // The queue is the next task index: taking a task is one fetch_add.
+        let next = AtomicUsize::new(0);
+        let started = Barrier::new(job.workers + 1);
+        std::thread::scope(|scope| {
+            let mut handles = Vec::with_capacity(job.workers);
+            for lane in 0..job.workers {
+                let (next, started) = (&next, &started);
+                handles.push(spawn_scoped(scope, format!("pool-{lane}"), move || {
+                    started.wait();
+                    let mut worker = Worker::new(lane, job.cancel);
+                    let mut records = Vec::new();
+                    loop {
+                        let task = next.fetch_add(1, Ordering::Relaxed);
+                        if task >= tasks || job.cancel.is_set() {
+                            return records;
+                        }
+                        records.push(run_task(workload, task, &mut worker, job.epoch));
+                    }
+                })?);
+            }
+            started.wait();
+            let setup = job.epoch.elapsed();
+            let mut records = Vec::with_capacity(tasks);
+            for (lane, h) in handles.into_iter().enumerate() {
+                match h.join() {
+                    Ok(r) => records.extend(r),
+                    Err(_) => records.push(panicked(usize::MAX, lane)),
+                }
+            }
+            records.retain(|r| r.task != usize::MAX);
+            Ok(Execution {
+                setup,
+                records,
+                ..Default::default()
+            })
+        })
+    }
+}

@@ -1,0 +1,944 @@
+//! The experiment file: reading, strict checking, and the resolved [`Experiment`].
+
+pub mod duration;
+pub mod error;
+pub mod matrix;
+pub mod params;
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::ModelKind;
+use duration::{format_duration, parse_duration};
+use error::allowed_hint;
+pub use error::{Diagnostic, SpecError};
+pub use matrix::Cell;
+use params::{KindDef, ParamType, ParamValue, Params};
+use tree::{Entry, Node, Source, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    Interleaved,
+    Grouped,
+}
+
+/// Settings of the models that have any (`[models.NAME]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSettings {
+    /// `gil_threads`: how long a thread may keep the interpreter lock while others wait.
+    pub switch_interval: Duration,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            switch_interval: Duration::from_millis(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ChartSettings {
+    pub timeline_workers: Option<usize>,
+}
+
+/// One extra matrix axis: a workload parameter with several values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Axis {
+    pub name: String,
+    pub values: Vec<ParamValue>,
+}
+
+/// An experiment file, checked and with every default filled in.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub name: String,
+    pub description: String,
+    pub path: PathBuf,
+    pub repetitions: u32,
+    pub warmup: u32,
+    pub timeout: Duration,
+    pub order: Order,
+    pub kind: &'static KindDef,
+    /// `[workload]` parameters as written (defaults are filled per cell).
+    pub workload: Params,
+    pub models: Vec<ModelKind>,
+    pub workers: Vec<usize>,
+    pub axes: Vec<Axis>,
+    pub settings: ModelSettings,
+    pub chart: ChartSettings,
+}
+
+/// A `--set KEY=VALUE` override.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    pub key: String,
+    pub value: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("\"{s}\" is not KEY=VALUE"))?;
+        Ok(Override {
+            key: k.trim().to_string(),
+            value: v.trim().to_string(),
+        })
+    }
+}
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "repetitions",
+    "warmup",
+    "timeout",
+    "order",
+    "workload",
+    "matrix",
+    "models",
+    "chart",
+];
+const ORDERS: &[&str] = &["interleaved", "grouped"];
+
+/// The `.toml` files named by `paths`, folders expanded (sorted), in the order given.
+pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| anyhow::anyhow!("cannot read folder {}: {e}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml") && f.is_file())
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                anyhow::bail!("{} holds no .toml experiment files", p.display());
+            }
+            files.extend(found);
+        } else if p.is_file() {
+            files.push(p.clone());
+        } else {
+            anyhow::bail!("{}: no such file or folder", p.display());
+        }
+    }
+    Ok(files)
+}
+
+/// Loads every file; all problems of all files are returned together.
+pub fn load_all(files: &[PathBuf], overrides: &[Override]) -> Result<Vec<Experiment>, SpecError> {
+    let mut experiments = Vec::new();
+    let mut diagnostics = Vec::new();
+    for f in files {
+        match load(f, overrides) {
+            Ok(e) => experiments.push(e),
+            Err(e) => diagnostics.extend(e.diagnostics),
+        }
+    }
+    for (i, e) in experiments.iter().enumerate() {
+        if let Some(first) = experiments[..i].iter().find(|o| o.name == e.name) {
+            diagnostics.push(Diagnostic {
+                file: e.path.display().to_string(),
+                line: 1,
+                column: 1,
+                key: "name".into(),
+                message: format!("experiment name \"{}\" is also used by {}; names pick the results folder, so they must differ", e.name, first.path.display()),
+            });
+        }
+    }
+    if diagnostics.is_empty() {
+        Ok(experiments)
+    } else {
+        Err(SpecError { diagnostics })
+    }
+}
+
+pub fn load(path: &Path, overrides: &[Override]) -> Result<Experiment, SpecError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SpecError {
+        diagnostics: vec![Diagnostic {
+            file: name.clone(),
+            line: 1,
+            column: 1,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        }],
+    })?;
+    parse_experiment(&name, &text, path, overrides)
+}
+
+/// Checks an experiment given as text (`file` names it in messages).
+pub fn parse_experiment(
+    file: &str,
+    text: &str,
+    path: &Path,
+    overrides: &[Override],
+) -> Result<Experiment, SpecError> {
+    let mut sources = vec![Source {
+        name: file.to_string(),
+        text: text.to_string(),
+    }];
+    let mut root = match tree::parse(text, 0) {
+        Ok(root) => root,
+        Err((message, at)) => {
+            let (line, column) = sources[0].line_column(at);
+            return Err(SpecError {
+                diagnostics: vec![Diagnostic {
+                    file: file.into(),
+                    line,
+                    column,
+                    key: String::new(),
+                    message: format!("TOML syntax: {message}"),
+                }],
+            });
+        }
+    };
+    let mut checker = Checker {
+        sources: Vec::new(),
+        diagnostics: Vec::new(),
+    };
+    for o in overrides {
+        apply_override(&mut root, o, &mut sources, &mut checker.diagnostics);
+    }
+    checker.sources = sources;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "experiment".into());
+    let exp = checker.experiment(&root, &stem, path);
+    match exp {
+        Some(e) if checker.diagnostics.is_empty() => Ok(e),
+        _ => {
+            if checker.diagnostics.is_empty() {
+                checker.diagnostics.push(Diagnostic {
+                    file: file.into(),
+                    line: 1,
+                    column: 1,
+                    key: String::new(),
+                    message: "invalid experiment".into(),
+                });
+            }
+            Err(SpecError {
+                diagnostics: checker.diagnostics,
+            })
+        }
+    }
+}
+
+/// `--set` changes a top-level key, replaces a matrix axis by one value, or sets a workload key.
+fn apply_override(
+    root: &mut Node,
+    o: &Override,
+    sources: &mut Vec<Source>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let origin = sources.len();
+    let label = format!("--set {}", o.key);
+    sources.push(Source {
+        name: label.clone(),
+        text: o.value.clone(),
+    });
+    // A bare word is taken as a string, so `--set order=grouped` works unquoted.
+    let node = tree::parse_value(&o.value, origin).unwrap_or_else(|_| Node {
+        value: Value::Str(o.value.clone()),
+        span: 0..o.value.len(),
+        origin,
+    });
+    let entry = |key: &str, node: Node| Entry {
+        key: key.to_string(),
+        key_span: 0..0,
+        node,
+    };
+    let (table, key) = match o.key.split_once('.') {
+        Some((t, k)) => (Some(t.to_string()), k.to_string()),
+        None => (None, o.key.clone()),
+    };
+    let in_matrix = root
+        .get("matrix")
+        .is_some_and(|m| m.node.get(&key).is_some());
+    match table.as_deref() {
+        None if TOP_KEYS.contains(&key.as_str()) => root.set(entry(&key, node)),
+        None | Some("matrix") if in_matrix || key == "model" || key == "workers" => {
+            let values = match node.value {
+                Value::Array(_) => node,
+                _ => Node { span: node.span.clone(), origin, value: Value::Array(vec![node]) },
+            };
+            if let Some(m) = root_table_mut(root, "matrix") {
+                m.set(entry(&key, values));
+            }
+        }
+        None | Some("workload") => {
+            if let Some(w) = root_table_mut(root, "workload") {
+                w.set(entry(&key, node));
+            }
+        }
+        Some(other) => diagnostics.push(Diagnostic {
+            file: label,
+            line: 1,
+            column: 1,
+            key: o.key.clone(),
+            message: format!("--set takes a top-level key, a workload key or a matrix axis; \"{other}.\" is not one of those"),
+        }),
+    }
+}
+
+fn root_table_mut<'a>(root: &'a mut Node, key: &str) -> Option<&'a mut Node> {
+    if root.get(key).is_none() {
+        root.set(Entry {
+            key: key.into(),
+            key_span: 0..0,
+            node: Node {
+                value: Value::Table(Vec::new()),
+                span: 0..0,
+                origin: 0,
+            },
+        });
+    }
+    match &mut root.value {
+        Value::Table(entries) => entries
+            .iter_mut()
+            .find(|e| e.key == key)
+            .map(|e| &mut e.node),
+        _ => None,
+    }
+}
+
+struct Checker {
+    sources: Vec<Source>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker {
+    fn report(&mut self, origin: usize, offset: usize, key: &str, message: String) {
+        let source = &self.sources[origin.min(self.sources.len() - 1)];
+        let (line, column) = source.line_column(offset);
+        self.diagnostics.push(Diagnostic {
+            file: source.name.clone(),
+            line,
+            column,
+            key: key.to_string(),
+            message,
+        });
+    }
+
+    fn at_node(&mut self, node: &Node, key: &str, message: String) {
+        self.report(node.origin, node.span.start, key, message);
+    }
+
+    fn at_key(&mut self, entry: &Entry, key: &str, message: String) {
+        let origin = entry.node.origin;
+        let offset = if entry.key_span == (0..0) {
+            entry.node.span.start
+        } else {
+            entry.key_span.start
+        };
+        self.report(origin, offset, key, message);
+    }
+
+    fn table<'n>(&mut self, entry: &'n Entry, key: &str) -> Option<&'n [Entry]> {
+        match entry.node.entries() {
+            Some(e) => Some(e),
+            None => {
+                self.at_node(
+                    &entry.node,
+                    key,
+                    format!(
+                        "must be a table ([{key}]), got {}",
+                        entry.node.value.type_name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, node: &Node, key: &str, min: i64) -> Option<u64> {
+        match node.value {
+            Value::Int(n) if n >= min => Some(n as u64),
+            Value::Int(n) => {
+                self.at_node(
+                    node,
+                    key,
+                    format!("must be a whole number >= {min}, got {n}"),
+                );
+                None
+            }
+            ref v => {
+                self.at_node(
+                    node,
+                    key,
+                    format!("must be a whole number >= {min}, got {}", v.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    fn string<'n>(&mut self, node: &'n Node, key: &str) -> Option<&'n str> {
+        match &node.value {
+            Value::Str(s) => Some(s),
+            v => {
+                self.at_node(
+                    node,
+                    key,
+                    format!("must be a string, got {}", v.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, key: &str, positive: bool) -> Option<Duration> {
+        let text = self.string(node, key)?;
+        match parse_duration(text) {
+            Ok(d) if positive && d.is_zero() => {
+                self.at_node(node, key, format!("must be a duration > 0, got \"{text}\""));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.at_node(node, key, e);
+                None
+            }
+        }
+    }
+
+    fn choice(&mut self, node: &Node, key: &str, allowed: &[&str]) -> Option<String> {
+        let s = self.string(node, key)?;
+        if allowed.contains(&s) {
+            return Some(s.to_string());
+        }
+        self.at_node(
+            node,
+            key,
+            format!("\"{s}\" is not allowed; {}", allowed_hint(s, allowed)),
+        );
+        None
+    }
+
+    fn unknown_key(&mut self, entry: &Entry, key: &str, allowed: &[&str], what: &str) {
+        let message = if allowed.is_empty() {
+            format!("unknown key \"{}\": {what} takes no keys", entry.key)
+        } else {
+            format!(
+                "unknown key \"{}\" in {what}; {}",
+                entry.key,
+                allowed_hint(&entry.key, allowed)
+            )
+        };
+        self.at_key(entry, key, message);
+    }
+
+    fn param(&mut self, node: &Node, key: &str, ty: ParamType) -> Option<ParamValue> {
+        match ty {
+            ParamType::Count { min } => self.int(node, key, min as i64).map(ParamValue::Int),
+            ParamType::Duration { positive } => {
+                self.duration(node, key, positive).map(ParamValue::Dur)
+            }
+            ParamType::Choice(allowed) => self.choice(node, key, allowed).map(ParamValue::Str),
+            ParamType::Fraction => {
+                let f = match node.value {
+                    Value::Float(f) => f,
+                    Value::Int(n) => n as f64,
+                    _ => f64::NAN,
+                };
+                if (0.0..=1.0).contains(&f) {
+                    Some(ParamValue::Float(f))
+                } else {
+                    self.at_node(
+                        node,
+                        key,
+                        format!("must be {}, got {}", ty.describe(), show(&node.value)),
+                    );
+                    None
+                }
+            }
+            ParamType::Strings | ParamType::Urls => {
+                let Value::Array(items) = &node.value else {
+                    self.at_node(
+                        node,
+                        key,
+                        format!("must be {}, got {}", ty.describe(), node.value.type_name()),
+                    );
+                    return None;
+                };
+                if items.is_empty() {
+                    self.at_node(
+                        node,
+                        key,
+                        format!("must be {}, got an empty array", ty.describe()),
+                    );
+                    return None;
+                }
+                let mut out = Vec::new();
+                for item in items {
+                    let s = self.string(item, key)?;
+                    if ty == ParamType::Urls
+                        && !(s.starts_with("http://") || s.starts_with("https://"))
+                    {
+                        self.at_node(
+                            item,
+                            key,
+                            format!("\"{s}\" is not an http:// or https:// URL"),
+                        );
+                        return None;
+                    }
+                    out.push(s.to_string());
+                }
+                Some(ParamValue::Strs(out))
+            }
+            ParamType::DigestTable => {
+                let Some(entries) = node.entries() else {
+                    self.at_node(
+                        node,
+                        key,
+                        format!("must be {}, got {}", ty.describe(), node.value.type_name()),
+                    );
+                    return None;
+                };
+                let mut out = std::collections::BTreeMap::new();
+                for e in entries {
+                    let k = format!("{key}.{}", e.key);
+                    let d = self.string(&e.node, &k)?;
+                    if d.len() != 128
+                        || !d
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    {
+                        self.at_node(
+                            &e.node,
+                            &k,
+                            "must be a SHA-512 digest: 128 lowercase hex digits".into(),
+                        );
+                        return None;
+                    }
+                    out.insert(e.key.clone(), d.to_string());
+                }
+                Some(ParamValue::Table(out))
+            }
+        }
+    }
+
+    fn experiment(&mut self, root: &Node, stem: &str, path: &Path) -> Option<Experiment> {
+        let mut name = None;
+        let mut description = String::new();
+        let mut repetitions = 3;
+        let mut warmup = 0;
+        let mut timeout = Duration::from_secs(600);
+        let mut order = Order::Interleaved;
+        let (mut workload, mut matrix, mut models, mut chart) = (None, None, None, None);
+        for e in root.entries().unwrap_or_default() {
+            let n = &e.node;
+            match e.key.as_str() {
+                "name" => {
+                    if let Some(s) = self.string(n, "name") {
+                        if valid_name(s) {
+                            name = Some(s.to_string());
+                        } else {
+                            self.at_node(n, "name", format!("\"{s}\" is not a valid name: use lowercase letters, digits, '_' and '-', starting with a letter or digit"));
+                        }
+                    }
+                }
+                "description" => {
+                    description = self
+                        .string(n, "description")
+                        .unwrap_or_default()
+                        .to_string()
+                }
+                "repetitions" => repetitions = self.int(n, "repetitions", 1).unwrap_or(1) as u32,
+                "warmup" => warmup = self.int(n, "warmup", 0).unwrap_or(0) as u32,
+                "timeout" => timeout = self.duration(n, "timeout", true).unwrap_or(timeout),
+                "order" => {
+                    order = match self.choice(n, "order", ORDERS).as_deref() {
+                        Some("grouped") => Order::Grouped,
+                        _ => Order::Interleaved,
+                    }
+                }
+                "workload" => workload = self.table(e, "workload"),
+                "matrix" => matrix = self.table(e, "matrix"),
+                "models" => models = self.table(e, "models"),
+                "chart" => chart = self.table(e, "chart"),
+                _ => self.unknown_key(e, &e.key, TOP_KEYS, "the top level"),
+            }
+        }
+        let file = &self.sources[0].name.clone();
+        let Some(workload) = workload else {
+            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed".into() });
+            return None;
+        };
+        let kind = self.kind(root, workload);
+        let params = kind
+            .map(|k| self.workload_params(k, workload))
+            .unwrap_or_default();
+        let Some(matrix) = matrix else {
+            self.diagnostics.push(Diagnostic {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                key: "matrix".into(),
+                message: format!(
+                    "missing [matrix] table: add [matrix] with model = [...] (allowed: {})",
+                    ModelKind::names().join(", ")
+                ),
+            });
+            return None;
+        };
+        let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
+        let settings = models.map(|m| self.model_settings(m)).unwrap_or_default();
+        let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
+        Some(Experiment {
+            name: name.unwrap_or_else(|| sanitize_name(stem)),
+            description,
+            path: path.to_path_buf(),
+            repetitions,
+            warmup,
+            timeout,
+            order,
+            kind: kind?,
+            workload: params,
+            models: model_list?,
+            workers,
+            axes,
+            settings,
+            chart,
+        })
+    }
+
+    fn kind(&mut self, root: &Node, workload: &[Entry]) -> Option<&'static KindDef> {
+        let names: Vec<&str> = params::KINDS.iter().map(|k| k.name).collect();
+        let Some(e) = workload.iter().find(|e| e.key == "kind") else {
+            let w = root.get("workload").expect("checked above");
+            self.at_key(
+                w,
+                "workload.kind",
+                format!("missing key \"kind\"; allowed: {}", names.join(", ")),
+            );
+            return None;
+        };
+        let kind = self.choice(&e.node, "workload.kind", &names)?;
+        params::kind(&kind)
+    }
+
+    fn workload_params(&mut self, kind: &KindDef, workload: &[Entry]) -> Params {
+        let mut out = Params::new();
+        let mut allowed = kind.param_names();
+        allowed.insert(0, "kind");
+        for e in workload.iter().filter(|e| e.key != "kind") {
+            let key = format!("workload.{}", e.key);
+            match kind.param(&e.key) {
+                Some(def) => {
+                    if let Some(v) = self.param(&e.node, &key, def.ty) {
+                        out.insert(e.key.clone(), v);
+                    }
+                }
+                None => self.unknown_key(
+                    e,
+                    &key,
+                    &allowed,
+                    &format!("[workload] of kind {}", kind.name),
+                ),
+            }
+        }
+        out
+    }
+
+    fn array<'n>(&mut self, entry: &'n Entry, key: &str, example: &str) -> Option<&'n [Node]> {
+        match &entry.node.value {
+            Value::Array(items) if items.is_empty() => {
+                self.at_node(
+                    &entry.node,
+                    key,
+                    format!("is an empty axis; give at least one value, e.g. {example}"),
+                );
+                None
+            }
+            Value::Array(items) => Some(items),
+            v => {
+                self.at_node(
+                    &entry.node,
+                    key,
+                    format!(
+                        "must be an array (a matrix axis), got {}; e.g. {example}",
+                        v.type_name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn matrix(
+        &mut self,
+        matrix: &[Entry],
+        kind: Option<&KindDef>,
+        workload: &[Entry],
+    ) -> (Option<Vec<ModelKind>>, Vec<usize>, Vec<Axis>) {
+        let mut models = None;
+        let mut workers = vec![1];
+        let mut axes = Vec::new();
+        let model_names = ModelKind::names();
+        for e in matrix {
+            let key = format!("matrix.{}", e.key);
+            match e.key.as_str() {
+                "model" => {
+                    let Some(items) =
+                        self.array(e, &key, "model = [\"sequential\", \"thread_pool\"]")
+                    else {
+                        continue;
+                    };
+                    let mut list: Vec<ModelKind> = Vec::new();
+                    for item in items {
+                        if let Some(m) = self
+                            .choice(item, &key, &model_names)
+                            .and_then(|m| ModelKind::from_name(&m))
+                        {
+                            if list.contains(&m) {
+                                self.at_node(item, &key, format!("\"{m}\" is listed twice"));
+                            }
+                            list.push(m);
+                        }
+                    }
+                    if list.len() == items.len() {
+                        models = Some(list);
+                    }
+                }
+                "workers" => {
+                    let Some(items) = self.array(e, &key, "workers = [1, 2, 4]") else {
+                        continue;
+                    };
+                    let list: Vec<usize> = items
+                        .iter()
+                        .filter_map(|i| self.int(i, &key, 1))
+                        .map(|n| n as usize)
+                        .collect();
+                    if list.len() == items.len() {
+                        workers = list;
+                        workers.dedup();
+                    }
+                }
+                _ => {
+                    let Some(kind) = kind else { continue };
+                    let Some(def) = kind.param(&e.key) else {
+                        let mut allowed = vec!["model", "workers"];
+                        allowed.extend(kind.param_names());
+                        self.unknown_key(
+                            e,
+                            &key,
+                            &allowed,
+                            &format!(
+                                "[matrix] (axes are model, workers and the parameters of kind {})",
+                                kind.name
+                            ),
+                        );
+                        continue;
+                    };
+                    if workload.iter().any(|w| w.key == e.key) {
+                        self.at_key(e, &key, format!("is set in [workload] too; keep it in one place ([matrix] to vary it, [workload] to fix it)"));
+                        continue;
+                    }
+                    let Some(items) = self.array(e, &key, &format!("{} = [...]", e.key)) else {
+                        continue;
+                    };
+                    let values: Vec<ParamValue> = items
+                        .iter()
+                        .filter_map(|i| self.param(i, &key, def.ty))
+                        .collect();
+                    if values.len() == items.len() {
+                        axes.push(Axis {
+                            name: e.key.clone(),
+                            values,
+                        });
+                    }
+                }
+            }
+        }
+        if models.is_none() && !matrix.iter().any(|e| e.key == "model") {
+            let file = self.sources[0].name.clone();
+            self.diagnostics.push(Diagnostic {
+                file,
+                line: 1,
+                column: 1,
+                key: "matrix.model".into(),
+                message: format!(
+                    "missing key \"model\" in [matrix]; allowed models: {}",
+                    model_names.join(", ")
+                ),
+            });
+        }
+        (models, workers, axes)
+    }
+
+    fn model_settings(&mut self, models: &[Entry]) -> ModelSettings {
+        let mut s = ModelSettings::default();
+        let names = ModelKind::names();
+        for e in models {
+            let key = format!("models.{}", e.key);
+            let Some(m) = ModelKind::from_name(&e.key) else {
+                self.at_key(
+                    e,
+                    &key,
+                    format!(
+                        "unknown model \"{}\"; {}",
+                        e.key,
+                        allowed_hint(&e.key, &names)
+                    ),
+                );
+                continue;
+            };
+            let Some(settings) = self.table(e, &key) else {
+                continue;
+            };
+            for se in settings {
+                let k = format!("{key}.{}", se.key);
+                match (m, se.key.as_str()) {
+                    (ModelKind::GilThreads, "switch_interval") => {
+                        if let Some(d) = self.duration(&se.node, &k, true) {
+                            s.switch_interval = d;
+                        }
+                    }
+                    (ModelKind::GilThreads, _) => {
+                        self.unknown_key(se, &k, &["switch_interval"], "[models.gil_threads]")
+                    }
+                    _ => self.unknown_key(se, &k, &[], &format!("[models.{m}]")),
+                }
+            }
+        }
+        s
+    }
+
+    fn chart(&mut self, chart: &[Entry]) -> ChartSettings {
+        let mut c = ChartSettings::default();
+        for e in chart {
+            match e.key.as_str() {
+                "timeline_workers" => {
+                    c.timeline_workers = self
+                        .int(&e.node, "chart.timeline_workers", 1)
+                        .map(|n| n as usize)
+                }
+                _ => self.unknown_key(
+                    e,
+                    &format!("chart.{}", e.key),
+                    &["timeline_workers"],
+                    "[chart]",
+                ),
+            }
+        }
+        c
+    }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Int(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Str(s) => format!("\"{s}\""),
+        other => other.type_name().to_string(),
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn sanitize_name(stem: &str) -> String {
+    let s: String = stem
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches(['-', '_']).to_string();
+    if s.is_empty() { "experiment".into() } else { s }
+}
+
+impl Experiment {
+    /// The resolved experiment as TOML: every default written out, for `experiment.toml`.
+    pub fn resolved_toml(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let q = |t: &str| toml::Value::String(t.to_string()).to_string();
+        let _ = writeln!(
+            s,
+            "# The resolved experiment that produced these results (defaults filled in)."
+        );
+        let _ = writeln!(s, "# source = {}", q(&self.path.display().to_string()));
+        let _ = writeln!(s, "name = {}", q(&self.name));
+        let _ = writeln!(s, "description = {}", q(&self.description));
+        let _ = writeln!(s, "repetitions = {}", self.repetitions);
+        let _ = writeln!(s, "warmup = {}", self.warmup);
+        let _ = writeln!(s, "timeout = {}", q(&format_duration(self.timeout)));
+        let _ = writeln!(
+            s,
+            "order = {}",
+            q(if self.order == Order::Grouped {
+                "grouped"
+            } else {
+                "interleaved"
+            })
+        );
+        let _ = writeln!(s, "\n[workload]\nkind = {}", q(self.kind.name));
+        let mut base = self.workload.clone();
+        let axis_names: Vec<&str> = self.axes.iter().map(|a| a.name.as_str()).collect();
+        params::fill_defaults(self.kind, &mut base);
+        for (k, v) in &base {
+            if axis_names.contains(&k.as_str()) {
+                continue;
+            }
+            let _ = writeln!(s, "{k} = {}", toml_value(v));
+        }
+        let _ = writeln!(s, "\n[matrix]");
+        let models: Vec<String> = self.models.iter().map(|m| q(m.name())).collect();
+        let _ = writeln!(s, "model = [{}]", models.join(", "));
+        let workers: Vec<String> = self.workers.iter().map(|w| w.to_string()).collect();
+        let _ = writeln!(s, "workers = [{}]", workers.join(", "));
+        for a in &self.axes {
+            let values: Vec<String> = a.values.iter().map(toml_value).collect();
+            let _ = writeln!(s, "{} = [{}]", a.name, values.join(", "));
+        }
+        let _ = writeln!(
+            s,
+            "\n[models.gil_threads]\nswitch_interval = {}",
+            q(&format_duration(self.settings.switch_interval))
+        );
+        if let Some(w) = self.chart.timeline_workers {
+            let _ = writeln!(s, "\n[chart]\ntimeline_workers = {w}");
+        }
+        s
+    }
+}
+
+fn toml_value(v: &ParamValue) -> String {
+    let q = |t: &str| toml::Value::String(t.to_string()).to_string();
+    match v {
+        ParamValue::Int(n) => n.to_string(),
+        ParamValue::Float(f) => format!("{f:?}"),
+        ParamValue::Dur(d) => q(&format_duration(*d)),
+        ParamValue::Str(t) => q(t),
+        ParamValue::Strs(list) => format!(
+            "[{}]",
+            list.iter().map(|t| q(t)).collect::<Vec<_>>().join(", ")
+        ),
+        ParamValue::Table(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| format!("{} = {}", q(k), q(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}

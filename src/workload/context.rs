@@ -1,0 +1,156 @@
+//! What a model hands a running task: its lane, cancellation, and the hooks a wait must call.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set by Ctrl-C: every running repetition winds down at its next check.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Longest uninterrupted sleep, so a timeout or Ctrl-C is noticed within this.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// Asks the tasks of one repetition to stop (timeout) — or all of them (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed) || INTERRUPTED.load(Ordering::Relaxed)
+    }
+}
+
+/// An interpreter lock that CPU steps must hold (the `gil_threads` model).
+pub trait Interpreter: Sync {
+    fn acquire(&self, lane: usize);
+    fn release(&self, lane: usize);
+    /// Called between CPU steps: hands the lock over if the switch interval has passed
+    /// and another thread waits for it.
+    fn tick(&self, lane: usize);
+}
+
+/// The context of a task running on an OS thread.
+pub struct Worker<'a> {
+    pub lane: usize,
+    cancel: &'a Cancel,
+    interpreter: Option<&'a dyn Interpreter>,
+    /// Per-thread state a workload keeps between tasks (e.g. an HTTP agent).
+    pub local: Option<Box<dyn Any + Send>>,
+}
+
+impl<'a> Worker<'a> {
+    pub fn new(lane: usize, cancel: &'a Cancel) -> Worker<'a> {
+        Worker {
+            lane,
+            cancel,
+            interpreter: None,
+            local: None,
+        }
+    }
+
+    pub fn with_interpreter(mut self, interpreter: &'a dyn Interpreter) -> Worker<'a> {
+        self.interpreter = Some(interpreter);
+        self
+    }
+
+    pub fn interpreter(&self) -> Option<&'a dyn Interpreter> {
+        self.interpreter
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+
+    /// Between CPU steps: lets an interpreter lock switch; false once cancelled.
+    #[inline]
+    pub fn tick(&self) -> bool {
+        if let Some(i) = self.interpreter {
+            i.tick(self.lane);
+        }
+        !self.cancel.is_set()
+    }
+
+    /// A blocking wait, with any interpreter lock released around it; false if cancelled.
+    pub fn wait(&self, duration: Duration) -> bool {
+        self.outside_lock(|| sleep_until(Instant::now() + duration, self.cancel))
+    }
+
+    /// Runs `f` (blocking IO) with any interpreter lock released, as CPython releases the GIL.
+    pub fn outside_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        if let Some(i) = self.interpreter {
+            i.release(self.lane);
+            let r = f();
+            i.acquire(self.lane);
+            r
+        } else {
+            f()
+        }
+    }
+}
+
+/// Sleeps the thread until `deadline` in slices; false if cancelled first.
+pub fn sleep_until(deadline: Instant, cancel: &Cancel) -> bool {
+    loop {
+        if cancel.is_set() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(WAIT_SLICE));
+    }
+}
+
+/// The context of a task running on an event loop.
+pub struct AsyncWorker {
+    /// The `async_blocking` mistake: waits and IO block the event-loop thread.
+    pub blocking: bool,
+    pub cancel: Cancel,
+    /// Per-repetition state a workload shares between its tasks (e.g. an HTTP client).
+    pub local: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl AsyncWorker {
+    pub fn new(blocking: bool, cancel: Cancel) -> AsyncWorker {
+        AsyncWorker {
+            blocking,
+            cancel,
+            local: OnceLock::new(),
+        }
+    }
+
+    /// A wait that yields the event loop, or blocks it in the `async_blocking` model.
+    pub async fn wait(&self, duration: Duration) -> bool {
+        let deadline = Instant::now() + duration;
+        if self.blocking {
+            return sleep_until(deadline, &self.cancel);
+        }
+        let deadline = tokio::time::Instant::from_std(deadline);
+        loop {
+            if self.cancel.is_set() {
+                return false;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            tokio::time::sleep_until(deadline.min(now + WAIT_SLICE)).await;
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+}

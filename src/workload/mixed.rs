@@ -1,0 +1,91 @@
+//! The `mixed` workload: a hash chain, then a wait, in every task.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::hash_chain::{HashChainConfig, run_chain, verify_digests};
+use super::{
+    AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
+    WorkloadConfig,
+};
+use crate::spec::params::{Params, ParamsExt, SEED_INPUTS};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MixedConfig {
+    pub tasks: usize,
+    pub iterations: u64,
+    pub duration: Duration,
+}
+
+impl MixedConfig {
+    pub fn from_params(p: &Params) -> MixedConfig {
+        MixedConfig {
+            tasks: p.count("tasks") as usize,
+            iterations: p.count("iterations"),
+            duration: p.duration("duration"),
+        }
+    }
+
+    /// The chain half, seeded from the standard inputs.
+    fn chain(&self) -> HashChainConfig {
+        HashChainConfig {
+            inputs: SEED_INPUTS.iter().map(|s| s.to_string()).collect(),
+            iterations: self.iterations,
+            tasks: self.tasks,
+            expect: Default::default(),
+        }
+    }
+}
+
+pub struct Mixed {
+    config: WorkloadConfig,
+    c: MixedConfig,
+    chain: HashChainConfig,
+}
+
+impl Mixed {
+    pub fn new(c: MixedConfig) -> Mixed {
+        Mixed {
+            config: WorkloadConfig::Mixed(c.clone()),
+            chain: c.chain(),
+            c,
+        }
+    }
+}
+
+fn finish(digest: Option<String>, waited: bool) -> TaskResult {
+    match (digest, waited) {
+        (Some(d), true) => TaskResult {
+            ok: true,
+            output: Output::Digest(d),
+        },
+        _ => TaskResult::cancelled(),
+    }
+}
+
+impl Workload for Mixed {
+    fn config(&self) -> &WorkloadConfig {
+        &self.config
+    }
+
+    fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult {
+        let digest = run_chain(self.chain.input(task), self.c.iterations, || worker.tick());
+        let waited = digest.is_some() && worker.wait(self.c.duration);
+        finish(digest, waited)
+    }
+
+    fn run_async<'a>(&'a self, task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let digest = run_chain(self.chain.input(task), self.c.iterations, || {
+                !worker.cancelled()
+            });
+            let waited = digest.is_some() && worker.wait(self.c.duration).await;
+            finish(digest, waited)
+        })
+    }
+
+    fn verify(&self, records: &[TaskRecord]) -> Verdict {
+        verify_digests(&self.chain, records)
+    }
+}

@@ -1,0 +1,241 @@
+//! Workloads: what one task does, in a blocking and an async form, and how a run is verified.
+
+pub mod context;
+pub mod hash_chain;
+pub mod mixed;
+pub mod sleep;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::params::Params;
+pub use context::{AsyncWorker, Cancel, Interpreter, Worker};
+
+/// A workload's parameters, resolved for one cell. Serialised to define the cell and to
+/// hand the workload to child processes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkloadConfig {
+    Sleep(sleep::SleepConfig),
+    HashChain(hash_chain::HashChainConfig),
+    Mixed(mixed::MixedConfig),
+}
+
+impl WorkloadConfig {
+    /// Builds the typed configuration of `kind` from checked parameters (defaults filled).
+    pub fn from_params(kind: &str, p: &Params) -> WorkloadConfig {
+        match kind {
+            "sleep" => WorkloadConfig::Sleep(sleep::SleepConfig::from_params(p)),
+            "hash_chain" => WorkloadConfig::HashChain(hash_chain::HashChainConfig::from_params(p)),
+            "mixed" => WorkloadConfig::Mixed(mixed::MixedConfig::from_params(p)),
+            other => unreachable!("the checker admits only known kinds, got {other}"),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkloadConfig::Sleep(_) => "sleep",
+            WorkloadConfig::HashChain(_) => "hash_chain",
+            WorkloadConfig::Mixed(_) => "mixed",
+        }
+    }
+
+    pub fn tasks(&self) -> usize {
+        match self {
+            WorkloadConfig::Sleep(c) => c.tasks,
+            WorkloadConfig::HashChain(c) => c.tasks,
+            WorkloadConfig::Mixed(c) => c.tasks,
+        }
+    }
+
+    /// What one task costs, for the ideal bound and the plan's estimate.
+    pub fn cost(&self, ns_per_hash: f64) -> TaskCost {
+        match self {
+            WorkloadConfig::Sleep(c) => TaskCost {
+                cpu_s: 0.0,
+                wait_s: c.duration.as_secs_f64(),
+                serial: false,
+            },
+            WorkloadConfig::HashChain(c) => TaskCost {
+                cpu_s: c.iterations as f64 * ns_per_hash * 1e-9,
+                wait_s: 0.0,
+                serial: false,
+            },
+            WorkloadConfig::Mixed(c) => TaskCost {
+                cpu_s: c.iterations as f64 * ns_per_hash * 1e-9,
+                wait_s: c.duration.as_secs_f64(),
+                serial: false,
+            },
+        }
+    }
+
+    pub fn build(&self, _env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
+        Ok(match self {
+            WorkloadConfig::Sleep(c) => Arc::new(sleep::Sleep::new(c.clone())),
+            WorkloadConfig::HashChain(c) => Arc::new(hash_chain::HashChain::new(c.clone())),
+            WorkloadConfig::Mixed(c) => Arc::new(mixed::Mixed::new(c.clone())),
+        })
+    }
+}
+
+/// What a workload needs from the run beyond its own parameters (e.g. the embedded
+/// server's address); passed to child processes too.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BuildEnv {
+    pub server_url: Option<String>,
+}
+
+/// The seconds one task spends computing and waiting when run alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskCost {
+    pub cpu_s: f64,
+    pub wait_s: f64,
+    /// Every task's wait excludes every other's (a lock held across the wait).
+    pub serial: bool,
+}
+
+pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskResult> + Send + 'a>>;
+
+/// What one task does; models decide how tasks are scheduled.
+pub trait Workload: Send + Sync + 'static {
+    fn config(&self) -> &WorkloadConfig;
+
+    fn tasks(&self) -> usize {
+        self.config().tasks()
+    }
+
+    /// Resets per-repetition state (shared counters, clients) before a repetition.
+    fn start_repetition(&self) {}
+
+    /// Runs task `task` on the calling thread.
+    fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult;
+
+    /// Runs task `task` as a future on an event loop.
+    fn run_async<'a>(&'a self, task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a>;
+
+    /// Judges a whole repetition from its task records (one per task, in task order).
+    fn verify(&self, records: &[TaskRecord]) -> Verdict;
+}
+
+/// The result one task reports; crosses process boundaries as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    pub ok: bool,
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    Done,
+    Digest(String),
+    Error(String),
+}
+
+impl TaskResult {
+    pub fn done() -> TaskResult {
+        TaskResult {
+            ok: true,
+            output: Output::Done,
+        }
+    }
+
+    pub fn error(message: impl Into<String>) -> TaskResult {
+        TaskResult {
+            ok: false,
+            output: Output::Error(message.into()),
+        }
+    }
+
+    pub fn cancelled() -> TaskResult {
+        TaskResult::error("cancelled")
+    }
+}
+
+/// One task as it ran: which lane ran it, when (seconds from the repetition's start), what it gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub task: usize,
+    pub lane: usize,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub result: TaskResult,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Check {
+    Pass,
+    Race,
+    Fail,
+}
+
+impl Check {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Pass => "pass",
+            Check::Race => "race",
+            Check::Fail => "fail",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Check> {
+        match s {
+            "pass" => Some(Check::Pass),
+            "race" => Some(Check::Race),
+            "fail" => Some(Check::Fail),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub check: Check,
+    pub detail: String,
+    /// A short digest of the results that must be equal across models and runs of the
+    /// same workload (hash chains); `None` where results legitimately differ.
+    pub fingerprint: Option<String>,
+}
+
+impl Verdict {
+    pub fn pass(detail: impl Into<String>) -> Verdict {
+        Verdict {
+            check: Check::Pass,
+            detail: detail.into(),
+            fingerprint: None,
+        }
+    }
+
+    pub fn fail(detail: impl Into<String>) -> Verdict {
+        Verdict {
+            check: Check::Fail,
+            detail: detail.into(),
+            fingerprint: None,
+        }
+    }
+}
+
+/// The verdict on tasks that errored, if any did: counts per error text.
+pub fn task_errors(records: &[TaskRecord]) -> Option<Verdict> {
+    let mut errors: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in records.iter().filter(|r| !r.result.ok) {
+        let text = match &r.result.output {
+            Output::Error(e) => e.as_str(),
+            _ => "failed",
+        };
+        *errors.entry(text).or_default() += 1;
+    }
+    if errors.is_empty() {
+        return None;
+    }
+    let failed: usize = errors.values().sum();
+    let kinds: Vec<String> = errors.iter().map(|(e, n)| format!("{e}:{n}")).collect();
+    Some(Verdict::fail(format!(
+        "{failed} of {} tasks failed ({})",
+        records.len(),
+        kinds.join(" ")
+    )))
+}
