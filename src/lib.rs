@@ -1,6 +1,15 @@
 //! conclab: a command-line lab for concurrency experiments.
 
+pub mod app;
+pub mod cli;
+pub mod ideal;
 pub mod measure;
 pub mod model;
+pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod selection;
 pub mod spec;
 pub mod workload;

@@ -1,0 +1,107 @@
+//! Carries out a parsed command line and maps the outcome to an exit code.
+
+use std::sync::atomic::Ordering;
+
+use crate::cli::{Cli, Command, PathsArg, Selection};
+use crate::report::say;
+use crate::runner::{RunOptions, UsageError};
+use crate::spec::{Experiment, SpecError};
+use crate::workload::context::INTERRUPTED;
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Runs the command; every error is printed here and becomes an exit code.
+pub fn main(cli: Cli) -> i32 {
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(spec) = e.downcast_ref::<SpecError>() {
+                eprintln!("{spec}");
+                eprintln!("{} error(s); nothing was run", spec.diagnostics.len());
+                EXIT_USAGE
+            } else if e.downcast_ref::<UsageError>().is_some() {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            } else {
+                eprintln!("error: {e:#}");
+                EXIT_FAILED
+            }
+        }
+    }
+}
+
+fn load(paths: &PathsArg, selection: Option<&Selection>) -> anyhow::Result<Vec<Experiment>> {
+    let files = crate::spec::discover(&paths.paths).map_err(|e| UsageError(e.to_string()))?;
+    let overrides = selection.map(|s| s.set.as_slice()).unwrap_or_default();
+    Ok(crate::spec::load_all(&files, overrides)?)
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Run(args) => {
+            let experiments = load(&args.paths, Some(&args.selection))?;
+            install_interrupt_handler();
+            let opts = RunOptions {
+                out: args.selection.out.clone(),
+                only: args.selection.only.clone(),
+                fresh: args.fresh,
+                charts: !args.no_charts,
+                shard: args.selection.shard,
+                quiet: args.quiet,
+            };
+            let outcome = crate::runner::run(&experiments, &opts)?;
+            Ok(if outcome.interrupted {
+                eprintln!(
+                    "interrupted: the rows finished so far are kept; run the same command again to resume"
+                );
+                EXIT_INTERRUPTED
+            } else if outcome.failed {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            })
+        }
+        Command::Plan(args) => {
+            let experiments = load(&args.paths, Some(&args.selection))?;
+            crate::plan::plan(
+                &experiments,
+                &args.selection.out,
+                &args.selection.only,
+                args.selection.shard,
+            )?;
+            Ok(EXIT_OK)
+        }
+        Command::Validate(paths) => {
+            let experiments = load(&paths, None)?;
+            for e in &experiments {
+                let cells = crate::spec::matrix::expand(e).len();
+                say(&format!(
+                    "ok: {} ({}, {cells} cells)",
+                    e.path.display(),
+                    e.name
+                ));
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Chart(_)
+        | Command::Merge(_)
+        | Command::Serve(_)
+        | Command::Schema
+        | Command::Worker => Err(UsageError("this verb arrives with a later change".into()).into()),
+    }
+}
+
+/// First Ctrl-C: finish cleanly (current repetition cancelled, rows kept). Second: leave now.
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(EXIT_INTERRUPTED);
+        }
+        eprintln!(
+            "\ninterrupted: stopping the current repetition (press Ctrl-C again to quit at once)"
+        );
+    });
+}

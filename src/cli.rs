@@ -1,0 +1,122 @@
+//! The command line: one clap struct per verb, with the help text; no logic.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::selection::{Filter, Shard};
+use crate::spec::Override;
+
+/// A lab for concurrency experiments: declare a workload and the execution models to
+/// compare in a TOML file; conclab measures every cell, verifies it, and charts it.
+#[derive(Debug, Parser)]
+#[command(name = "conclab", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every cell of the experiments; append rows to runs.csv, write summary and charts.
+    Run(RunArgs),
+    /// Print the cells a run would execute, their count and a time estimate; run nothing.
+    Plan(PlanArgs),
+    /// Check experiment files; exit 0, or 2 with every error found.
+    Validate(PathsArg),
+    /// Re-render the summary and charts of an experiment's results folder from its CSV files.
+    Chart(ChartArgs),
+    /// Combine the outputs of shards (`run --shard I/N`) of one experiment.
+    Merge(MergeArgs),
+    /// Serve the embedded latency server on 127.0.0.1.
+    Serve(ServeArgs),
+    /// Print the JSON Schema of experiment files.
+    Schema,
+    /// Internal: a process-pool child, fed tasks over stdin.
+    #[command(hide = true)]
+    Worker,
+}
+
+#[derive(Debug, Args)]
+pub struct PathsArg {
+    /// Experiment files or folders of *.toml files.
+    #[arg(default_value = "experiments")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Run only cells whose KEY (model, workers, cell or an axis) has one of the values,
+    /// e.g. --only model=async,threads. Repeat to narrow further.
+    #[arg(long, value_name = "KEY=V[,V]...")]
+    pub only: Vec<Filter>,
+    /// Run only this deterministic share of the cells, e.g. --shard 1/2.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Override a top-level or workload key (or fix a matrix axis), e.g. --set repetitions=1.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<Override>,
+    /// Results root.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub paths: PathsArg,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Move runs.csv to runs-<timestamp>.csv (never deleted) and start over.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Do not render PNG charts.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// No progress output.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub paths: PathsArg,
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct ChartArgs {
+    /// An experiment's results folder, e.g. results/cpu-bound.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results folders of the shards of one experiment.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The folder to write the combined results into.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1; 0 picks a free one (printed on start).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Delay before answering a request that does not name its own.
+    #[arg(long, default_value = "100ms")]
+    pub latency: String,
+    /// Uniform +- jitter on that delay.
+    #[arg(long, default_value = "0ms")]
+    pub jitter: String,
+    /// Response body size in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub body_bytes: usize,
+    /// Share of requests answered 503, 0.0 to 1.0.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+}

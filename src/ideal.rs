@@ -1,0 +1,105 @@
+//! The ideal bound of a cell: the least wall time its model could reach on this machine.
+//!
+//! With `c_w` tasks allowed to wait at once and `p = min(c_cpu, cores)` allowed to compute
+//! at once (see [`ModelKind::concurrency`]), a task costing `cpu` seconds of computing and
+//! `wait` seconds of waiting gives
+//! `max(ceil(tasks / p) * cpu, ceil(tasks / c_w) * (cpu + wait))`; a lock held across
+//! the wait (mutex counter) gives `tasks * wait`.
+
+use crate::model::ModelKind;
+use crate::workload::TaskCost;
+
+pub fn ideal_seconds(
+    model: ModelKind,
+    workers: usize,
+    tasks: usize,
+    cost: TaskCost,
+    cores: usize,
+) -> f64 {
+    if tasks == 0 {
+        return 0.0;
+    }
+    if cost.serial {
+        return tasks as f64 * cost.wait_s;
+    }
+    let c = model.concurrency(workers, tasks);
+    let p = c.cpu.min(cores.max(1)).max(1);
+    let rounds = |k: usize| tasks.div_ceil(k.max(1)) as f64;
+    let compute = rounds(p) * cost.cpu_s;
+    let overlapped = rounds(c.waits) * (cost.cpu_s + cost.wait_s);
+    compute.max(overlapped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAIT: TaskCost = TaskCost {
+        cpu_s: 0.0,
+        wait_s: 0.05,
+        serial: false,
+    };
+    const CPU: TaskCost = TaskCost {
+        cpu_s: 1.0,
+        wait_s: 0.0,
+        serial: false,
+    };
+
+    #[test]
+    fn waits_divide_by_the_concurrency_the_model_allows() {
+        assert_eq!(
+            ideal_seconds(ModelKind::Sequential, 1, 10, WAIT, 2),
+            10.0 * 0.05
+        );
+        assert_eq!(
+            ideal_seconds(ModelKind::ThreadPool, 100, 1000, WAIT, 2),
+            10.0 * 0.05
+        );
+        assert_eq!(ideal_seconds(ModelKind::Async, 1000, 1000, WAIT, 2), 0.05);
+        assert_eq!(ideal_seconds(ModelKind::Threads, 5, 5, WAIT, 2), 0.05);
+        assert_eq!(
+            ideal_seconds(ModelKind::AsyncBlocking, 100, 10, WAIT, 2),
+            10.0 * 0.05
+        );
+        assert_eq!(
+            ideal_seconds(ModelKind::GilThreads, 10, 100, WAIT, 2),
+            10.0 * 0.05
+        );
+    }
+
+    #[test]
+    fn computing_is_capped_by_cores() {
+        assert_eq!(ideal_seconds(ModelKind::Sequential, 1, 6, CPU, 2), 6.0);
+        assert_eq!(ideal_seconds(ModelKind::ThreadPool, 2, 6, CPU, 2), 3.0);
+        assert_eq!(ideal_seconds(ModelKind::ThreadPool, 6, 6, CPU, 2), 3.0);
+        assert_eq!(ideal_seconds(ModelKind::Rayon, 3, 6, CPU, 8), 2.0);
+        assert_eq!(
+            ideal_seconds(ModelKind::Async, 6, 6, CPU, 2),
+            6.0,
+            "one event loop computes alone"
+        );
+        assert_eq!(
+            ideal_seconds(ModelKind::GilThreads, 6, 6, CPU, 2),
+            6.0,
+            "the lock serialises computing"
+        );
+    }
+
+    #[test]
+    fn mixed_and_serial() {
+        let mixed = TaskCost {
+            cpu_s: 0.1,
+            wait_s: 0.4,
+            serial: false,
+        };
+        // 10 tasks, 2 cores, 10 threads: the waits overlap, the computing needs 5 rounds.
+        assert!((ideal_seconds(ModelKind::Threads, 10, 10, mixed, 2) - 0.5).abs() < 1e-12);
+        assert!((ideal_seconds(ModelKind::Sequential, 1, 10, mixed, 2) - 5.0).abs() < 1e-12);
+        let locked = TaskCost {
+            cpu_s: 0.0,
+            wait_s: 1.0,
+            serial: true,
+        };
+        assert_eq!(ideal_seconds(ModelKind::ThreadPool, 5, 10, locked, 2), 10.0);
+    }
+}

@@ -1,0 +1,108 @@
+//! `conclab plan`: the cells a run would execute, their count and a time estimate.
+
+use std::path::Path;
+
+use crate::ideal::ideal_seconds;
+use crate::report::{say, seconds};
+use crate::results::environment::logical_cores;
+use crate::runner::done_counts;
+use crate::selection::{Filter, Shard, check_filters, select};
+use crate::spec::Experiment;
+use crate::spec::matrix::expand;
+use crate::workload::hash_chain;
+
+/// Fixed cost of one repetition that the ideal leaves out (runtime and thread start-up).
+const OVERHEAD_S: f64 = 0.002;
+
+/// Prints the plan; returns the number of cells listed. Output stops quietly on a closed pipe.
+pub fn plan(
+    experiments: &[Experiment],
+    out: &Path,
+    only: &[Filter],
+    shard: Option<Shard>,
+) -> Result<usize, crate::runner::UsageError> {
+    for exp in experiments {
+        check_filters(exp, only).map_err(crate::runner::UsageError)?;
+    }
+    let cores = logical_cores();
+    let ns_per_hash = hash_chain::calibrate_ns_per_hash();
+    let (mut cells_total, mut seconds_total) = (0usize, 0.0f64);
+    for exp in experiments {
+        let cells = select(expand(exp), only, shard);
+        let existing = crate::results::runs::read(&out.join(&exp.name).join("runs.csv"))
+            .map(|(_, rows)| rows)
+            .unwrap_or_default();
+        let counts = done_counts(&existing);
+        let axes: Vec<&str> = exp.axes.iter().map(|a| a.name.as_str()).collect();
+        let reps = exp.repetitions + exp.warmup;
+        if !say(&format!(
+            "{} ({}): {} cells x {} repetitions + {} warm-up, {}",
+            exp.name,
+            exp.path.display(),
+            cells.len(),
+            exp.repetitions,
+            exp.warmup,
+            exp.kind.name
+        )) {
+            return Ok(cells_total);
+        }
+        let mut head = format!("  {:<12} {:<15} {:>7}", "cell", "model", "workers");
+        for a in &axes {
+            head.push_str(&format!(" {a:>12}"));
+        }
+        head.push_str(&format!(" {:>11} {:>11}  status", "ideal", "estimate"));
+        if !say(&head) {
+            return Ok(cells_total);
+        }
+        for cell in &cells {
+            let ideal = ideal_seconds(
+                cell.model,
+                cell.workers,
+                cell.workload.tasks(),
+                cell.workload.cost(ns_per_hash),
+                cores,
+            );
+            let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
+            let todo = exp.repetitions.saturating_sub(done);
+            let warm = if todo > 0 { exp.warmup } else { 0 };
+            let estimate = (ideal + OVERHEAD_S) * (todo + warm) as f64;
+            seconds_total += estimate;
+            cells_total += 1;
+            let mut line = format!(
+                "  {:<12} {:<15} {:>7}",
+                cell.id,
+                cell.model.name(),
+                cell.workers
+            );
+            for (_, v) in &cell.axes {
+                line.push_str(&format!(" {v:>12}"));
+            }
+            let status = if todo == 0 {
+                "done".to_string()
+            } else if done > 0 {
+                format!("{done}/{} done", exp.repetitions)
+            } else {
+                "to run".into()
+            };
+            let estimate = if todo == 0 {
+                "-".to_string()
+            } else {
+                seconds(estimate)
+            };
+            line.push_str(&format!(
+                " {:>11} {:>11}  {status}",
+                seconds(ideal),
+                estimate
+            ));
+            if !say(&line) {
+                return Ok(cells_total);
+            }
+        }
+        let _ = reps;
+    }
+    say(&format!(
+        "{cells_total} cells; estimated run time {} (ideal bounds plus start-up; real runs take longer)",
+        humantime::format_duration(std::time::Duration::from_secs(seconds_total.ceil() as u64))
+    ));
+    Ok(cells_total)
+}

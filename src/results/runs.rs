@@ -1,0 +1,204 @@
+//! `runs.csv`: one row per measured repetition of a cell, appended and flushed as it finishes.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::csv_file::AppendCsv;
+use super::{fmt_opt, fmt_s};
+use crate::workload::Check;
+
+pub const LEADING: [&str; 5] = ["experiment", "cell", "workload", "model", "workers"];
+pub const TRAILING: [&str; 16] = [
+    "repetition",
+    "wall_s",
+    "setup_s",
+    "user_s",
+    "sys_s",
+    "peak_rss_kib",
+    "tasks",
+    "ok",
+    "failed",
+    "check",
+    "detail",
+    "ideal_s",
+    "task_p50_s",
+    "task_p99_s",
+    "started_at",
+    "host",
+];
+
+/// The header for an experiment with these extra axes.
+pub fn header(axes: &[String]) -> Vec<String> {
+    LEADING
+        .iter()
+        .map(|s| s.to_string())
+        .chain(axes.iter().cloned())
+        .chain(TRAILING.iter().map(|s| s.to_string()))
+        .collect()
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub experiment: String,
+    pub cell: String,
+    pub workload: String,
+    pub model: String,
+    pub workers: usize,
+    pub axes: Vec<(String, String)>,
+    pub repetition: u32,
+    pub wall_s: f64,
+    pub setup_s: f64,
+    pub user_s: f64,
+    pub sys_s: f64,
+    pub peak_rss_kib: Option<u64>,
+    pub tasks: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub check: Check,
+    pub detail: String,
+    pub ideal_s: Option<f64>,
+    pub task_p50_s: Option<f64>,
+    pub task_p99_s: Option<f64>,
+    pub started_at: String,
+    pub host: String,
+}
+
+impl RunRow {
+    pub fn columns(&self) -> Vec<(&str, String)> {
+        let mut c = vec![
+            ("experiment", self.experiment.clone()),
+            ("cell", self.cell.clone()),
+            ("workload", self.workload.clone()),
+            ("model", self.model.clone()),
+            ("workers", self.workers.to_string()),
+        ];
+        c.extend(self.axes.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        c.extend([
+            ("repetition", self.repetition.to_string()),
+            ("wall_s", fmt_s(self.wall_s)),
+            ("setup_s", fmt_s(self.setup_s)),
+            ("user_s", fmt_s(self.user_s)),
+            ("sys_s", fmt_s(self.sys_s)),
+            (
+                "peak_rss_kib",
+                self.peak_rss_kib.map(|v| v.to_string()).unwrap_or_default(),
+            ),
+            ("tasks", self.tasks.to_string()),
+            ("ok", self.ok.to_string()),
+            ("failed", self.failed.to_string()),
+            ("check", self.check.as_str().to_string()),
+            ("detail", self.detail.clone()),
+            ("ideal_s", fmt_opt(self.ideal_s, 6)),
+            ("task_p50_s", fmt_opt(self.task_p50_s, 6)),
+            ("task_p99_s", fmt_opt(self.task_p99_s, 6)),
+            ("started_at", self.started_at.clone()),
+            ("host", self.host.clone()),
+        ]);
+        c
+    }
+
+    /// Reads a row written by any version of this header; `axes` names the axis columns.
+    pub fn from_map(m: &HashMap<String, String>, axes: &[String]) -> Option<RunRow> {
+        let s = |k: &str| m.get(k).cloned().unwrap_or_default();
+        let f = |k: &str| m.get(k).and_then(|v| v.parse::<f64>().ok());
+        Some(RunRow {
+            experiment: s("experiment"),
+            cell: s("cell"),
+            workload: s("workload"),
+            model: s("model"),
+            workers: m.get("workers")?.parse().ok()?,
+            axes: axes.iter().map(|a| (a.clone(), s(a))).collect(),
+            repetition: s("repetition").parse().unwrap_or(0),
+            wall_s: f("wall_s")?,
+            setup_s: f("setup_s").unwrap_or(0.0),
+            user_s: f("user_s").unwrap_or(0.0),
+            sys_s: f("sys_s").unwrap_or(0.0),
+            peak_rss_kib: m.get("peak_rss_kib").and_then(|v| v.parse().ok()),
+            tasks: s("tasks").parse().unwrap_or(0),
+            ok: s("ok").parse().unwrap_or(0),
+            failed: s("failed").parse().unwrap_or(0),
+            check: Check::parse(&s("check"))?,
+            detail: s("detail"),
+            ideal_s: f("ideal_s"),
+            task_p50_s: f("task_p50_s"),
+            task_p99_s: f("task_p99_s"),
+            started_at: s("started_at"),
+            host: s("host"),
+        })
+    }
+}
+
+/// The axis columns of a runs.csv header: those between `workers` and `repetition`.
+pub fn axes_of(header: &[String]) -> Vec<String> {
+    let start = header
+        .iter()
+        .position(|h| h == "workers")
+        .map_or(0, |i| i + 1);
+    let end = header
+        .iter()
+        .position(|h| h == "repetition")
+        .unwrap_or(start);
+    header
+        .get(start..end)
+        .map(|s| s.to_vec())
+        .unwrap_or_default()
+}
+
+/// Opens runs.csv for appending; returns the rows already there.
+pub fn open(path: &Path, axes: &[String]) -> anyhow::Result<(AppendCsv, Vec<RunRow>)> {
+    let (file, maps) = AppendCsv::open(path, &header(axes))?;
+    let rows = maps
+        .iter()
+        .filter_map(|m| RunRow::from_map(m, axes))
+        .collect();
+    Ok((file, rows))
+}
+
+/// Reads every row of a runs.csv, with the axes its own header names.
+pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<RunRow>)> {
+    let (header, maps) = super::csv_file::read(path)?;
+    for col in ["cell", "model", "workers", "wall_s", "check"] {
+        if !header.iter().any(|h| h == col) {
+            anyhow::bail!(
+                "{}: not a conclab runs.csv (no \"{col}\" column)",
+                path.display()
+            );
+        }
+    }
+    let axes = axes_of(&header);
+    let mut rows = Vec::new();
+    for (i, m) in maps.iter().enumerate() {
+        rows.push(RunRow::from_map(m, &axes).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: line {}: a value is missing or malformed",
+                path.display(),
+                i + 2
+            )
+        })?);
+    }
+    Ok((axes, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_has_axes_between_workers_and_repetition() {
+        let h = header(&["iterations".into()]);
+        assert_eq!(
+            &h[..6],
+            &[
+                "experiment",
+                "cell",
+                "workload",
+                "model",
+                "workers",
+                "iterations"
+            ]
+        );
+        assert_eq!(h[6], "repetition");
+        assert_eq!(h.last().unwrap(), "host");
+        assert_eq!(axes_of(&h), vec!["iterations".to_string()]);
+    }
+}
