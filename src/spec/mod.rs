@@ -739,7 +739,7 @@ impl Checker {
                         continue;
                     };
                     if workload.iter().any(|w| w.key == e.key) {
-                        self.at_key(e, &key, format!("is set in [workload] too; keep it in one place ([matrix] to vary it, [workload] to fix it)"));
+                        self.at_key(e, &key, "is set in [workload] too; keep it in one place ([matrix] to vary it, [workload] to fix it)".to_string());
                         continue;
                     }
                     let Some(items) = self.array(e, &key, &format!("{} = [...]", e.key)) else {

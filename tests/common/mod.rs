@@ -1,0 +1,92 @@
+//! A temporary lab for integration tests: experiment files in, the real binary run, CSV read back.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub const PASS_1000: &str = "e907f4045ca9cdf3db84faeae1d10edc5ff5d8f306045eaf3da545af7b06316842b503f620ba85debb21fe4ecceb2adb994fb158653a62925552202c2a057855";
+
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Csv {
+    pub header: Vec<String>,
+    pub rows: Vec<HashMap<String, String>>,
+}
+
+impl Csv {
+    pub fn column(&self, name: &str) -> Vec<&str> {
+        self.rows
+            .iter()
+            .map(|r| r.get(name).map(String::as_str).unwrap_or(""))
+            .collect()
+    }
+}
+
+impl Lab {
+    pub fn new() -> Lab {
+        Lab {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("conclab").unwrap();
+        c.current_dir(self.path());
+        c
+    }
+
+    /// `conclab run <args> --out results -q --no-charts`, returning the output.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.cmd()
+            .arg("run")
+            .args(args)
+            .args(["--out", "results", "-q", "--no-charts"])
+            .output()
+            .unwrap()
+    }
+
+    pub fn csv(&self, rel: &str) -> Csv {
+        let mut r =
+            csv::Reader::from_path(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+        let rows = r
+            .records()
+            .map(|rec| {
+                header
+                    .iter()
+                    .cloned()
+                    .zip(rec.unwrap().iter().map(str::to_string))
+                    .collect()
+            })
+            .collect();
+        Csv { header, rows }
+    }
+}
+
+pub fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

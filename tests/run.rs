@@ -1,0 +1,331 @@
+//! `conclab run` end to end: columns, verification, resume, --fresh, --only, --shard, exit codes.
+
+mod common;
+
+use common::{Lab, PASS_1000, code, stderr, stdout};
+
+const RUNS_HEADER: &str = "experiment,cell,workload,model,workers,repetition,wall_s,setup_s,user_s,sys_s,peak_rss_kib,tasks,ok,failed,check,detail,ideal_s,task_p50_s,task_p99_s,started_at,host";
+
+fn chains(models: &str, workers: &str, expect: &str) -> String {
+    format!(
+        "description = \"tiny chains\"\nrepetitions = 2\n[workload]\nkind = \"hash_chain\"\ninputs = [\"pass\", \"a\", \"b\"]\niterations = 1000\nexpect = {{ pass = \"{expect}\" }}\n[matrix]\nmodel = [{models}]\nworkers = [{workers}]\n"
+    )
+}
+
+const ALL: &str = "\"sequential\", \"threads\", \"thread_pool\", \"rayon\", \"async\", \"async_pool\", \"async_blocking\"";
+
+#[test]
+fn every_model_verifies_the_same_digests_and_writes_the_documented_columns() {
+    let lab = Lab::new();
+    lab.write("tiny.toml", &chains(ALL, "1, 2", PASS_1000));
+    let out = lab.run(&["tiny.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let text = std::fs::read_to_string(lab.path().join("results/tiny/runs.csv")).unwrap();
+    assert_eq!(text.lines().next().unwrap(), RUNS_HEADER);
+    let runs = lab.csv("results/tiny/runs.csv");
+    // sequential and threads ignore workers: 1 + 1 + 5 models x 2 workers = 12 cells, 2 repetitions each
+    assert_eq!(runs.rows.len(), 12 * 2);
+    assert!(
+        runs.column("check").iter().all(|c| *c == "pass"),
+        "{:?}",
+        runs.column("detail")
+    );
+    let details = runs.column("detail");
+    assert!(
+        details.iter().all(|d| *d == details[0]),
+        "one digest across models: {details:?}"
+    );
+    assert_eq!(
+        runs.column("workers").iter().filter(|w| **w == "3").count(),
+        2,
+        "threads records the 3 threads it used"
+    );
+
+    let tasks = lab.csv("results/tiny/tasks.csv");
+    assert_eq!(tasks.rows.len(), 12 * 3, "one timeline (3 tasks) per cell");
+    let pass_rows: Vec<_> = tasks.rows.iter().filter(|r| r["task"] == "0").collect();
+    assert!(
+        pass_rows
+            .iter()
+            .all(|r| PASS_1000.starts_with(&r["detail"])),
+        "task 0 hashes \"pass\""
+    );
+
+    let summary = lab.csv("results/tiny/summary.csv");
+    assert_eq!(summary.rows.len(), 12);
+    assert_eq!(
+        &summary.header[..6],
+        &["experiment", "cell", "workload", "model", "workers", "n"]
+    );
+    assert!(
+        summary
+            .column("speedup")
+            .iter()
+            .all(|s| s.parse::<f64>().is_ok()),
+        "every cell has a speedup"
+    );
+    assert!(summary.column("n").iter().all(|n| *n == "2"));
+    assert!(
+        stdout(&out).contains("faster than sequential")
+            || stdout(&out).contains("slower than sequential")
+    );
+    assert!(lab.path().join("results/tiny/experiment.toml").is_file());
+    let env: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(lab.path().join("results/tiny/environment.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(env["logical_cores"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn a_wrong_expected_digest_fails_its_cells_and_the_rest_still_run() {
+    let lab = Lab::new();
+    let wrong = "0".repeat(128);
+    lab.write(
+        "bad.toml",
+        &chains("\"sequential\", \"thread_pool\"", "2", &wrong),
+    );
+    let out = lab.run(&["bad.toml"]);
+    assert_eq!(code(&out), 1);
+    let runs = lab.csv("results/bad/runs.csv");
+    assert_eq!(runs.rows.len(), 4, "both cells ran both repetitions");
+    assert!(runs.column("check").iter().all(|c| *c == "fail"));
+    assert!(
+        runs.column("detail")[0].contains("expected 0000"),
+        "{}",
+        runs.column("detail")[0]
+    );
+}
+
+#[test]
+fn resume_skips_finished_cells_and_runs_only_new_ones() {
+    let lab = Lab::new();
+    lab.write("r.toml", &chains("\"thread_pool\"", "1, 2", PASS_1000));
+    assert_eq!(code(&lab.run(&["r.toml"])), 0);
+    assert_eq!(lab.csv("results/r/runs.csv").rows.len(), 4);
+    // the same file again: nothing to do
+    assert_eq!(code(&lab.run(&["r.toml"])), 0);
+    assert_eq!(lab.csv("results/r/runs.csv").rows.len(), 4);
+    // one more worker count: only its cell runs
+    lab.write("r.toml", &chains("\"thread_pool\"", "1, 2, 3", PASS_1000));
+    assert_eq!(code(&lab.run(&["r.toml"])), 0);
+    let runs = lab.csv("results/r/runs.csv");
+    assert_eq!(runs.rows.len(), 6);
+    assert_eq!(runs.column("workers")[4..], ["3", "3"]);
+    // a description edit changes no cell
+    let edited = chains("\"thread_pool\"", "1, 2, 3", PASS_1000).replace("tiny chains", "edited");
+    lab.write("r.toml", &edited);
+    assert_eq!(code(&lab.run(&["r.toml"])), 0);
+    assert_eq!(lab.csv("results/r/runs.csv").rows.len(), 6);
+    // more repetitions top the cells up
+    assert_eq!(code(&lab.run(&["r.toml", "--set", "repetitions=3"])), 0);
+    let runs = lab.csv("results/r/runs.csv");
+    assert_eq!(runs.rows.len(), 9);
+    assert_eq!(runs.column("repetition")[6..], ["3", "3", "3"]);
+}
+
+#[test]
+fn fresh_archives_the_old_rows_instead_of_deleting_them() {
+    let lab = Lab::new();
+    lab.write("f.toml", &chains("\"sequential\"", "1", PASS_1000));
+    assert_eq!(code(&lab.run(&["f.toml"])), 0);
+    assert_eq!(code(&lab.run(&["f.toml", "--fresh"])), 0);
+    let archived: Vec<_> = std::fs::read_dir(lab.path().join("results/f"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("runs-") && n.ends_with(".csv"))
+        .collect();
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    assert_eq!(lab.csv(&format!("results/f/{}", archived[0])).rows.len(), 2);
+    assert_eq!(lab.csv("results/f/runs.csv").rows.len(), 2);
+}
+
+#[test]
+fn only_and_shard_select_cells() {
+    let lab = Lab::new();
+    lab.write("o.toml", &chains(ALL, "1, 2", PASS_1000));
+    assert_eq!(
+        code(&lab.run(&[
+            "o.toml",
+            "--only",
+            "model=async,rayon",
+            "--only",
+            "workers=2",
+            "--set",
+            "repetitions=1"
+        ])),
+        0
+    );
+    let runs = lab.csv("results/o/runs.csv");
+    let mut models: Vec<&str> = runs.column("model");
+    models.sort();
+    assert_eq!(models, ["async", "rayon"]);
+
+    let lab = Lab::new();
+    lab.write("s.toml", &chains(ALL, "1, 2", PASS_1000));
+    let one = lab
+        .cmd()
+        .args([
+            "run",
+            "s.toml",
+            "--out",
+            "a",
+            "-q",
+            "--no-charts",
+            "--shard",
+            "1/2",
+            "--set",
+            "repetitions=1",
+        ])
+        .output()
+        .unwrap();
+    let two = lab
+        .cmd()
+        .args([
+            "run",
+            "s.toml",
+            "--out",
+            "b",
+            "-q",
+            "--no-charts",
+            "--shard",
+            "2/2",
+            "--set",
+            "repetitions=1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!((code(&one), code(&two)), (0, 0));
+    let mut cells: Vec<String> = lab
+        .csv("a/s/runs.csv")
+        .column("cell")
+        .iter()
+        .chain(lab.csv("b/s/runs.csv").column("cell").iter())
+        .map(|s| s.to_string())
+        .collect();
+    cells.sort();
+    let n = cells.len();
+    cells.dedup();
+    assert_eq!(
+        (n, cells.len()),
+        (12, 12),
+        "the shards split the 12 cells without overlap"
+    );
+
+    let bad = lab.run(&["s.toml", "--only", "modle=async"]);
+    assert_eq!(code(&bad), 2);
+    assert!(
+        stderr(&bad).contains("did you mean \"model\""),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn a_timeout_fails_the_cell_with_a_reason() {
+    let lab = Lab::new();
+    lab.write("t.toml", "timeout = \"100ms\"\nrepetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 3\nduration = \"5s\"\n[matrix]\nmodel = [\"sequential\", \"async\"]\nworkers = [3]\n");
+    let started = std::time::Instant::now();
+    let out = lab.run(&["t.toml"]);
+    assert_eq!(code(&out), 1);
+    // Generous bound: the 5 s waits must have been cut short, not waited out.
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+    let runs = lab.csv("results/t/runs.csv");
+    assert_eq!(runs.rows.len(), 2);
+    assert!(
+        runs.column("detail")
+            .iter()
+            .all(|d| d.contains("timeout after 100ms")),
+        "{:?}",
+        runs.column("detail")
+    );
+}
+
+#[test]
+fn lanes_show_threads_side_by_side_and_one_event_loop() {
+    let lab = Lab::new();
+    lab.write("l.toml", "repetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 8\nduration = \"10ms\"\n[matrix]\nmodel = [\"threads\", \"async\", \"thread_pool\"]\nworkers = [4]\n");
+    assert_eq!(code(&lab.run(&["l.toml"])), 0);
+    let tasks = lab.csv("results/l/tasks.csv");
+    let lanes = |model: &str| -> std::collections::BTreeSet<String> {
+        tasks
+            .rows
+            .iter()
+            .filter(|r| r["model"] == model)
+            .map(|r| r["lane"].clone())
+            .collect()
+    };
+    assert_eq!(lanes("threads").len(), 8);
+    assert_eq!(lanes("async").len(), 1);
+    assert!(lanes("thread_pool").len() <= 4);
+    let ideal: Vec<f64> = lab
+        .csv("results/l/runs.csv")
+        .column("ideal_s")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(
+        ideal,
+        [0.01, 0.02, 0.02],
+        "threads overlap all 8 waits; async with 4 in flight and a pool of 4 need two rounds"
+    );
+}
+
+#[test]
+fn bad_files_exit_2_with_positions_and_write_nothing() {
+    let lab = Lab::new();
+    lab.write("bad.toml", "repetitons = 3\n[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thred_pool\"]\nworkers = [0]\n");
+    let out = lab.run(&["bad.toml"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.toml:1:1: repetitons: unknown key"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean \"repetitions\"?"), "{err}");
+    assert!(err.contains("bad.toml:5:10: matrix.model"), "{err}");
+    assert!(err.contains("did you mean \"thread_pool\"?"), "{err}");
+    assert!(
+        err.contains("bad.toml:6:12: matrix.workers: must be a whole number >= 1, got 0"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!lab.path().join("results").exists(), "nothing written");
+
+    let v = lab.cmd().args(["validate", "bad.toml"]).output().unwrap();
+    assert_eq!(code(&v), 2);
+    lab.write("syntax.toml", "[workload\n");
+    let s = lab
+        .cmd()
+        .args(["validate", "syntax.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&s), 2);
+    assert!(stderr(&s).contains("syntax.toml:1:"), "{}", stderr(&s));
+    let missing = lab.cmd().args(["run", "nope.toml"]).output().unwrap();
+    assert_eq!(code(&missing), 2);
+}
+
+#[test]
+fn plan_lists_cells_and_survives_a_closed_pipe() {
+    let lab = Lab::new();
+    lab.write("p.toml", &chains(ALL, "1, 2, 3, 4, 5, 6, 7, 8", PASS_1000));
+    let out = lab.cmd().args(["plan", "p.toml"]).output().unwrap();
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("42 cells"), "{}", stdout(&out));
+    let exe = assert_cmd::cargo::cargo_bin("conclab");
+    let piped = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{}' plan p.toml | head -1", exe.display()))
+        .current_dir(lab.path())
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert!(!stderr(&piped).contains("panicked"), "{}", stderr(&piped));
+    assert_eq!(stdout(&piped).lines().count(), 1);
+}
