@@ -86,11 +86,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(EXIT_OK)
         }
-        Command::Chart(_)
-        | Command::Merge(_)
-        | Command::Serve(_)
-        | Command::Schema
-        | Command::Worker => Err(UsageError("this verb arrives with a later change".into()).into()),
+        Command::Chart(args) => {
+            crate::rebuild::rebuild_summary(&args.dir)?;
+            Ok(EXIT_OK)
+        }
+        Command::Merge(args) => {
+            crate::rebuild::merge(&args.dirs, &args.out)?;
+            Ok(EXIT_OK)
+        }
+        Command::Schema => {
+            say(&serde_json::to_string_pretty(
+                &crate::spec::schema::schema(),
+            )?);
+            Ok(EXIT_OK)
+        }
+        Command::Serve(_) | Command::Worker => {
+            Err(UsageError("this verb arrives with a later change".into()).into())
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod measure;
 pub mod model;
 pub mod plan;
 pub mod progress;
+pub mod rebuild;
 pub mod report;
 pub mod results;
 pub mod runner;

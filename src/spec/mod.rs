@@ -4,6 +4,7 @@ pub mod duration;
 pub mod error;
 pub mod matrix;
 pub mod params;
+pub mod schema;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -896,7 +897,10 @@ impl Experiment {
         let axis_names: Vec<&str> = self.axes.iter().map(|a| a.name.as_str()).collect();
         params::fill_defaults(self.kind, &mut base);
         for (k, v) in &base {
-            if axis_names.contains(&k.as_str()) {
+            // A length taken from an axis (tasks = len(inputs)) is derived again per cell.
+            let derived_from_axis = matches!(self.kind.param(k).map(|p| p.default), Some(params::Default::LenOf(src, _)) if axis_names.contains(&src))
+                && !self.workload.contains_key(k);
+            if axis_names.contains(&k.as_str()) || derived_from_axis {
                 continue;
             }
             let _ = writeln!(s, "{k} = {}", toml_value(v));
@@ -940,5 +944,83 @@ fn toml_value(v: &ParamValue) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Experiment {
+        parse_experiment("t.toml", text, Path::new("t.toml"), &[]).unwrap()
+    }
+
+    #[test]
+    fn the_resolved_file_defines_the_same_cells() {
+        for text in [
+            "[workload]\nkind = \"hash_chain\"\niterations = 10\n[matrix]\nmodel = [\"sequential\", \"threads\"]\ninputs = [[\"a\"], [\"b\", \"c\"]]\n",
+            "name = \"x\"\n[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"async\", \"gil_threads\"]\nworkers = [1, 8]\nduration = [\"1ms\", \"1.5s\"]\n[models.gil_threads]\nswitch_interval = \"1ms\"\n",
+            "[workload]\nkind = \"hash_chain\"\nexpect = { pass = \"795551a1c6923576e0335d47fafc233b63573c919a989a052f93bf2ab4d314818fbc515831a25c59ddbef2c3b259c6c3df7250fffb2b5ed9c482d9a8e28ed7fa\" }\n[matrix]\nmodel = [\"rayon\"]\n",
+        ] {
+            let original = parse(text);
+            let resolved = parse(&original.resolved_toml());
+            let ids = |e: &Experiment| {
+                matrix::expand(e)
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                ids(&original),
+                ids(&resolved),
+                "{}",
+                original.resolved_toml()
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_at_once() {
+        let err = parse_experiment("f.toml", "warmup = -1\norder = \"random\"\n[workload]\nkind = \"sleep\"\nduration = \"0s\"\n[matrix]\nmodel = []\n", Path::new("f.toml"), &[]).unwrap_err();
+        let keys: Vec<&str> = err.diagnostics.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["warmup", "order", "workload.duration", "matrix.model"]
+        );
+        assert!(err.diagnostics[1].message.contains("interleaved, grouped"));
+        assert!(err.diagnostics[3].message.contains("empty axis"));
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_axes_and_are_checked() {
+        let o = |s: &str| s.parse::<Override>().unwrap();
+        let text = "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"async\"]\nworkers = [1, 2]\ntasks = [1, 2]\n";
+        let e = parse_experiment(
+            "t.toml",
+            text,
+            Path::new("t.toml"),
+            &[
+                o("repetitions=1"),
+                o("workers=4"),
+                o("duration=5ms"),
+                o("tasks=7"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(e.repetitions, 1);
+        assert_eq!(e.workers, vec![4]);
+        assert_eq!(
+            e.workload.get("duration"),
+            Some(&ParamValue::Dur(Duration::from_millis(5)))
+        );
+        assert_eq!(e.axes[0].values, vec![ParamValue::Int(7)]);
+        let err = parse_experiment(
+            "t.toml",
+            text,
+            Path::new("t.toml"),
+            &[o("repetitions=zero")],
+        )
+        .unwrap_err();
+        assert_eq!(err.diagnostics[0].file, "--set repetitions");
     }
 }

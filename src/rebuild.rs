@@ -1,0 +1,120 @@
+//! Derived results rebuilt from CSV files alone: `conclab chart DIR` and `conclab merge`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::results::csv_file::{self, AppendCsv};
+use crate::results::environment::{Environment, logical_cores};
+use crate::results::{runs, tasks};
+use crate::spec::Experiment;
+
+/// The experiment a results folder was produced by (its resolved `experiment.toml`).
+pub fn experiment_of(dir: &Path) -> anyhow::Result<Experiment> {
+    let file = dir.join("experiment.toml");
+    if !file.is_file() {
+        bail!(
+            "{} is not a conclab results folder: it has no experiment.toml",
+            dir.display()
+        );
+    }
+    Ok(crate::spec::load(&file, &[])?)
+}
+
+fn cores_of(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("environment.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Environment>(&t).ok())
+        .map_or_else(logical_cores, |e| e.logical_cores)
+}
+
+/// Rewrites summary.csv of `dir` from its runs.csv and prints the table.
+pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
+    let exp = experiment_of(dir)?;
+    let path = dir.join("runs.csv");
+    if !path.is_file() {
+        bail!(
+            "{} has no runs.csv: run the experiment first",
+            dir.display()
+        );
+    }
+    let (_, rows) = runs::read(&path)?;
+    let cores = cores_of(dir);
+    let summary = crate::runner::write_summary(&exp, dir, &rows, cores)?;
+    if summary.is_empty() {
+        bail!(
+            "{}: no rows of the experiment's current cells",
+            path.display()
+        );
+    }
+    crate::report::print_summary(&exp.name, &summary, cores);
+    Ok(exp)
+}
+
+/// Combines shard folders of one experiment into `out` (rows already in `out` are kept).
+pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
+    let first = experiment_of(&dirs[0])?;
+    for d in &dirs[1..] {
+        let other = experiment_of(d)?;
+        if other.name != first.name {
+            bail!(
+                "{} holds experiment \"{}\" but {} holds \"{}\"; merge shards of one experiment",
+                d.display(),
+                other.name,
+                dirs[0].display(),
+                first.name
+            );
+        }
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for f in ["experiment.toml", "environment.json"] {
+        let from = dirs[0].join(f);
+        if from.is_file() && !out.join(f).is_file() {
+            std::fs::copy(&from, out.join(f))
+                .with_context(|| format!("cannot copy {}", from.display()))?;
+        }
+    }
+    let axes: Vec<String> = first.axes.iter().map(|a| a.name.clone()).collect();
+    let (mut runs_out, existing) = runs::open(&out.join("runs.csv"), &axes)?;
+    let mut seen: HashSet<(String, u32, String)> = existing
+        .iter()
+        .map(|r| (r.cell.clone(), r.repetition, r.started_at.clone()))
+        .collect();
+    let mut tasks_out = AppendCsv::open(&out.join("tasks.csv"), &tasks::header(&axes))?;
+    let mut timelines: HashSet<String> = tasks_out
+        .1
+        .iter()
+        .filter_map(|r| r.get("cell").cloned())
+        .collect();
+    for d in dirs {
+        let (_, rows) = runs::read(&d.join("runs.csv"))?;
+        for r in rows {
+            if seen.insert((r.cell.clone(), r.repetition, r.started_at.clone())) {
+                runs_out.append_unflushed(&r.columns())?;
+            }
+        }
+        let task_file = d.join("tasks.csv");
+        if task_file.is_file() {
+            let (_, rows) = csv_file::read(&task_file)?;
+            let new_cells: HashSet<String> = rows
+                .iter()
+                .filter_map(|r| r.get("cell").cloned())
+                .filter(|c| !timelines.contains(c))
+                .collect();
+            for r in rows
+                .iter()
+                .filter(|r| r.get("cell").is_some_and(|c| new_cells.contains(c)))
+            {
+                let cols: Vec<(&str, String)> =
+                    r.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                tasks_out.0.append_unflushed(&cols)?;
+            }
+            timelines.extend(new_cells);
+        }
+    }
+    runs_out.flush()?;
+    tasks_out.0.flush()?;
+    drop((runs_out, tasks_out));
+    rebuild_summary(out)
+}

@@ -1,0 +1,109 @@
+//! The JSON Schema of experiment files (`conclab schema`), built from the same tables the
+//! checker uses, so editors and the checker agree.
+
+use serde_json::{Map, Value, json};
+
+use super::params::{KINDS, ParamType};
+use crate::model::ModelKind;
+
+const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
+
+fn param_schema(ty: ParamType, doc: &str) -> Value {
+    let mut v = match ty {
+        ParamType::Count { min } => json!({ "type": "integer", "minimum": min }),
+        ParamType::Duration { .. } => json!({ "$ref": "#/$defs/duration" }),
+        ParamType::Fraction => json!({ "type": "number", "minimum": 0.0, "maximum": 1.0 }),
+        ParamType::Strings => {
+            json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 })
+        }
+        ParamType::Urls => {
+            json!({ "type": "array", "items": { "type": "string", "pattern": "^https?://" }, "minItems": 1 })
+        }
+        ParamType::DigestTable => {
+            json!({ "type": "object", "additionalProperties": { "type": "string", "pattern": "^[0-9a-f]{128}$" } })
+        }
+        ParamType::Choice(c) => json!({ "enum": c }),
+    };
+    v["description"] = json!(doc);
+    v
+}
+
+pub fn schema() -> Value {
+    let workload_variants: Vec<Value> = KINDS
+        .iter()
+        .map(|k| {
+            let mut props = Map::new();
+            props.insert("kind".into(), json!({ "const": k.name, "description": k.doc }));
+            for p in k.params {
+                props.insert(p.name.into(), param_schema(p.ty, p.doc));
+            }
+            json!({ "type": "object", "properties": props, "required": ["kind"], "additionalProperties": false })
+        })
+        .collect();
+    let models: Vec<&str> = ModelKind::names();
+    let mut model_settings = Map::new();
+    for m in &models {
+        let settings = if *m == "gil_threads" {
+            json!({ "type": "object", "properties": { "switch_interval": { "$ref": "#/$defs/duration", "description": "hand the lock over after this long when others wait (default 5ms)" } }, "additionalProperties": false })
+        } else {
+            json!({ "type": "object", "additionalProperties": false })
+        };
+        model_settings.insert(m.to_string(), settings);
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "conclab experiment",
+        "description": "A workload, the execution models to compare, worker counts and repetitions.",
+        "type": "object",
+        "required": ["workload", "matrix"],
+        "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "results folder name; default: the file stem" },
+            "description": { "type": "string", "description": "the lesson this experiment shows" },
+            "repetitions": { "type": "integer", "minimum": 1, "default": 3 },
+            "warmup": { "type": "integer", "minimum": 0, "default": 0 },
+            "timeout": { "$ref": "#/$defs/duration", "default": "10m", "description": "limit for one repetition of one cell" },
+            "order": { "enum": ["interleaved", "grouped"], "default": "interleaved" },
+            "workload": { "oneOf": workload_variants },
+            "matrix": {
+                "type": "object",
+                "required": ["model"],
+                "properties": {
+                    "model": { "type": "array", "items": { "enum": models }, "minItems": 1, "uniqueItems": true },
+                    "workers": { "type": "array", "items": { "type": "integer", "minimum": 1 }, "minItems": 1, "default": [1] }
+                },
+                "additionalProperties": { "type": "array", "minItems": 1, "description": "any workload parameter, as an axis" }
+            },
+            "models": { "type": "object", "properties": model_settings, "additionalProperties": false },
+            "chart": {
+                "type": "object",
+                "properties": { "timeline_workers": { "type": "integer", "minimum": 1 } },
+                "additionalProperties": false
+            }
+        },
+        "$defs": { "duration": { "type": "string", "pattern": DURATION, "description": "a number and a unit: \"250us\", \"1.5s\", \"2m\"" } }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_every_kind_and_model() {
+        let s = super::schema();
+        let text = s.to_string();
+        for k in super::KINDS {
+            assert!(
+                text.contains(&format!("\"const\":\"{}\"", k.name)),
+                "{}",
+                k.name
+            );
+        }
+        assert_eq!(
+            s["properties"]["matrix"]["properties"]["model"]["items"]["enum"]
+                .as_array()
+                .unwrap()
+                .len(),
+            9
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! The verbs around `run`: merge of shards, summary rebuilt from CSV, schema, validate.
+
+mod common;
+
+use common::{Lab, code, stderr, stdout};
+
+const SLEEPS: &str = "repetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 4\nduration = \"1ms\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\", \"async\"]\nworkers = [1, 2]\n";
+
+#[test]
+fn merged_shards_hold_every_cell_once_and_a_summary() {
+    let lab = Lab::new();
+    lab.write("m.toml", SLEEPS);
+    for (i, out) in [(1, "a"), (2, "b")] {
+        let o = lab
+            .cmd()
+            .args([
+                "run",
+                "m.toml",
+                "-q",
+                "--no-charts",
+                "--out",
+                out,
+                "--shard",
+                &format!("{i}/2"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let o = lab
+        .cmd()
+        .args(["merge", "a/m", "b/m", "--out", "all/m"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let runs = lab.csv("all/m/runs.csv");
+    assert_eq!(
+        runs.rows.len(),
+        5,
+        "sequential once, thread_pool and async at 2 worker counts"
+    );
+    assert_eq!(lab.csv("all/m/summary.csv").rows.len(), 5);
+    assert_eq!(lab.csv("all/m/tasks.csv").rows.len(), 5 * 4);
+    // merging again adds nothing
+    let o = lab
+        .cmd()
+        .args(["merge", "a/m", "b/m", "--out", "all/m"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0);
+    assert_eq!(lab.csv("all/m/runs.csv").rows.len(), 5);
+}
+
+#[test]
+fn chart_rebuilds_the_summary_from_runs_csv() {
+    let lab = Lab::new();
+    lab.write("c.toml", SLEEPS);
+    assert_eq!(code(&lab.run(&["c.toml"])), 0);
+    std::fs::remove_file(lab.path().join("results/c/summary.csv")).unwrap();
+    let o = lab.cmd().args(["chart", "results/c"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(lab.csv("results/c/summary.csv").rows.len(), 5);
+
+    let missing = lab
+        .cmd()
+        .args(["chart", "results/nothing"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&missing), 1);
+    assert!(
+        stderr(&missing).contains("not a conclab results folder"),
+        "{}",
+        stderr(&missing)
+    );
+    std::fs::write(
+        lab.path().join("results/c/runs.csv"),
+        "experiment,cell\n\"unterminated\n",
+    )
+    .unwrap();
+    let broken = lab.cmd().args(["chart", "results/c"]).output().unwrap();
+    assert_eq!(code(&broken), 1);
+    assert!(stderr(&broken).contains("runs.csv"), "{}", stderr(&broken));
+}
+
+#[test]
+fn schema_is_json_and_the_shipped_experiments_validate() {
+    let lab = Lab::new();
+    let o = lab.cmd().arg("schema").output().unwrap();
+    assert_eq!(code(&o), 0);
+    let schema: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["workload", "matrix"])
+    );
+    let repo = env!("CARGO_MANIFEST_DIR");
+    for dir in ["experiments", "benchmarks"] {
+        let v = lab
+            .cmd()
+            .args(["validate", &format!("{repo}/{dir}")])
+            .output()
+            .unwrap();
+        assert_eq!(code(&v), 0, "{dir}: {}", stderr(&v));
+        assert!(stdout(&v).contains("ok: "));
+    }
+}
