@@ -1,0 +1,154 @@
+//! What the harness itself costs: hashing against a bare sha2 loop, span recording, plan
+//! speed on a 10,000-cell matrix, and memory over many repetitions.
+//! Run with `cargo bench --bench harness`; the figures go in the README.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conclab::model::{Job, ModelKind, scheduler};
+use conclab::spec::ModelSettings;
+use conclab::workload::hash_chain::{HashChain, HashChainConfig};
+use conclab::workload::{AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig};
+use sha2::{Digest, Sha512};
+
+fn bare_chain(input: &str, iterations: u64) -> [u8; 128] {
+    let mut hex = [0u8; 128];
+    hex::encode_to_slice(Sha512::digest(input.as_bytes()), &mut hex).unwrap();
+    for _ in 1..iterations {
+        let d = Sha512::digest(hex);
+        hex::encode_to_slice(d, &mut hex).unwrap();
+    }
+    hex
+}
+
+fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> Duration {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(f());
+            t.elapsed()
+        })
+        .min()
+        .unwrap()
+}
+
+fn hashing() {
+    const N: u64 = 1_000_000;
+    let bare = best_of(3, || bare_chain("pass", N));
+    let config = HashChainConfig { inputs: vec!["pass".into()], iterations: N, tasks: 1, expect: Default::default() };
+    let workload: Arc<dyn Workload> = Arc::new(HashChain::new(config));
+    let cancel = Cancel::new();
+    let settings = ModelSettings::default();
+    let env = BuildEnv::default();
+    let model = scheduler(ModelKind::Sequential);
+    let harnessed = best_of(3, || {
+        let job = Job { workload: &workload, workers: 1, settings: &settings, cancel: &cancel, epoch: Instant::now(), env: &env };
+        model.run(&job).unwrap()
+    });
+    let per = |d: Duration| d.as_secs_f64() * 1e9 / N as f64;
+    println!(
+        "hash chain, 1M steps: bare sha2 loop {:.0} ns/hash, conclab sequential {:.0} ns/hash ({:+.1}%)",
+        per(bare),
+        per(harnessed),
+        (per(harnessed) / per(bare) - 1.0) * 100.0
+    );
+}
+
+/// A task that does nothing, to expose what the model adds around each task.
+struct Noop(WorkloadConfig);
+
+impl Workload for Noop {
+    fn config(&self) -> &WorkloadConfig {
+        &self.0
+    }
+    fn run_blocking(&self, _task: usize, _worker: &mut Worker<'_>) -> TaskResult {
+        TaskResult::done()
+    }
+    fn run_async<'a>(&'a self, _task: usize, _worker: &'a AsyncWorker) -> TaskFuture<'a> {
+        Box::pin(async { TaskResult::done() })
+    }
+    fn verify(&self, _records: &[TaskRecord]) -> Verdict {
+        Verdict::pass("")
+    }
+}
+
+fn span_recording() {
+    const TASKS: usize = 1_000_000;
+    let config = WorkloadConfig::Sleep(conclab::workload::sleep::SleepConfig { tasks: TASKS, duration: Duration::ZERO });
+    let workload: Arc<dyn Workload> = Arc::new(Noop(config));
+    let cancel = Cancel::new();
+    let direct = best_of(3, || {
+        let mut worker = Worker::new(0, &cancel);
+        let mut results = Vec::with_capacity(TASKS);
+        for t in 0..TASKS {
+            results.push(workload.run_blocking(t, &mut worker));
+        }
+        results
+    });
+    let settings = ModelSettings::default();
+    let env = BuildEnv::default();
+    let model = scheduler(ModelKind::Sequential);
+    let recorded = best_of(3, || {
+        let job = Job { workload: &workload, workers: 1, settings: &settings, cancel: &cancel, epoch: Instant::now(), env: &env };
+        model.run(&job).unwrap()
+    });
+    let extra = (recorded.as_secs_f64() - direct.as_secs_f64()) * 1e9 / TASKS as f64;
+    println!("span recording: {extra:.0} ns per task on top of calling the task ({TASKS} no-op tasks, sequential model)");
+}
+
+fn plan_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let workers: Vec<String> = (1..=1429).map(|w| w.to_string()).collect();
+    let text = format!(
+        "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\", \"rayon\", \"async\", \"async_pool\", \"async_blocking\", \"gil_threads\", \"process_pool\", \"sequential\", \"threads\"]\nworkers = [{}]\n",
+        workers.join(", ")
+    );
+    let file = dir.path().join("big.toml");
+    std::fs::write(&file, text).unwrap();
+    let exe = env!("CARGO_BIN_EXE_conclab");
+    let run = || std::process::Command::new(exe).arg("plan").arg(&file).arg("--out").arg(dir.path()).output().unwrap();
+    let out = run();
+    let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    let mut times: Vec<Duration> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!("plan, whole process: median {:.0} ms ({last})", times[3].as_secs_f64() * 1e3);
+}
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn memory_over_repetitions() {
+    let exp = conclab::spec::parse_experiment(
+        "mem.toml",
+        "[workload]\nkind = \"sleep\"\ntasks = 100\nduration = \"1us\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [4]\n",
+        std::path::Path::new("mem.toml"),
+        &[],
+    )
+    .unwrap();
+    let cell = conclab::spec::matrix::expand(&exp).remove(0);
+    let workload = cell.workload.build(&BuildEnv::default()).unwrap();
+    let mut samples = Vec::new();
+    for rep in 1..=2000 {
+        let r = conclab::runner::measure_repetition(&cell, &workload, &BuildEnv::default(), Duration::from_secs(10), 2, 570.0);
+        std::hint::black_box(r);
+        if rep == 100 || rep == 2000 {
+            samples.push(rss_kib());
+        }
+    }
+    println!("memory: resident {} KiB after 100 repetitions, {} KiB after 2000 (thread_pool, 100 tasks each)", samples[0], samples[1]);
+}
+
+fn main() {
+    hashing();
+    span_recording();
+    plan_speed();
+    memory_over_repetitions();
+}
