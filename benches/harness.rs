@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use conclab::model::{Job, ModelKind, scheduler};
 use conclab::spec::ModelSettings;
 use conclab::workload::hash_chain::{HashChain, HashChainConfig};
-use conclab::workload::{AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig};
+use conclab::workload::{
+    AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
+    WorkloadConfig,
+};
 use sha2::{Digest, Sha512};
 
 fn bare_chain(input: &str, iterations: u64) -> [u8; 128] {
@@ -35,14 +38,26 @@ fn best_of<T>(n: usize, mut f: impl FnMut() -> T) -> Duration {
 fn hashing() {
     const N: u64 = 1_000_000;
     let bare = best_of(3, || bare_chain("pass", N));
-    let config = HashChainConfig { inputs: vec!["pass".into()], iterations: N, tasks: 1, expect: Default::default() };
+    let config = HashChainConfig {
+        inputs: vec!["pass".into()],
+        iterations: N,
+        tasks: 1,
+        expect: Default::default(),
+    };
     let workload: Arc<dyn Workload> = Arc::new(HashChain::new(config));
     let cancel = Cancel::new();
     let settings = ModelSettings::default();
     let env = BuildEnv::default();
     let model = scheduler(ModelKind::Sequential);
     let harnessed = best_of(3, || {
-        let job = Job { workload: &workload, workers: 1, settings: &settings, cancel: &cancel, epoch: Instant::now(), env: &env };
+        let job = Job {
+            workload: &workload,
+            workers: 1,
+            settings: &settings,
+            cancel: &cancel,
+            epoch: Instant::now(),
+            env: &env,
+        };
         model.run(&job).unwrap()
     });
     let per = |d: Duration| d.as_secs_f64() * 1e9 / N as f64;
@@ -74,7 +89,10 @@ impl Workload for Noop {
 
 fn span_recording() {
     const TASKS: usize = 1_000_000;
-    let config = WorkloadConfig::Sleep(conclab::workload::sleep::SleepConfig { tasks: TASKS, duration: Duration::ZERO });
+    let config = WorkloadConfig::Sleep(conclab::workload::sleep::SleepConfig {
+        tasks: TASKS,
+        duration: Duration::ZERO,
+    });
     let workload: Arc<dyn Workload> = Arc::new(Noop(config));
     let cancel = Cancel::new();
     let direct = best_of(3, || {
@@ -89,11 +107,20 @@ fn span_recording() {
     let env = BuildEnv::default();
     let model = scheduler(ModelKind::Sequential);
     let recorded = best_of(3, || {
-        let job = Job { workload: &workload, workers: 1, settings: &settings, cancel: &cancel, epoch: Instant::now(), env: &env };
+        let job = Job {
+            workload: &workload,
+            workers: 1,
+            settings: &settings,
+            cancel: &cancel,
+            epoch: Instant::now(),
+            env: &env,
+        };
         model.run(&job).unwrap()
     });
     let extra = (recorded.as_secs_f64() - direct.as_secs_f64()) * 1e9 / TASKS as f64;
-    println!("span recording: {extra:.0} ns per task on top of calling the task ({TASKS} no-op tasks, sequential model)");
+    println!(
+        "span recording: {extra:.0} ns per task on top of calling the task ({TASKS} no-op tasks, sequential model)"
+    );
 }
 
 fn plan_speed() {
@@ -106,9 +133,21 @@ fn plan_speed() {
     let file = dir.path().join("big.toml");
     std::fs::write(&file, text).unwrap();
     let exe = env!("CARGO_BIN_EXE_conclab");
-    let run = || std::process::Command::new(exe).arg("plan").arg(&file).arg("--out").arg(dir.path()).output().unwrap();
+    let run = || {
+        std::process::Command::new(exe)
+            .arg("plan")
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
     let out = run();
-    let last = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_string();
+    let last = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
     let mut times: Vec<Duration> = (0..7)
         .map(|_| {
             let t = Instant::now();
@@ -117,12 +156,19 @@ fn plan_speed() {
         })
         .collect();
     times.sort();
-    println!("plan, whole process: median {:.0} ms ({last})", times[3].as_secs_f64() * 1e3);
+    println!(
+        "plan, whole process: median {:.0} ms ({last})",
+        times[3].as_secs_f64() * 1e3
+    );
 }
 
 fn rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn memory_over_repetitions() {
@@ -136,14 +182,28 @@ fn memory_over_repetitions() {
     let cell = conclab::spec::matrix::expand(&exp).remove(0);
     let workload = cell.workload.build(&BuildEnv::default()).unwrap();
     let mut samples = Vec::new();
+    let calibration = conclab::workload::Calibration {
+        ns_per_hash: 570.0,
+        request_latency_s: None,
+    };
     for rep in 1..=2000 {
-        let r = conclab::runner::measure_repetition(&cell, &workload, &BuildEnv::default(), Duration::from_secs(10), 2, 570.0);
+        let r = conclab::runner::measure_repetition(
+            &cell,
+            &workload,
+            &BuildEnv::default(),
+            Duration::from_secs(10),
+            2,
+            &calibration,
+        );
         std::hint::black_box(r);
         if rep == 100 || rep == 2000 {
             samples.push(rss_kib());
         }
     }
-    println!("memory: resident {} KiB after 100 repetitions, {} KiB after 2000 (thread_pool, 100 tasks each)", samples[0], samples[1]);
+    println!(
+        "memory: resident {} KiB after 100 repetitions, {} KiB after 2000 (thread_pool, 100 tasks each)",
+        samples[0], samples[1]
+    );
 }
 
 fn main() {

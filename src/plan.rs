@@ -9,7 +9,7 @@ use crate::runner::done_counts;
 use crate::selection::{Filter, Shard, check_filters, select};
 use crate::spec::Experiment;
 use crate::spec::matrix::expand;
-use crate::workload::hash_chain;
+use crate::workload::{Calibration, hash_chain};
 
 /// Fixed cost of one repetition that the ideal leaves out (runtime and thread start-up).
 const OVERHEAD_S: f64 = 0.002;
@@ -25,7 +25,10 @@ pub fn plan(
         check_filters(exp, only).map_err(crate::runner::UsageError)?;
     }
     let cores = logical_cores();
-    let ns_per_hash = hash_chain::calibrate_ns_per_hash();
+    let calibration = Calibration {
+        ns_per_hash: hash_chain::calibrate_ns_per_hash(),
+        request_latency_s: None,
+    };
     let (mut cells_total, mut seconds_total) = (0usize, 0.0f64);
     for exp in experiments {
         let cells = select(expand(exp), only, shard);
@@ -55,17 +58,14 @@ pub fn plan(
             return Ok(cells_total);
         }
         for cell in &cells {
-            let ideal = ideal_seconds(
-                cell.model,
-                cell.workers,
-                cell.workload.tasks(),
-                cell.workload.cost(ns_per_hash),
-                cores,
-            );
+            // Real URLs have no known latency before they are measured.
+            let ideal = cell.workload.cost(&calibration).map(|cost| {
+                ideal_seconds(cell.model, cell.workers, cell.workload.tasks(), cost, cores)
+            });
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
             let todo = exp.repetitions.saturating_sub(done);
             let warm = if todo > 0 { exp.warmup } else { 0 };
-            let estimate = (ideal + OVERHEAD_S) * (todo + warm) as f64;
+            let estimate = (ideal.unwrap_or(0.0) + OVERHEAD_S) * (todo + warm) as f64;
             seconds_total += estimate;
             cells_total += 1;
             let mut line = format!(
@@ -91,7 +91,7 @@ pub fn plan(
             };
             line.push_str(&format!(
                 " {:>11} {:>11}  {status}",
-                seconds(ideal),
+                ideal.map_or_else(|| "?".to_string(), seconds),
                 estimate
             ));
             if !say(&line) {

@@ -25,7 +25,7 @@ use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment, Order};
 use crate::workload::context::INTERRUPTED;
 use crate::workload::{
-    BuildEnv, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload, hash_chain,
+    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload, hash_chain,
 };
 
 /// The run's settings, free of the command-line parser.
@@ -219,6 +219,10 @@ fn run_experiment(
         }
         let cell = p.cells[ci].clone();
         let label = cell.label();
+        let calibration = Calibration {
+            ns_per_hash,
+            request_latency_s: sequential_latency(&p.rows, &cell),
+        };
         let workload = match workloads.get(&ci) {
             Some(w) => w.clone(),
             None => {
@@ -236,7 +240,7 @@ fn run_experiment(
                         &build_env,
                         exp.timeout,
                         env.logical_cores,
-                        ns_per_hash,
+                        &calibration,
                     );
                     progress.finish(
                         &exp.name,
@@ -260,7 +264,7 @@ fn run_experiment(
             &build_env,
             exp.timeout,
             env.logical_cores,
-            ns_per_hash,
+            &calibration,
         );
         if rep.interrupted {
             outcome.interrupted = true;
@@ -334,6 +338,17 @@ pub fn write_summary(
     Ok(s)
 }
 
+/// The median single-request time of the sequential cell with the same axis values: the
+/// wait the ideal bound assumes for real URLs.
+fn sequential_latency(rows: &[RunRow], cell: &Cell) -> Option<f64> {
+    let p50: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.model == "sequential" && r.axes == cell.axes && r.check != Check::Fail)
+        .filter_map(|r| r.task_p50_s)
+        .collect();
+    crate::results::stats::median(&p50)
+}
+
 fn workload_key(cell: &Cell) -> String {
     serde_json::to_string(&cell.workload).unwrap_or_default()
 }
@@ -346,7 +361,7 @@ pub struct Repetition {
     pub peak_rss_kib: Option<u64>,
     pub records: Vec<TaskRecord>,
     pub verdict: Verdict,
-    pub ideal_s: f64,
+    pub ideal_s: Option<f64>,
     pub started_at: String,
     pub interrupted: bool,
 }
@@ -379,7 +394,7 @@ impl Repetition {
             failed: self.records.len() - ok,
             check: self.verdict.check,
             detail: self.verdict.detail.clone(),
-            ideal_s: (self.ideal_s > 0.0).then_some(self.ideal_s),
+            ideal_s: self.ideal_s.filter(|i| *i > 0.0),
             task_p50_s: measure::quantile(&durations, 0.5),
             task_p99_s: measure::quantile(&durations, 0.99),
             started_at: self.started_at.clone(),
@@ -395,16 +410,13 @@ pub fn measure_repetition(
     env: &BuildEnv,
     timeout: Duration,
     cores: usize,
-    ns_per_hash: f64,
+    calibration: &Calibration,
 ) -> Repetition {
     let tasks = workload.tasks();
-    let ideal_s = ideal_seconds(
-        cell.model,
-        cell.workers,
-        tasks,
-        cell.workload.cost(ns_per_hash),
-        cores,
-    );
+    let ideal_s = cell
+        .workload
+        .cost(calibration)
+        .map(|cost| ideal_seconds(cell.model, cell.workers, tasks, cost, cores));
     let sched = scheduler(cell.model);
     workload.start_repetition();
     measure::reset_peak_rss();

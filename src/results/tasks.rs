@@ -42,6 +42,7 @@ impl TasksFile {
                 Output::Done => String::new(),
                 Output::Digest(d) => d.chars().take(16).collect(),
                 Output::Error(e) => e.clone(),
+                Output::Http(h) => h.error.clone().unwrap_or_default(),
             };
             let mut row = vec![
                 ("cell", cell.id.clone()),
@@ -57,6 +58,17 @@ impl TasksFile {
                 ("ok", r.result.ok.to_string()),
                 ("detail", detail),
             ]);
+            if let Output::Http(h) = &r.result.output {
+                row.extend([
+                    (
+                        "status",
+                        h.status.map(|s| s.to_string()).unwrap_or_default(),
+                    ),
+                    ("bytes", h.bytes.to_string()),
+                    ("latency_s", fmt_s(h.latency_s)),
+                    ("error", h.error.clone().unwrap_or_default()),
+                ]);
+            }
             self.file.append_unflushed(&row)?;
         }
         self.file.flush()?;

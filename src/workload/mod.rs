@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod hash_chain;
+pub mod http;
 pub mod mixed;
 pub mod sleep;
 
@@ -22,6 +23,7 @@ pub enum WorkloadConfig {
     Sleep(sleep::SleepConfig),
     HashChain(hash_chain::HashChainConfig),
     Mixed(mixed::MixedConfig),
+    Http(http::HttpConfig),
 }
 
 impl WorkloadConfig {
@@ -31,6 +33,7 @@ impl WorkloadConfig {
             "sleep" => WorkloadConfig::Sleep(sleep::SleepConfig::from_params(p)),
             "hash_chain" => WorkloadConfig::HashChain(hash_chain::HashChainConfig::from_params(p)),
             "mixed" => WorkloadConfig::Mixed(mixed::MixedConfig::from_params(p)),
+            "http" => WorkloadConfig::Http(http::HttpConfig::from_params(p)),
             other => unreachable!("the checker admits only known kinds, got {other}"),
         }
     }
@@ -40,6 +43,7 @@ impl WorkloadConfig {
             WorkloadConfig::Sleep(_) => "sleep",
             WorkloadConfig::HashChain(_) => "hash_chain",
             WorkloadConfig::Mixed(_) => "mixed",
+            WorkloadConfig::Http(_) => "http",
         }
     }
 
@@ -48,35 +52,38 @@ impl WorkloadConfig {
             WorkloadConfig::Sleep(c) => c.tasks,
             WorkloadConfig::HashChain(c) => c.tasks,
             WorkloadConfig::Mixed(c) => c.tasks,
+            WorkloadConfig::Http(c) => c.tasks,
         }
     }
 
-    /// What one task costs, for the ideal bound and the plan's estimate.
-    pub fn cost(&self, ns_per_hash: f64) -> TaskCost {
-        match self {
-            WorkloadConfig::Sleep(c) => TaskCost {
-                cpu_s: 0.0,
-                wait_s: c.duration.as_secs_f64(),
-                serial: false,
+    /// What one task costs, for the ideal bound and the plan's estimate; None when it
+    /// cannot be known in advance (real URLs before a sequential cell measured them).
+    pub fn cost(&self, calibration: &Calibration) -> Option<TaskCost> {
+        let chain = |iterations: u64| iterations as f64 * calibration.ns_per_hash * 1e-9;
+        let cost = |cpu_s: f64, wait_s: f64| TaskCost {
+            cpu_s,
+            wait_s,
+            serial: false,
+        };
+        Some(match self {
+            WorkloadConfig::Sleep(c) => cost(0.0, c.duration.as_secs_f64()),
+            WorkloadConfig::HashChain(c) => cost(chain(c.iterations), 0.0),
+            WorkloadConfig::Mixed(c) => cost(chain(c.iterations), c.duration.as_secs_f64()),
+            WorkloadConfig::Http(c) => match &c.urls {
+                None => cost(0.0, c.latency.as_secs_f64()),
+                Some(_) => cost(0.0, calibration.request_latency_s?),
             },
-            WorkloadConfig::HashChain(c) => TaskCost {
-                cpu_s: c.iterations as f64 * ns_per_hash * 1e-9,
-                wait_s: 0.0,
-                serial: false,
-            },
-            WorkloadConfig::Mixed(c) => TaskCost {
-                cpu_s: c.iterations as f64 * ns_per_hash * 1e-9,
-                wait_s: c.duration.as_secs_f64(),
-                serial: false,
-            },
-        }
+        })
     }
 
-    pub fn build(&self, _env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
+    pub fn build(&self, env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
         Ok(match self {
             WorkloadConfig::Sleep(c) => Arc::new(sleep::Sleep::new(c.clone())),
             WorkloadConfig::HashChain(c) => Arc::new(hash_chain::HashChain::new(c.clone())),
             WorkloadConfig::Mixed(c) => Arc::new(mixed::Mixed::new(c.clone())),
+            WorkloadConfig::Http(c) => {
+                Arc::new(http::Http::new(c.clone(), env.server_url.clone())?)
+            }
         })
     }
 }
@@ -86,6 +93,15 @@ impl WorkloadConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BuildEnv {
     pub server_url: Option<String>,
+}
+
+/// Machine figures the ideal bound needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// One SHA-512 step of a hash chain.
+    pub ns_per_hash: f64,
+    /// The median latency of one request to real URLs, from the sequential cell.
+    pub request_latency_s: Option<f64>,
 }
 
 /// The seconds one task spends computing and waiting when run alone.
@@ -132,6 +148,7 @@ pub struct TaskResult {
 pub enum Output {
     Done,
     Digest(String),
+    Http(http::HttpOutcome),
     Error(String),
 }
 

@@ -1,0 +1,398 @@
+//! The `http` workload: one GET per task, against the embedded latency server or real URLs.
+//!
+//! Blocking models use ureq (a truly synchronous client, one agent per worker thread, so
+//! connections are reused like a session); async models share one reqwest client per
+//! repetition. reqwest's own blocking client is never used: it funnels every request
+//! through one hidden runtime thread, which would make a "thread" model secretly async.
+
+use std::collections::BTreeMap;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
+    WorkloadConfig,
+};
+use crate::spec::duration::format_duration;
+use crate::spec::params::{Params, ParamsExt};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpConfig {
+    pub tasks: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<String>>,
+    pub latency: Duration,
+    pub jitter: Duration,
+    pub body_bytes: u64,
+    pub error_rate: f64,
+    pub request_timeout: Duration,
+}
+
+impl HttpConfig {
+    pub fn from_params(p: &Params) -> HttpConfig {
+        HttpConfig {
+            tasks: p.count("tasks") as usize,
+            urls: p.strings("urls"),
+            latency: p.duration("latency"),
+            jitter: p.duration("jitter"),
+            body_bytes: p.count("body_bytes"),
+            error_rate: p.fraction("error_rate"),
+            request_timeout: p.duration("request_timeout"),
+        }
+    }
+
+    /// The URL of task `task`. For the embedded server the delay and status are decided
+    /// here, from the task number, so every model meets exactly the same slow and failing
+    /// requests.
+    pub fn url(&self, task: usize, server: Option<&str>) -> String {
+        if let Some(urls) = &self.urls {
+            return urls[task % urls.len()].clone();
+        }
+        let base = server.unwrap_or("http://127.0.0.1:0");
+        let r = unit_random(task as u64);
+        let jitter = self.jitter.as_secs_f64() * (2.0 * r - 1.0);
+        let delay = Duration::from_secs_f64((self.latency.as_secs_f64() + jitter).max(0.0));
+        let status = if unit_random(task as u64 ^ 0x5eed) < self.error_rate {
+            503
+        } else {
+            200
+        };
+        format!(
+            "{base}/delay/{}?bytes={}&status={status}",
+            format_duration(delay),
+            self.body_bytes
+        )
+    }
+}
+
+/// A number in [0, 1) determined by `n` (splitmix64).
+fn unit_random(n: u64) -> f64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What one request gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpOutcome {
+    pub status: Option<u16>,
+    pub bytes: u64,
+    pub latency_s: f64,
+    /// `timeout`, `connect`, `status` or `io` when the request failed.
+    pub error: Option<String>,
+}
+
+impl HttpOutcome {
+    fn into_result(self) -> TaskResult {
+        TaskResult {
+            ok: self.error.is_none(),
+            output: Output::Http(self),
+        }
+    }
+}
+
+pub struct Http {
+    config: WorkloadConfig,
+    c: HttpConfig,
+    server: Option<String>,
+}
+
+impl Http {
+    pub fn new(c: HttpConfig, server: Option<String>) -> anyhow::Result<Http> {
+        if c.urls.is_none() && server.is_none() {
+            anyhow::bail!(
+                "an http workload without urls needs the embedded server, and none was started"
+            );
+        }
+        install_tls_provider();
+        Ok(Http {
+            config: WorkloadConfig::Http(c.clone()),
+            c,
+            server,
+        })
+    }
+
+    fn url(&self, task: usize) -> String {
+        self.c.url(task, self.server.as_deref())
+    }
+
+    fn agent(&self) -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .timeout_global(Some(self.c.request_timeout))
+            .http_status_as_error(false)
+            .max_redirects(10)
+            .build()
+            .new_agent()
+    }
+}
+
+/// rustls needs one process-wide crypto provider; ring builds from source with no system library.
+fn install_tls_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn classify(status: Option<u16>, error: Option<String>) -> Option<String> {
+    match (status, error) {
+        (_, Some(e)) => Some(e),
+        (Some(s), None) if !(200..300).contains(&s) => Some("status".into()),
+        _ => None,
+    }
+}
+
+/// One blocking GET with `agent`, reading the whole body.
+fn get_blocking(agent: &ureq::Agent, url: &str) -> HttpOutcome {
+    let started = Instant::now();
+    let (status, bytes, error) = match agent.get(url).call() {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            match std::io::copy(&mut response.body_mut().as_reader(), &mut std::io::sink()) {
+                Ok(n) => (Some(status), n, None),
+                Err(e) => (Some(status), 0, Some(io_kind(&e))),
+            }
+        }
+        Err(e) => (None, 0, Some(ureq_kind(&e))),
+    };
+    HttpOutcome {
+        error: classify(status, error),
+        status,
+        bytes,
+        latency_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
+        std::io::ErrorKind::ConnectionRefused
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::NotConnected => "connect",
+        _ => "io",
+    }
+    .into()
+}
+
+fn ureq_kind(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(_) => "timeout".into(),
+        ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => "connect".into(),
+        ureq::Error::Io(io) => io_kind(io),
+        _ => "io".into(),
+    }
+}
+
+async fn get_async(client: &reqwest::Client, url: &str) -> HttpOutcome {
+    let started = Instant::now();
+    let (status, bytes, error) = match client.get(url).send().await {
+        Ok(mut response) => {
+            let status = response.status().as_u16();
+            let mut bytes = 0u64;
+            let mut error = None;
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes += chunk.len() as u64,
+                    Ok(None) => break,
+                    Err(e) => {
+                        error = Some(reqwest_kind(&e));
+                        break;
+                    }
+                }
+            }
+            (Some(status), bytes, error)
+        }
+        Err(e) => (None, 0, Some(reqwest_kind(&e))),
+    };
+    HttpOutcome {
+        error: classify(status, error),
+        status,
+        bytes,
+        latency_s: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn reqwest_kind(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "io"
+    }
+    .into()
+}
+
+/// The per-repetition client state of async models.
+enum AsyncClient {
+    Reqwest(reqwest::Client),
+    /// `async_blocking`: a synchronous client called from inside the event loop.
+    Blocking(ureq::Agent),
+}
+
+impl Workload for Http {
+    fn config(&self) -> &WorkloadConfig {
+        &self.config
+    }
+
+    fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult {
+        if worker.local.as_ref().is_none_or(|l| !l.is::<ureq::Agent>()) {
+            worker.local = Some(Box::new(self.agent()));
+        }
+        let agent = worker
+            .local
+            .as_ref()
+            .and_then(|l| l.downcast_ref::<ureq::Agent>())
+            .expect("set above");
+        let url = self.url(task);
+        worker
+            .outside_lock(|| get_blocking(agent, &url))
+            .into_result()
+    }
+
+    fn run_async<'a>(&'a self, task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let client = worker.local.get_or_init(|| {
+                Box::new(if worker.blocking {
+                    AsyncClient::Blocking(self.agent())
+                } else {
+                    let client = reqwest::Client::builder()
+                        .timeout(self.c.request_timeout)
+                        .build()
+                        .unwrap_or_else(|_| reqwest::Client::new());
+                    AsyncClient::Reqwest(client)
+                })
+            });
+            let url = self.url(task);
+            match client.downcast_ref::<AsyncClient>() {
+                Some(AsyncClient::Reqwest(c)) => get_async(c, &url).await.into_result(),
+                Some(AsyncClient::Blocking(agent)) => get_blocking(agent, &url).into_result(),
+                None => TaskResult::error("no HTTP client"),
+            }
+        })
+    }
+
+    fn verify(&self, records: &[TaskRecord]) -> Verdict {
+        verify_requests(records)
+    }
+}
+
+/// Counts statuses and error kinds: `200:48 503:2 timeout:1`; any failure fails the cell.
+pub fn verify_requests(records: &[TaskRecord]) -> Verdict {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failed = 0;
+    for r in records {
+        let key = match &r.result.output {
+            Output::Http(h) => match (&h.error, h.status) {
+                (Some(e), Some(s)) if e == "status" => s.to_string(),
+                (Some(e), Some(s)) => format!("{s}+{e}"),
+                (Some(e), None) => e.clone(),
+                (None, Some(s)) => s.to_string(),
+                (None, None) => "none".into(),
+            },
+            Output::Error(e) => e.clone(),
+            _ => "none".into(),
+        };
+        if !r.result.ok {
+            failed += 1;
+        }
+        *counts.entry(key).or_default() += 1;
+    }
+    let detail = counts
+        .iter()
+        .map(|(k, n)| format!("{k}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if failed > 0 {
+        Verdict::fail(detail)
+    } else {
+        Verdict::pass(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(jitter_ms: u64, error_rate: f64) -> HttpConfig {
+        HttpConfig {
+            tasks: 1000,
+            urls: None,
+            latency: Duration::from_millis(100),
+            jitter: Duration::from_millis(jitter_ms),
+            body_bytes: 10,
+            error_rate,
+            request_timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn embedded_urls_carry_delay_size_and_status() {
+        let c = config(0, 0.0);
+        assert_eq!(
+            c.url(3, Some("http://127.0.0.1:9")),
+            "http://127.0.0.1:9/delay/100ms?bytes=10&status=200"
+        );
+    }
+
+    #[test]
+    fn jitter_and_errors_follow_the_configured_rates() {
+        let c = config(20, 0.2);
+        let urls: Vec<String> = (0..1000).map(|t| c.url(t, Some("http://x"))).collect();
+        let errors = urls.iter().filter(|u| u.ends_with("status=503")).count();
+        assert!((150..250).contains(&errors), "{errors} of 1000 at rate 0.2");
+        assert!(
+            urls.iter().any(|u| u.contains("/delay/8"))
+                && urls.iter().any(|u| u.contains("/delay/11"))
+        );
+        assert_eq!(
+            urls,
+            (0..1000)
+                .map(|t| c.url(t, Some("http://x")))
+                .collect::<Vec<_>>(),
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn real_urls_are_cycled() {
+        let mut c = config(0, 0.0);
+        c.urls = Some(vec!["http://a/".into(), "http://b/".into()]);
+        assert_eq!(c.url(3, None), "http://b/");
+    }
+
+    #[test]
+    fn verdict_counts_statuses_and_errors() {
+        let rec = |status: Option<u16>, error: Option<&str>| TaskRecord {
+            task: 0,
+            lane: 0,
+            start_s: 0.0,
+            end_s: 0.0,
+            result: HttpOutcome {
+                status,
+                bytes: 0,
+                latency_s: 0.0,
+                error: error.map(String::from),
+            }
+            .into_result(),
+        };
+        let ok = verify_requests(&[rec(Some(200), None), rec(Some(200), None)]);
+        assert_eq!(
+            (ok.check, ok.detail.as_str()),
+            (super::super::Check::Pass, "200:2")
+        );
+        let bad = verify_requests(&[
+            rec(Some(200), None),
+            rec(Some(503), Some("status")),
+            rec(None, Some("timeout")),
+        ]);
+        assert_eq!(
+            (bad.check, bad.detail.as_str()),
+            (super::super::Check::Fail, "200:1 503:1 timeout:1")
+        );
+    }
+}
