@@ -20,7 +20,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
         .map(|s| s.to_string())
         .chain(axes.iter().cloned())
         .chain(
-            ["task", "lane", "start_s", "end_s", "ok", "detail"]
+            ["task", "lane", "start_s", "end_s", "ok", "detail", "status", "bytes", "latency_s", "error"]
                 .iter()
                 .map(|s| s.to_string()),
         )
