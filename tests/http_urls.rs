@@ -34,7 +34,11 @@ fn plain_server() -> (u16, Arc<AtomicUsize>) {
                         }
                     }
                     served.fetch_add(1, Ordering::SeqCst);
-                    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let path = request_line
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or("/")
+                        .to_string();
                     let response = match path.as_str() {
                         "/ok" => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_string(),
                         "/hang" => {
@@ -42,7 +46,10 @@ fn plain_server() -> (u16, Arc<AtomicUsize>) {
                             std::thread::sleep(std::time::Duration::from_secs(3));
                             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_string()
                         }
-                        "/redirect" => "HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n".to_string(),
+                        "/redirect" => {
+                            "HTTP/1.1 302 Found\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n"
+                                .to_string()
+                        }
                         _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
                     };
                     if stream.write_all(response.as_bytes()).is_err() {
@@ -69,7 +76,11 @@ fn urls_are_fetched_by_every_model_and_redirects_followed() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let runs = lab.csv("results/u/runs.csv");
     assert_eq!(runs.rows.len(), 7);
-    assert!(runs.column("detail").iter().all(|d| *d == "200:6"), "{:?}", runs.column("detail"));
+    assert!(
+        runs.column("detail").iter().all(|d| *d == "200:6"),
+        "{:?}",
+        runs.column("detail")
+    );
     // 3 plain + 3 redirected requests (each redirect is two requests) per model
     assert_eq!(served.load(Ordering::SeqCst), 7 * 9);
     let tasks = lab.csv("results/u/tasks.csv");
@@ -77,14 +88,21 @@ fn urls_are_fetched_by_every_model_and_redirects_followed() {
     assert!(tasks.column("bytes").iter().all(|b| *b == "5"));
     // ideal_s for real URLs comes from the sequential cell's measured latency
     let ideal = runs.column("ideal_s");
-    assert!(ideal[1..].iter().all(|i| i.parse::<f64>().is_ok()), "{ideal:?}");
+    assert!(
+        ideal[1..].iter().all(|i| i.parse::<f64>().is_ok()),
+        "{ideal:?}"
+    );
 }
 
 #[test]
 fn a_404_a_refused_port_and_a_timeout_fail_with_their_kinds() {
     let (port, _) = plain_server();
     // A port that was free a moment ago: nothing listens there now.
-    let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let refused = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let lab = Lab::new();
     lab.write(
         "e.toml",

@@ -329,3 +329,41 @@ fn plan_lists_cells_and_survives_a_closed_pipe() {
     assert!(!stderr(&piped).contains("panicked"), "{}", stderr(&piped));
     assert_eq!(stdout(&piped).lines().count(), 1);
 }
+
+#[test]
+fn ctrl_c_keeps_finished_rows_exits_130_and_the_next_run_resumes() {
+    let lab = Lab::new();
+    // Each repetition takes 200 ms; 3 cells x 3 repetitions would take ~2 s.
+    lab.write("i.toml", "repetitions = 3\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"200ms\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [1, 2, 3]\n");
+    let exe = assert_cmd::cargo::cargo_bin("conclab");
+    let mut child = std::process::Command::new(exe)
+        .args(["run", "i.toml", "--out", "results", "-q", "--no-charts"])
+        .current_dir(lab.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs = lab.path().join("results/i/runs.csv");
+    // Wait (bounded) until the first row is on disk, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&runs)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "no row written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sends SIGINT to the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let kept = lab.csv("results/i/runs.csv").rows.len();
+    assert!((1..9).contains(&kept), "{kept} rows kept");
+    assert!(stderr(&out).contains("resume"), "{}", stderr(&out));
+    let again = lab.run(&["i.toml"]);
+    assert_eq!(code(&again), 0);
+    let runs = lab.csv("results/i/runs.csv");
+    assert_eq!(runs.rows.len(), 9, "the rest ran, nothing twice");
+    assert!(runs.column("check").iter().all(|c| *c == "pass"));
+}

@@ -20,9 +20,20 @@ pub fn header(axes: &[String]) -> Vec<String> {
         .map(|s| s.to_string())
         .chain(axes.iter().cloned())
         .chain(
-            ["task", "lane", "start_s", "end_s", "ok", "detail", "status", "bytes", "latency_s", "error"]
-                .iter()
-                .map(|s| s.to_string()),
+            [
+                "task",
+                "lane",
+                "start_s",
+                "end_s",
+                "ok",
+                "detail",
+                "status",
+                "bytes",
+                "latency_s",
+                "error",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
         )
         .collect()
 }
