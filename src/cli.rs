@@ -119,4 +119,7 @@ pub struct ServeArgs {
     /// Share of requests answered 503, 0.0 to 1.0.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
+    /// Exit when standard input closes (how `run` ties the server's life to its own).
+    #[arg(long, hide = true)]
+    pub exit_on_stdin_eof: bool,
 }

@@ -12,5 +12,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod selection;
+pub mod server;
 pub mod spec;
 pub mod workload;

@@ -20,12 +20,14 @@ use crate::results::summary;
 use crate::results::tasks::TasksFile;
 use crate::results::{archive, csv_file::AppendCsv};
 use crate::selection::{Filter, Shard, check_filters, select};
+use crate::server::{ServerChild, ServerConfig};
 use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment, Order};
 use crate::workload::context::INTERRUPTED;
 use crate::workload::{
-    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload, hash_chain,
+    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload,
+    WorkloadConfig, hash_chain,
 };
 
 /// The run's settings, free of the command-line parser.
@@ -191,7 +193,12 @@ fn run_experiment(
 ) -> anyhow::Result<RunOutcome> {
     let exp = p.exp;
     let mut outcome = RunOutcome::default();
-    let build_env = BuildEnv::default();
+    // The embedded server runs as a child process, outside the measured time, for the
+    // whole experiment; dropping the handle stops it on every way out of this function.
+    let server = start_server(p)?;
+    let build_env = BuildEnv {
+        server_url: server.as_ref().map(|s| s.base_url().to_string()),
+    };
     let mut workloads: HashMap<usize, Arc<dyn Workload>> = HashMap::new();
     let mut remaining: HashMap<usize, usize> = HashMap::new();
     for (c, _) in &p.schedule {
@@ -322,6 +329,20 @@ fn run_experiment(
 /// Draws the experiment's charts; a failure is reported, never loses results.
 fn render_charts(_dir: &Path, _exp: &Experiment) -> bool {
     true
+}
+
+fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
+    let needed = p
+        .schedule
+        .iter()
+        .any(|(c, _)| matches!(&p.cells[*c].workload, WorkloadConfig::Http(h) if h.urls.is_none()));
+    if !needed {
+        return Ok(None);
+    }
+    let exe = crate::server::conclab_exe()?;
+    let server = ServerChild::spawn(&exe, &ServerConfig::default())
+        .with_context(|| format!("{}: cannot start the embedded HTTP server", p.exp.name))?;
+    Ok(Some(server))
 }
 
 /// Rewrites summary.csv from every row of the experiment's current cells.

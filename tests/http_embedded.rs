@@ -1,0 +1,122 @@
+//! The embedded latency server: the `serve` verb, its child-process handle, and `http`
+//! experiments run against it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Lab, code, stderr};
+use conclab::server::{ServerChild, ServerConfig};
+
+fn server(cfg: ServerConfig) -> ServerChild {
+    ServerChild::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_conclab")), &cfg).unwrap()
+}
+
+fn get(url: &str) -> (u16, Vec<u8>) {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let mut r = agent.get(url).call().unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_vec().unwrap())
+}
+
+#[test]
+fn serve_answers_after_the_delay_with_the_size_and_status_asked_for() {
+    let s = server(ServerConfig::default());
+    assert!(s.base_url().starts_with("http://127.0.0.1:"));
+    let started = Instant::now();
+    let (status, body) = get(&format!("{}/delay/50ms?bytes=10", s.base_url()));
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    assert_eq!((status, body.len()), (200, 10));
+    assert_eq!(
+        get(&format!("{}/delay/0ms?status=503", s.base_url())).0,
+        503
+    );
+    let (status, body) = get(&format!("{}/delay/abc", s.base_url()));
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("bad delay"));
+    assert_eq!(
+        get(&format!("{}/delay/1ms?bytes=many", s.base_url())).0,
+        400
+    );
+    // the server is still up after malformed requests
+    assert_eq!(get(&format!("{}/delay/0ms", s.base_url())).0, 200);
+}
+
+#[test]
+fn error_rate_one_answers_503_and_dropping_the_handle_stops_the_server() {
+    let s = server(ServerConfig {
+        latency: Duration::ZERO,
+        error_rate: 1.0,
+        ..Default::default()
+    });
+    assert_eq!(get(&format!("{}/", s.base_url())).0, 503);
+    let pid = s.pid() as i32;
+    drop(s);
+    // SAFETY: signal 0 only asks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    assert!(!alive, "the server outlived its handle");
+}
+
+#[test]
+fn serve_rejects_bad_flags_with_exit_2() {
+    let lab = Lab::new();
+    let o = lab
+        .cmd()
+        .args(["serve", "--latency", "fast"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("--latency"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_burst_of_2000_requests_on_one_event_loop_all_answer_200_and_no_server_is_left() {
+    let lab = Lab::new();
+    lab.write("b.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 2000\nlatency = \"100ms\"\nbody_bytes = 64\n[matrix]\nmodel = [\"async\", \"async_pool\"]\nworkers = [2000]\n");
+    let out = lab.run(&["b.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let runs = lab.csv("results/b/runs.csv");
+    assert_eq!(runs.column("detail"), ["200:2000", "200:2000"]);
+    let tasks = lab.csv("results/b/tasks.csv");
+    assert!(tasks.column("bytes").iter().all(|b| *b == "64"));
+    let servers = std::process::Command::new("pgrep")
+        .args(["-f", &format!("{} serve", env!("CARGO_BIN_EXE_conclab"))])
+        .output()
+        .unwrap();
+    assert!(
+        servers.stdout.is_empty(),
+        "orphan server: {}",
+        String::from_utf8_lossy(&servers.stdout)
+    );
+}
+
+#[test]
+fn error_rate_and_timeouts_fail_cells_with_their_kinds_and_the_rest_still_run() {
+    let lab = Lab::new();
+    lab.write("e.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 50\nlatency = \"1ms\"\nerror_rate = 0.2\n[matrix]\nmodel = [\"thread_pool\", \"async\"]\nworkers = [10]\n");
+    let out = lab.run(&["e.toml"]);
+    assert_eq!(code(&out), 1);
+    let runs = lab.csv("results/e/runs.csv");
+    assert_eq!(runs.rows.len(), 2);
+    let details = runs.column("detail");
+    assert!(
+        details[0].starts_with("200:") && details[0].contains(" 503:"),
+        "{details:?}"
+    );
+    assert_eq!(
+        details[0], details[1],
+        "both models meet the same failing requests"
+    );
+    assert!(runs.column("check").iter().all(|c| *c == "fail"));
+
+    lab.write("t.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 2\nlatency = \"3s\"\nrequest_timeout = \"200ms\"\n[matrix]\nmodel = [\"sequential\", \"async\"]\nworkers = [2]\n");
+    let out = lab.run(&["t.toml"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        lab.csv("results/t/runs.csv").column("detail"),
+        ["timeout:2", "timeout:2"]
+    );
+}
