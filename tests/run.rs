@@ -336,7 +336,7 @@ fn ctrl_c_keeps_finished_rows_exits_130_and_the_next_run_resumes() {
     // Each repetition takes 200 ms; 3 cells x 3 repetitions would take ~2 s.
     lab.write("i.toml", "repetitions = 3\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"200ms\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [1, 2, 3]\n");
     let exe = assert_cmd::cargo::cargo_bin("conclab");
-    let mut child = std::process::Command::new(exe)
+    let child = std::process::Command::new(exe)
         .args(["run", "i.toml", "--out", "results", "-q", "--no-charts"])
         .current_dir(lab.path())
         .stdout(std::process::Stdio::null())
