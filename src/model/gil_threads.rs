@@ -32,9 +32,9 @@ impl Scheduler for GilThreads {
                         }
                         // Held for the whole task except its waits, as a Python thread
                         // holds the GIL while it runs bytecode.
-                        gil.acquire(lane);
+                        let held = Held::take(gil, lane);
                         records.push(run_task(workload, task, &mut worker, job.epoch));
-                        gil.release(lane);
+                        drop(held);
                     }
                 })?);
             }
@@ -73,6 +73,30 @@ pub struct Gil {
     taken_ns: AtomicU64,
     born: Instant,
     switch_interval_ns: u64,
+}
+
+/// The lock for the length of one task; released on unwinding too, so a panicking task
+/// cannot leave the other threads waiting for ever.
+struct Held<'a> {
+    gil: &'a Gil,
+    lane: usize,
+}
+
+impl<'a> Held<'a> {
+    fn take(gil: &'a Gil, lane: usize) -> Held<'a> {
+        gil.acquire(lane);
+        Held { gil, lane }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // A panic inside `outside_lock` unwinds with the lock already released.
+        let mut state = self.gil.lock_state();
+        if state.holder == Some(self.lane) {
+            self.gil.hand_over(&mut state);
+        }
+    }
 }
 
 struct GilState {
@@ -176,6 +200,57 @@ impl Interpreter for Gil {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    use crate::spec::ModelSettings;
+    use crate::workload::hash_chain::run_chain;
+    use crate::workload::sleep::SleepConfig;
+    use crate::workload::{
+        AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Workload,
+        WorkloadConfig,
+    };
+
+    /// Task 0 panics while holding the lock; the others must still get it.
+    struct PanicsFirst(WorkloadConfig);
+
+    impl Workload for PanicsFirst {
+        fn config(&self) -> &WorkloadConfig {
+            &self.0
+        }
+        fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult {
+            assert_ne!(task, 0, "task 0 always panics");
+            run_chain("a", 1000, || worker.tick());
+            TaskResult::done()
+        }
+        fn run_async<'a>(&'a self, _: usize, _: &'a AsyncWorker) -> TaskFuture<'a> {
+            unreachable!("a blocking model")
+        }
+        fn verify(&self, _: &[TaskRecord]) -> Verdict {
+            Verdict::pass("")
+        }
+    }
+
+    #[test]
+    fn a_panicking_task_does_not_keep_the_lock() {
+        let config = WorkloadConfig::Sleep(SleepConfig {
+            tasks: 4,
+            duration: Duration::ZERO,
+        });
+        let workload: Arc<dyn Workload> = Arc::new(PanicsFirst(config));
+        let (settings, cancel, env) =
+            (ModelSettings::default(), Cancel::new(), BuildEnv::default());
+        let job = Job {
+            workload: &workload,
+            workers: 2,
+            settings: &settings,
+            cancel: &cancel,
+            epoch: Instant::now(),
+            env: &env,
+        };
+        let done = GilThreads.run(&job).unwrap();
+        // The panicking thread's later tasks are lost with it; the other thread's are not.
+        assert!(done.records.iter().all(|r| r.result.ok && r.task != 0));
+        assert!(!done.records.is_empty());
+    }
 
     #[test]
     fn uncontended_lock_is_taken_and_freed() {

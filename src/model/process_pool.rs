@@ -13,7 +13,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -99,43 +99,65 @@ impl Scheduler for ProcessPool {
         let tasks = job.workload.tasks();
         let epoch_monotonic_ns =
             monotonic_ns().saturating_sub(job.epoch.elapsed().as_nanos() as u64);
-        let mut pool = Vec::with_capacity(job.workers);
-        for lane in 0..job.workers {
-            let mut process = WorkerProcess::spawn(&exe, lane)?;
-            process
-                .send(&ToWorker::Start(Start {
+        let store = job.workload.shared_counter();
+        let next = AtomicUsize::new(0);
+        let gate = StartGate::default();
+        let (setup, outcomes) = std::thread::scope(|scope| {
+            let mut feeders = Vec::with_capacity(job.workers);
+            let mut spawn_error = None;
+            for lane in 0..job.workers {
+                let (exe, next, gate) = (&exe, &next, &gate);
+                let start = Start {
                     lane,
                     config: job.workload.config().clone(),
                     env: job.env.clone(),
                     epoch_monotonic_ns,
-                }))
-                .map_err(|e| process.lost(e).start_error(&exe))?;
-            pool.push(process);
-        }
-        // The children start in parallel; the pool is up when the slowest is.
-        for process in &mut pool {
-            if !process.ready(job.cancel, &exe)? {
-                return Ok(Execution::default());
+                };
+                // Each feeder starts its own child: spawning suspends the calling thread
+                // until the child has exec'd, so one thread per child overlaps the execs.
+                let feeder = spawn_scoped(scope, format!("feed-{lane}"), move || {
+                    let started = WorkerProcess::start(exe, start, job.cancel);
+                    let (mut process, ok) = match started {
+                        Ok(process) => (process, gate.arrive(None)),
+                        Err(e) => (None, gate.arrive(Some(e))),
+                    };
+                    let records = match (&mut process, ok) {
+                        (Some(process), true) => feed(process, next, tasks, store, job),
+                        _ => Vec::new(),
+                    };
+                    // Reaped here, so the children's exits overlap too.
+                    let exit = process.map(|mut p| p.reap(EXIT_GRACE).clone());
+                    (records, exit)
+                });
+                match feeder {
+                    Ok(f) => feeders.push(f),
+                    Err(e) => {
+                        spawn_error = Some(e);
+                        break;
+                    }
+                }
             }
-        }
-        let setup = job.epoch.elapsed();
-
-        let store = job.workload.shared_counter();
-        let next = AtomicUsize::new(0);
-        let mut records = std::thread::scope(|scope| -> anyhow::Result<Vec<TaskRecord>> {
-            let mut feeders = Vec::with_capacity(pool.len());
-            for process in pool.iter_mut() {
-                let next = &next;
-                let name = format!("feed-{}", process.lane);
-                feeders.push(spawn_scoped(scope, name, move || {
-                    feed(process, next, tasks, store, job)
-                })?);
-            }
-            Ok(feeders
-                .into_iter()
-                .flat_map(|f| f.join().unwrap_or_default())
-                .collect())
+            let started = gate.wait_all(feeders.len(), spawn_error);
+            let setup = job.epoch.elapsed();
+            let outcomes: Vec<_> = feeders.into_iter().map(|f| f.join()).collect();
+            started.map(|()| (setup, outcomes))
         })?;
+
+        let mut records = Vec::with_capacity(tasks);
+        let mut children = CpuTimes::default();
+        let mut peak_rss_kib = 0;
+        for (lane, outcome) in outcomes.into_iter().enumerate() {
+            let Ok((done, exit)) = outcome else {
+                records.push(super::panicked(usize::MAX, lane));
+                continue;
+            };
+            records.extend(done);
+            if let Some(exit) = exit {
+                children = children.plus(exit.usage);
+                peak_rss_kib = peak_rss_kib.max(exit.peak_rss_kib);
+            }
+        }
+        records.retain(|r| r.task != usize::MAX);
         let taken = next.load(Ordering::Relaxed).min(tasks);
         if taken < tasks && !job.cancel.is_set() {
             let at = job.epoch.elapsed().as_secs_f64();
@@ -147,23 +169,66 @@ impl Scheduler for ProcessPool {
                 result: TaskResult::error("not run: every worker of the pool died"),
             }));
         }
-
-        for process in &mut pool {
-            process.stdin = None;
-        }
-        let mut children = CpuTimes::default();
-        let mut peak_rss_kib = 0;
-        for process in &mut pool {
-            let exit = process.reap(EXIT_GRACE);
-            children = children.plus(exit.usage);
-            peak_rss_kib = peak_rss_kib.max(exit.peak_rss_kib);
-        }
         Ok(Execution {
             setup,
             records,
             children: Some(children),
             children_peak_rss_kib: Some(peak_rss_kib),
         })
+    }
+}
+
+/// Where the feeders wait until every child is ready, so that no task is sent to a pool
+/// that failed to start, and the pool's start-up can be timed.
+#[derive(Default)]
+struct StartGate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    arrived: usize,
+    /// Set once every feeder thread is spawned.
+    expected: Option<usize>,
+    failure: Option<anyhow::Error>,
+}
+
+impl StartGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A feeder's child is ready (or failed to start); waits for the others, and says
+    /// whether the whole pool started.
+    fn arrive(&self, failure: Option<anyhow::Error>) -> bool {
+        let mut state = self.lock();
+        state.arrived += 1;
+        if state.failure.is_none() {
+            state.failure = failure;
+        }
+        self.changed.notify_all();
+        while state.expected != Some(state.arrived) {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.failure.is_none()
+    }
+
+    /// Called once all `feeders` are spawned; returns when every one has arrived.
+    fn wait_all(&self, feeders: usize, failure: Option<anyhow::Error>) -> anyhow::Result<()> {
+        let mut state = self.lock();
+        state.expected = Some(feeders);
+        if failure.is_some() {
+            state.failure = failure;
+        }
+        self.changed.notify_all();
+        while state.arrived != feeders {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        match state.failure.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
@@ -309,6 +374,15 @@ impl WorkerProcess {
             holds_lock: false,
             exit: None,
         })
+    }
+
+    /// Spawns the child and waits for it to build the workload; None if cancelled first.
+    fn start(exe: &Path, start: Start, cancel: &Cancel) -> anyhow::Result<Option<WorkerProcess>> {
+        let mut process = WorkerProcess::spawn(exe, start.lane)?;
+        if let Err(lost) = process.send(&ToWorker::Start(start)) {
+            return Err(process.lost(lost).start_error(exe));
+        }
+        Ok(process.ready(cancel, exe)?.then_some(process))
     }
 
     fn send(&mut self, message: &ToWorker) -> Result<(), Lost> {
