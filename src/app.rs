@@ -123,7 +123,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::server::serve(cfg)?;
             Ok(EXIT_OK)
         }
-        Command::Worker => Err(UsageError("this verb arrives with a later change".into()).into()),
+        Command::Worker => {
+            crate::model::process_pool::worker_main()?;
+            Ok(EXIT_OK)
+        }
     }
 }
 

@@ -339,7 +339,7 @@ fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
     if !needed {
         return Ok(None);
     }
-    let exe = crate::server::conclab_exe()?;
+    let exe = crate::model::process_pool::executable()?;
     let server = ServerChild::spawn(&exe, &ServerConfig::default())
         .with_context(|| format!("{}: cannot start the embedded HTTP server", p.exp.name))?;
     Ok(Some(server))

@@ -203,14 +203,6 @@ pub fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     })
 }
 
-/// The conclab executable to start children from: `CONCLAB_EXE` if set (tests), else this one.
-pub fn conclab_exe() -> anyhow::Result<std::path::PathBuf> {
-    match std::env::var_os("CONCLAB_EXE") {
-        Some(p) => Ok(p.into()),
-        None => std::env::current_exe().context("cannot find the conclab executable"),
-    }
-}
-
 /// The embedded server running as a child process; dropping it stops it.
 pub struct ServerChild {
     child: Child,

@@ -4,7 +4,9 @@
 mod async_blocking;
 mod async_loop;
 mod async_pool;
+mod gil_threads;
 pub mod kind;
+pub mod process_pool;
 mod rayon_pool;
 mod sequential;
 mod thread_pool;
@@ -57,15 +59,8 @@ pub fn scheduler(kind: ModelKind) -> Box<dyn Scheduler> {
         ModelKind::Async => Box::new(async_loop::AsyncLoop),
         ModelKind::AsyncPool => Box::new(async_pool::AsyncPool),
         ModelKind::AsyncBlocking => Box::new(async_blocking::AsyncBlocking),
-        ModelKind::ProcessPool | ModelKind::GilThreads => Box::new(Unavailable(kind)),
-    }
-}
-
-struct Unavailable(ModelKind);
-
-impl Scheduler for Unavailable {
-    fn run(&self, _job: &Job<'_>) -> anyhow::Result<Execution> {
-        anyhow::bail!("the {} model is not available in this build", self.0)
+        ModelKind::ProcessPool => Box::new(process_pool::ProcessPool),
+        ModelKind::GilThreads => Box::new(gil_threads::GilThreads),
     }
 }
 

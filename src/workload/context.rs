@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::CounterStore;
+
 /// Set by Ctrl-C: every running repetition winds down at its next check.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -45,6 +47,8 @@ pub struct Worker<'a> {
     pub lane: usize,
     cancel: &'a Cancel,
     interpreter: Option<&'a dyn Interpreter>,
+    /// The parent's counter, when this task runs in a `process_pool` child.
+    counter: Option<&'a dyn CounterStore>,
     /// Per-thread state a workload keeps between tasks (e.g. an HTTP agent).
     pub local: Option<Box<dyn Any + Send>>,
 }
@@ -55,6 +59,7 @@ impl<'a> Worker<'a> {
             lane,
             cancel,
             interpreter: None,
+            counter: None,
             local: None,
         }
     }
@@ -62,6 +67,16 @@ impl<'a> Worker<'a> {
     pub fn with_interpreter(mut self, interpreter: &'a dyn Interpreter) -> Worker<'a> {
         self.interpreter = Some(interpreter);
         self
+    }
+
+    pub fn with_counter(mut self, counter: &'a dyn CounterStore) -> Worker<'a> {
+        self.counter = Some(counter);
+        self
+    }
+
+    /// A counter kept elsewhere that the workload must use instead of its own.
+    pub fn counter(&self) -> Option<&'a dyn CounterStore> {
+        self.counter
     }
 
     pub fn interpreter(&self) -> Option<&'a dyn Interpreter> {

@@ -1,6 +1,7 @@
 //! Workloads: what one task does, in a blocking and an async form, and how a run is verified.
 
 pub mod context;
+pub mod counter;
 pub mod hash_chain;
 pub mod http;
 pub mod mixed;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::spec::params::Params;
 pub use context::{AsyncWorker, Cancel, Interpreter, Worker};
+pub use counter::{CounterOp, CounterStore};
 
 /// A workload's parameters, resolved for one cell. Serialised to define the cell and to
 /// hand the workload to child processes.
@@ -22,6 +24,7 @@ pub use context::{AsyncWorker, Cancel, Interpreter, Worker};
 pub enum WorkloadConfig {
     Sleep(sleep::SleepConfig),
     HashChain(hash_chain::HashChainConfig),
+    Counter(counter::CounterConfig),
     Mixed(mixed::MixedConfig),
     Http(http::HttpConfig),
 }
@@ -32,6 +35,7 @@ impl WorkloadConfig {
         match kind {
             "sleep" => WorkloadConfig::Sleep(sleep::SleepConfig::from_params(p)),
             "hash_chain" => WorkloadConfig::HashChain(hash_chain::HashChainConfig::from_params(p)),
+            "counter" => WorkloadConfig::Counter(counter::CounterConfig::from_params(p)),
             "mixed" => WorkloadConfig::Mixed(mixed::MixedConfig::from_params(p)),
             "http" => WorkloadConfig::Http(http::HttpConfig::from_params(p)),
             other => unreachable!("the checker admits only known kinds, got {other}"),
@@ -42,6 +46,7 @@ impl WorkloadConfig {
         match self {
             WorkloadConfig::Sleep(_) => "sleep",
             WorkloadConfig::HashChain(_) => "hash_chain",
+            WorkloadConfig::Counter(_) => "counter",
             WorkloadConfig::Mixed(_) => "mixed",
             WorkloadConfig::Http(_) => "http",
         }
@@ -51,6 +56,7 @@ impl WorkloadConfig {
         match self {
             WorkloadConfig::Sleep(c) => c.tasks,
             WorkloadConfig::HashChain(c) => c.tasks,
+            WorkloadConfig::Counter(c) => c.tasks,
             WorkloadConfig::Mixed(c) => c.tasks,
             WorkloadConfig::Http(c) => c.tasks,
         }
@@ -69,6 +75,12 @@ impl WorkloadConfig {
             WorkloadConfig::Sleep(c) => cost(0.0, c.duration.as_secs_f64()),
             WorkloadConfig::HashChain(c) => cost(chain(c.iterations), 0.0),
             WorkloadConfig::Mixed(c) => cost(chain(c.iterations), c.duration.as_secs_f64()),
+            // The atomic form has no wait inside; the locked one waits in series.
+            WorkloadConfig::Counter(c) => TaskCost {
+                cpu_s: 0.0,
+                wait_s: if c.sync == counter::CounterSync::Atomic { 0.0 } else { c.wait.as_secs_f64() },
+                serial: c.sync == counter::CounterSync::Mutex,
+            },
             WorkloadConfig::Http(c) => match &c.urls {
                 None => cost(0.0, c.latency.as_secs_f64()),
                 Some(_) => cost(0.0, calibration.request_latency_s?),
@@ -80,6 +92,7 @@ impl WorkloadConfig {
         Ok(match self {
             WorkloadConfig::Sleep(c) => Arc::new(sleep::Sleep::new(c.clone())),
             WorkloadConfig::HashChain(c) => Arc::new(hash_chain::HashChain::new(c.clone())),
+            WorkloadConfig::Counter(c) => Arc::new(counter::Counter::new(c.clone())),
             WorkloadConfig::Mixed(c) => Arc::new(mixed::Mixed::new(c.clone())),
             WorkloadConfig::Http(c) => {
                 Arc::new(http::Http::new(c.clone(), env.server_url.clone())?)
@@ -125,6 +138,12 @@ pub trait Workload: Send + Sync + 'static {
 
     /// Resets per-repetition state (shared counters, clients) before a repetition.
     fn start_repetition(&self) {}
+
+    /// State the tasks share that a `process_pool` parent must serve to its children
+    /// (the counter), or None when tasks share nothing.
+    fn shared_counter(&self) -> Option<&dyn CounterStore> {
+        None
+    }
 
     /// Runs task `task` on the calling thread.
     fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult;

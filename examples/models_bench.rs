@@ -1,0 +1,139 @@
+//! Speed figures of `process_pool` and `gil_threads` (release build; see the README).
+//!
+//! cargo build --release && cargo run --release --example models_bench
+//! Starts workers from $CONCLAB_EXE, else the conclab binary beside this example's folder.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use conclab::model::{Execution, Job, ModelKind, process_pool, scheduler};
+use conclab::spec::ModelSettings;
+use conclab::spec::params::SEED_INPUTS;
+use conclab::workload::hash_chain::HashChainConfig;
+use conclab::workload::sleep::SleepConfig;
+use conclab::workload::{BuildEnv, Cancel, Check, Workload, WorkloadConfig};
+
+fn run(kind: ModelKind, config: &WorkloadConfig, workers: usize) -> (Duration, Execution) {
+    let env = BuildEnv::default();
+    let workload: Arc<dyn Workload> = config.build(&env).unwrap();
+    workload.start_repetition();
+    let settings = ModelSettings::default();
+    let cancel = Cancel::new();
+    let job = Job {
+        workload: &workload,
+        workers,
+        settings: &settings,
+        cancel: &cancel,
+        epoch: Instant::now(),
+        env: &env,
+    };
+    let mut execution = scheduler(kind).run(&job).unwrap();
+    let wall = job.epoch.elapsed();
+    execution.records.sort_by_key(|r| r.task);
+    let verdict = workload.verify(&execution.records);
+    assert_ne!(verdict.check, Check::Fail, "{kind}: {verdict:?}");
+    (wall, execution)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn chains(iterations: u64, tasks: usize) -> WorkloadConfig {
+    WorkloadConfig::HashChain(HashChainConfig {
+        inputs: SEED_INPUTS.iter().map(|s| s.to_string()).collect(),
+        iterations,
+        tasks,
+        expect: Default::default(),
+    })
+}
+
+fn main() {
+    let exe = std::env::var_os("CONCLAB_EXE")
+        .map(Into::into)
+        .unwrap_or_else(|| {
+            let me = std::env::current_exe().unwrap();
+            me.parent().unwrap().parent().unwrap().join("conclab")
+        });
+    process_pool::use_executable(exe);
+    // Rounds interleave the models, so load from other users of the machine falls on
+    // all of them alike; the minimum shows the cost without that load.
+    let six = chains(1_000_000, 6);
+    let cells = [
+        ("sequential         ", ModelKind::Sequential, 1),
+        ("process_pool w=2   ", ModelKind::ProcessPool, 2),
+        ("process_pool w=3   ", ModelKind::ProcessPool, 3),
+        ("gil_threads w=1    ", ModelKind::GilThreads, 1),
+        ("gil_threads w=2    ", ModelKind::GilThreads, 2),
+        ("gil_threads w=4    ", ModelKind::GilThreads, 4),
+    ];
+    let rounds = 5;
+    let mut walls = vec![Vec::new(); cells.len()];
+    for _ in 0..rounds {
+        for (i, (_, kind, w)) in cells.iter().enumerate() {
+            walls[i].push(run(*kind, &six, *w).0.as_secs_f64());
+        }
+    }
+    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let (seq_median, seq_min) = (median(walls[0].clone()), min(&walls[0]));
+    println!("six 1M-step chains, {rounds} interleaved rounds (median, min):");
+    for (i, (name, _, _)) in cells.iter().enumerate() {
+        let (m, lo) = (median(walls[i].clone()), min(&walls[i]));
+        println!(
+            "  {name} {m:.3} s  {lo:.3} s   speedup {:.2}x (min/min {:.2}x)",
+            seq_median / m,
+            seq_min / lo
+        );
+    }
+
+    // A pool of two that starts, answers one one-step task, and is torn down.
+    let one = chains(1, 1);
+    let starts: Vec<(f64, f64, f64)> = (0..30)
+        .map(|_| {
+            let (wall, e) = run(ModelKind::ProcessPool, &one, 2);
+            (
+                e.setup.as_secs_f64(),
+                e.records[0].end_s,
+                wall.as_secs_f64(),
+            )
+        })
+        .collect();
+    println!("process pool of 2, median of {}:", starts.len());
+    println!(
+        "  started {:.2} ms, first task answered {:.2} ms, torn down {:.2} ms",
+        median(starts.iter().map(|s| s.0 * 1e3).collect()),
+        median(starts.iter().map(|s| s.1 * 1e3).collect()),
+        median(starts.iter().map(|s| s.2 * 1e3).collect()),
+    );
+
+    let tiny = chains(1, 10_000);
+    for w in [1, 2] {
+        let per_task: Vec<f64> = (0..3)
+            .map(|_| {
+                let (wall, e) = run(ModelKind::ProcessPool, &tiny, w);
+                (wall - e.setup).as_secs_f64() / 10_000.0 * 1e6
+            })
+            .collect();
+        println!(
+            "  10,000 one-step tasks, w={w}: {:.1} µs per task (round trip per worker {:.1} µs)",
+            median(per_task.clone()),
+            median(per_task) * w as f64
+        );
+    }
+
+    let sleeps = WorkloadConfig::Sleep(SleepConfig {
+        tasks: 100,
+        duration: Duration::from_millis(50),
+    });
+    let t = median(
+        (0..5)
+            .map(|_| run(ModelKind::GilThreads, &sleeps, 100).0.as_secs_f64())
+            .collect(),
+    );
+    println!(
+        "gil_threads w=100 on 100 sleeps of 50 ms: {:.1} ms ({:.2}x the 50 ms ideal)",
+        t * 1e3,
+        t / 0.05
+    );
+}

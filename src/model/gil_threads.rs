@@ -1,0 +1,302 @@
+//! `gil_threads`: W pool threads that must hold one emulated interpreter lock to compute.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Barrier, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::{Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
+use crate::workload::{Interpreter, Worker};
+
+pub struct GilThreads;
+
+impl Scheduler for GilThreads {
+    fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
+        let workload = job.workload.as_ref();
+        let tasks = workload.tasks();
+        let gil = Gil::new(job.workers, job.settings.switch_interval);
+        let next = AtomicUsize::new(0);
+        let started = Barrier::new(job.workers + 1);
+        std::thread::scope(|scope| {
+            let mut handles = Vec::with_capacity(job.workers);
+            for lane in 0..job.workers {
+                let (next, started, gil) = (&next, &started, &gil);
+                handles.push(spawn_scoped(scope, format!("gil-{lane}"), move || {
+                    started.wait();
+                    let mut worker = Worker::new(lane, job.cancel).with_interpreter(gil);
+                    let mut records = Vec::new();
+                    loop {
+                        let task = next.fetch_add(1, Ordering::Relaxed);
+                        if task >= tasks || job.cancel.is_set() {
+                            return records;
+                        }
+                        // Held for the whole task except its waits, as a Python thread
+                        // holds the GIL while it runs bytecode.
+                        let held = Held::take(gil, lane);
+                        records.push(run_task(workload, task, &mut worker, job.epoch));
+                        drop(held);
+                    }
+                })?);
+            }
+            started.wait();
+            let setup = job.epoch.elapsed();
+            let mut records = Vec::with_capacity(tasks);
+            for (lane, h) in handles.into_iter().enumerate() {
+                match h.join() {
+                    Ok(r) => records.extend(r),
+                    Err(_) => records.push(panicked(usize::MAX, lane)),
+                }
+            }
+            records.retain(|r| r.task != usize::MAX);
+            Ok(Execution {
+                setup,
+                records,
+                ..Default::default()
+            })
+        })
+    }
+}
+
+/// The emulated global interpreter lock: one holder at a time, handed over in FIFO order.
+///
+/// Like CPython's forced switching: a holder that has had the lock for `switch_interval`
+/// while others wait gives it to the longest waiter and queues behind the rest, so it cannot
+/// take it straight back. Left out: priorities, the OS picking a different waiter, and the
+/// cost of a real interpreter; a step of CPU work is 64 hash steps, not one bytecode.
+pub struct Gil {
+    state: Mutex<GilState>,
+    /// One per lane, so a hand-over wakes exactly the thread it is for.
+    turn: Vec<Condvar>,
+    /// Someone waits: the only thing `tick` reads while nobody does.
+    contended: AtomicBool,
+    /// Nanoseconds from `born` at which the current holder took the lock.
+    taken_ns: AtomicU64,
+    born: Instant,
+    switch_interval_ns: u64,
+}
+
+/// The lock for the length of one task; released on unwinding too, so a panicking task
+/// cannot leave the other threads waiting for ever.
+struct Held<'a> {
+    gil: &'a Gil,
+    lane: usize,
+}
+
+impl<'a> Held<'a> {
+    fn take(gil: &'a Gil, lane: usize) -> Held<'a> {
+        gil.acquire(lane);
+        Held { gil, lane }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        // A panic inside `outside_lock` unwinds with the lock already released.
+        let mut state = self.gil.lock_state();
+        if state.holder == Some(self.lane) {
+            self.gil.hand_over(&mut state);
+        }
+    }
+}
+
+struct GilState {
+    holder: Option<usize>,
+    waiting: VecDeque<usize>,
+}
+
+impl Gil {
+    pub fn new(lanes: usize, switch_interval: Duration) -> Gil {
+        Gil {
+            state: Mutex::new(GilState {
+                holder: None,
+                waiting: VecDeque::with_capacity(lanes),
+            }),
+            turn: (0..lanes).map(|_| Condvar::new()).collect(),
+            contended: AtomicBool::new(false),
+            taken_ns: AtomicU64::new(0),
+            born: Instant::now(),
+            switch_interval_ns: switch_interval.as_nanos().min(u64::MAX as u128) as u64,
+        }
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, GilState> {
+        // A panicking task thread cannot leave GilState half-updated: every update is a
+        // single assignment, so the poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.born.elapsed().as_nanos() as u64
+    }
+
+    /// Queues `lane` and sleeps until the lock is handed to it.
+    fn wait_for_turn(&self, mut state: MutexGuard<'_, GilState>, lane: usize) {
+        state.waiting.push_back(lane);
+        self.contended.store(true, Ordering::Relaxed);
+        while state.holder != Some(lane) {
+            state = self.turn[lane]
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Gives the lock to the longest waiter, or frees it.
+    fn hand_over(&self, state: &mut GilState) {
+        match state.waiting.pop_front() {
+            Some(next) => {
+                state.holder = Some(next);
+                self.taken_ns.store(self.now_ns(), Ordering::Relaxed);
+                self.contended
+                    .store(!state.waiting.is_empty(), Ordering::Relaxed);
+                self.turn[next].notify_one();
+            }
+            None => state.holder = None,
+        }
+    }
+}
+
+impl Interpreter for Gil {
+    fn acquire(&self, lane: usize) {
+        let mut state = self.lock_state();
+        if state.holder.is_none() && state.waiting.is_empty() {
+            state.holder = Some(lane);
+            self.taken_ns.store(self.now_ns(), Ordering::Relaxed);
+            return;
+        }
+        self.wait_for_turn(state, lane);
+    }
+
+    fn release(&self, lane: usize) {
+        let mut state = self.lock_state();
+        debug_assert_eq!(
+            state.holder,
+            Some(lane),
+            "released by a thread not holding it"
+        );
+        self.hand_over(&mut state);
+    }
+
+    #[inline]
+    fn tick(&self, lane: usize) {
+        if !self.contended.load(Ordering::Relaxed) {
+            return;
+        }
+        let held = self
+            .now_ns()
+            .saturating_sub(self.taken_ns.load(Ordering::Relaxed));
+        if held < self.switch_interval_ns {
+            return;
+        }
+        let mut state = self.lock_state();
+        if state.holder != Some(lane) || state.waiting.is_empty() {
+            return;
+        }
+        self.hand_over(&mut state);
+        self.wait_for_turn(state, lane);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use crate::spec::ModelSettings;
+    use crate::workload::hash_chain::run_chain;
+    use crate::workload::sleep::SleepConfig;
+    use crate::workload::{
+        AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Workload,
+        WorkloadConfig,
+    };
+
+    /// Task 0 panics while holding the lock; the others must still get it.
+    struct PanicsFirst(WorkloadConfig);
+
+    impl Workload for PanicsFirst {
+        fn config(&self) -> &WorkloadConfig {
+            &self.0
+        }
+        fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult {
+            assert_ne!(task, 0, "task 0 always panics");
+            run_chain("a", 1000, || worker.tick());
+            TaskResult::done()
+        }
+        fn run_async<'a>(&'a self, _: usize, _: &'a AsyncWorker) -> TaskFuture<'a> {
+            unreachable!("a blocking model")
+        }
+        fn verify(&self, _: &[TaskRecord]) -> Verdict {
+            Verdict::pass("")
+        }
+    }
+
+    #[test]
+    fn a_panicking_task_does_not_keep_the_lock() {
+        let config = WorkloadConfig::Sleep(SleepConfig {
+            tasks: 4,
+            duration: Duration::ZERO,
+        });
+        let workload: Arc<dyn Workload> = Arc::new(PanicsFirst(config));
+        let (settings, cancel, env) =
+            (ModelSettings::default(), Cancel::new(), BuildEnv::default());
+        let job = Job {
+            workload: &workload,
+            workers: 2,
+            settings: &settings,
+            cancel: &cancel,
+            epoch: Instant::now(),
+            env: &env,
+        };
+        let done = GilThreads.run(&job).unwrap();
+        // The panicking thread's later tasks are lost with it; the other thread's are not.
+        assert!(done.records.iter().all(|r| r.result.ok && r.task != 0));
+        assert!(!done.records.is_empty());
+    }
+
+    #[test]
+    fn uncontended_lock_is_taken_and_freed() {
+        let gil = Gil::new(1, Duration::from_millis(5));
+        gil.acquire(0);
+        gil.tick(0);
+        gil.release(0);
+        gil.acquire(0);
+        gil.release(0);
+        assert_eq!(gil.lock_state().holder, None);
+    }
+
+    /// Two threads of pure CPU steps must alternate: the holder hands over after the
+    /// interval and cannot take the lock straight back, so there are many turns, not two.
+    #[test]
+    fn contended_threads_take_turns() {
+        let gil = Arc::new(Gil::new(2, Duration::from_millis(2)));
+        let turns = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..2)
+            .map(|lane| {
+                let (gil, turns) = (gil.clone(), turns.clone());
+                std::thread::spawn(move || {
+                    gil.acquire(lane);
+                    let mut ran = Duration::ZERO;
+                    while ran < Duration::from_millis(40) {
+                        let slice = Instant::now();
+                        assert_eq!(gil.lock_state().holder, Some(lane));
+                        let mut turns = turns.lock().unwrap();
+                        if turns.last() != Some(&lane) {
+                            turns.push(lane);
+                        }
+                        drop(turns);
+                        ran += slice.elapsed();
+                        gil.tick(lane);
+                    }
+                    gil.release(lane);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let turns = turns.lock().unwrap();
+        assert!(
+            turns.len() >= 4,
+            "the lock was never handed over: {turns:?}"
+        );
+    }
+}

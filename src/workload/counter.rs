@@ -1,0 +1,351 @@
+//! The `counter` workload: read a shared counter, wait, write value + 1 (the lost-update race).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AsyncWorker, Check, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
+    WorkloadConfig, task_errors,
+};
+use crate::spec::params::{Params, ParamsExt};
+
+/// How a task's read-modify-write is synchronised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterSync {
+    /// A plain load, wait, store: concurrent tasks overwrite each other's updates.
+    None,
+    /// One lock held across read, wait and write: correct, and serial.
+    Mutex,
+    /// One fetch-add, no wait inside.
+    Atomic,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CounterConfig {
+    pub tasks: usize,
+    pub wait: Duration,
+    pub sync: CounterSync,
+}
+
+impl CounterConfig {
+    pub fn from_params(p: &Params) -> CounterConfig {
+        CounterConfig {
+            tasks: p.count("tasks") as usize,
+            wait: p.duration("wait"),
+            sync: match p.text("sync").as_str() {
+                "mutex" => CounterSync::Mutex,
+                "atomic" => CounterSync::Atomic,
+                _ => CounterSync::None,
+            },
+        }
+    }
+}
+
+/// One operation on the shared counter. `process_pool` children send these to the parent,
+/// which applies them to its own copy, as a Python manager process serves a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterOp {
+    Get,
+    Set(u64),
+    /// Returns the value before the addition.
+    Add(u64),
+    /// Blocks until the counter's lock is free, then holds it.
+    Lock,
+    Unlock,
+}
+
+/// Where a task finds the counter: in this process, or behind a pipe to the parent.
+pub trait CounterStore: Send + Sync {
+    /// Applies `op`: the value read for `Get` and `Add`, 0 otherwise; an error only when a
+    /// remote store cannot be reached.
+    fn apply(&self, op: CounterOp) -> anyhow::Result<u64>;
+}
+
+/// The counter in this process: an atomic value and a lock that, unlike a `MutexGuard`, can
+/// be taken and released by separate requests (needed to serve `Lock`/`Unlock` from a child).
+#[derive(Debug, Default)]
+pub struct LocalCounter {
+    value: AtomicU64,
+    locked: Mutex<bool>,
+    freed: Condvar,
+}
+
+impl LocalCounter {
+    pub fn value(&self) -> u64 {
+        self.value.load(Ordering::SeqCst)
+    }
+
+    pub fn reset(&self) {
+        self.value.store(0, Ordering::SeqCst);
+        *self.locked.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        self.freed.notify_all();
+    }
+}
+
+impl CounterStore for LocalCounter {
+    fn apply(&self, op: CounterOp) -> anyhow::Result<u64> {
+        Ok(match op {
+            CounterOp::Get => self.value.load(Ordering::SeqCst),
+            CounterOp::Set(v) => {
+                self.value.store(v, Ordering::SeqCst);
+                0
+            }
+            CounterOp::Add(n) => self.value.fetch_add(n, Ordering::SeqCst),
+            CounterOp::Lock => {
+                let mut locked = self.locked.lock().unwrap_or_else(|e| e.into_inner());
+                while *locked {
+                    locked = self.freed.wait(locked).unwrap_or_else(|e| e.into_inner());
+                }
+                *locked = true;
+                0
+            }
+            CounterOp::Unlock => {
+                *self.locked.lock().unwrap_or_else(|e| e.into_inner()) = false;
+                self.freed.notify_one();
+                0
+            }
+        })
+    }
+}
+
+pub struct Counter {
+    config: WorkloadConfig,
+    c: CounterConfig,
+    local: LocalCounter,
+    /// The async form holds this across its `.await`ed wait, as an async program would.
+    async_lock: tokio::sync::Mutex<()>,
+}
+
+impl Counter {
+    pub fn new(c: CounterConfig) -> Counter {
+        Counter {
+            config: WorkloadConfig::Counter(c.clone()),
+            c,
+            local: LocalCounter::default(),
+            async_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The read-modify-write of one task against `store`; `wait` reports false if cancelled.
+    fn blocking_update(
+        &self,
+        store: &dyn CounterStore,
+        worker: &Worker<'_>,
+    ) -> anyhow::Result<bool> {
+        match self.c.sync {
+            CounterSync::Atomic => {
+                store.apply(CounterOp::Add(1))?;
+                Ok(true)
+            }
+            CounterSync::None => read_wait_write(store, || worker.wait(self.c.wait)),
+            CounterSync::Mutex => {
+                // Blocking on the lock must not keep the interpreter lock, or its holder
+                // could never come back from its wait to unlock (CPython releases it too).
+                worker.outside_lock(|| store.apply(CounterOp::Lock))?;
+                let updated = read_wait_write(store, || worker.wait(self.c.wait));
+                store.apply(CounterOp::Unlock)?;
+                updated
+            }
+        }
+    }
+}
+
+fn read_wait_write(store: &dyn CounterStore, wait: impl FnOnce() -> bool) -> anyhow::Result<bool> {
+    let value = store.apply(CounterOp::Get)?;
+    if !wait() {
+        return Ok(false);
+    }
+    store.apply(CounterOp::Set(value + 1))?;
+    Ok(true)
+}
+
+fn finish(updated: anyhow::Result<bool>) -> TaskResult {
+    match updated {
+        Ok(true) => TaskResult::done(),
+        Ok(false) => TaskResult::cancelled(),
+        Err(e) => TaskResult::error(format!("{e:#}")),
+    }
+}
+
+impl Workload for Counter {
+    fn config(&self) -> &WorkloadConfig {
+        &self.config
+    }
+
+    fn start_repetition(&self) {
+        self.local.reset();
+    }
+
+    fn shared_counter(&self) -> Option<&dyn CounterStore> {
+        Some(&self.local)
+    }
+
+    fn run_blocking(&self, _task: usize, worker: &mut Worker<'_>) -> TaskResult {
+        let store = worker.counter().unwrap_or(&self.local);
+        finish(self.blocking_update(store, worker))
+    }
+
+    fn run_async<'a>(&'a self, _task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a> {
+        Box::pin(async move {
+            let local = &self.local;
+            let updated = match self.c.sync {
+                CounterSync::Atomic => {
+                    local.value.fetch_add(1, Ordering::SeqCst);
+                    true
+                }
+                CounterSync::None => {
+                    let value = local.value();
+                    let waited = worker.wait(self.c.wait).await;
+                    if waited {
+                        local.value.store(value + 1, Ordering::SeqCst);
+                    }
+                    waited
+                }
+                CounterSync::Mutex => {
+                    let _held = self.async_lock.lock().await;
+                    let value = local.value();
+                    let waited = worker.wait(self.c.wait).await;
+                    if waited {
+                        local.value.store(value + 1, Ordering::SeqCst);
+                    }
+                    waited
+                }
+            };
+            finish(Ok(updated))
+        })
+    }
+
+    fn verify(&self, records: &[TaskRecord]) -> Verdict {
+        if let Some(v) = task_errors(records) {
+            return v;
+        }
+        judge(self.c.sync, self.local.value(), self.c.tasks as u64)
+    }
+}
+
+/// Lost updates are the lesson of `none`, so they make a `race`, never a failure; with a
+/// lock or an atomic anything but `tasks` is a bug.
+fn judge(sync: CounterSync, last: u64, expected: u64) -> Verdict {
+    let detail = format!("final={last} expected={expected}");
+    if last == expected {
+        return Verdict::pass(detail);
+    }
+    match sync {
+        CounterSync::None => Verdict {
+            check: Check::Race,
+            detail: format!("{detail} lost={}", expected.saturating_sub(last)),
+            fingerprint: None,
+        },
+        CounterSync::Mutex | CounterSync::Atomic => Verdict::fail(detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Cancel;
+
+    fn counter(sync: CounterSync, tasks: usize) -> Counter {
+        Counter::new(CounterConfig {
+            tasks,
+            wait: Duration::from_millis(1),
+            sync,
+        })
+    }
+
+    fn done(task: usize) -> TaskRecord {
+        TaskRecord {
+            task,
+            lane: 0,
+            start_s: 0.0,
+            end_s: 0.0,
+            result: TaskResult::done(),
+        }
+    }
+
+    #[test]
+    fn lost_updates_are_a_race_not_a_failure() {
+        let v = judge(CounterSync::None, 2, 10);
+        assert_eq!(v.check, Check::Race);
+        assert_eq!(v.detail, "final=2 expected=10 lost=8");
+        assert_eq!(judge(CounterSync::None, 10, 10).check, Check::Pass);
+    }
+
+    #[test]
+    fn a_wrong_locked_or_atomic_count_fails() {
+        assert_eq!(judge(CounterSync::Mutex, 3, 10).check, Check::Fail);
+        assert_eq!(
+            judge(CounterSync::Atomic, 9, 10).detail,
+            "final=9 expected=10"
+        );
+        assert_eq!(judge(CounterSync::Mutex, 10, 10).check, Check::Pass);
+    }
+
+    #[test]
+    fn sequential_tasks_count_exactly_and_reset_between_repetitions() {
+        let cancel = Cancel::new();
+        for sync in [CounterSync::None, CounterSync::Mutex, CounterSync::Atomic] {
+            let c = counter(sync, 3);
+            for _ in 0..2 {
+                c.start_repetition();
+                let mut worker = Worker::new(0, &cancel);
+                let records: Vec<_> = (0..3)
+                    .map(|t| {
+                        assert_eq!(c.run_blocking(t, &mut worker), TaskResult::done());
+                        done(t)
+                    })
+                    .collect();
+                assert_eq!(c.verify(&records).detail, "final=3 expected=3", "{sync:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_task_fails_the_run() {
+        let c = counter(CounterSync::Atomic, 1);
+        let mut r = done(0);
+        r.result = TaskResult::error("worker 0 died");
+        let v = c.verify(&[r]);
+        assert_eq!(v.check, Check::Fail);
+        assert!(v.detail.contains("worker 0 died"), "{}", v.detail);
+    }
+
+    #[test]
+    fn the_lock_excludes_until_unlocked() {
+        let store = std::sync::Arc::new(LocalCounter::default());
+        store.apply(CounterOp::Lock).unwrap();
+        let other = store.clone();
+        let waiter = std::thread::spawn(move || {
+            other.apply(CounterOp::Lock).unwrap();
+            other.apply(CounterOp::Add(1)).unwrap();
+            other.apply(CounterOp::Unlock).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            store.value(),
+            0,
+            "the waiter got in while the lock was held"
+        );
+        store.apply(CounterOp::Unlock).unwrap();
+        waiter.join().unwrap();
+        assert_eq!(store.value(), 1);
+    }
+
+    #[test]
+    fn ops_round_trip_as_json() {
+        for op in [
+            CounterOp::Get,
+            CounterOp::Set(7),
+            CounterOp::Add(1),
+            CounterOp::Lock,
+        ] {
+            let text = serde_json::to_string(&op).unwrap();
+            assert_eq!(serde_json::from_str::<CounterOp>(&text).unwrap(), op);
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Every model through the library API: process-pool digests, counter exactness, the GIL.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use conclab::measure::cpu_self;
+use conclab::model::{Execution, Job, ModelKind, process_pool, scheduler};
+use conclab::spec::ModelSettings;
+use conclab::workload::counter::{CounterConfig, CounterSync};
+use conclab::workload::hash_chain::HashChainConfig;
+use conclab::workload::sleep::SleepConfig;
+use conclab::workload::{BuildEnv, Cancel, Check, Verdict, Workload, WorkloadConfig};
+
+const PASS_1000: &str = "e907f4045ca9cdf3db84faeae1d10edc5ff5d8f306045eaf3da545af7b06316842b503f620ba85debb21fe4ecceb2adb994fb158653a62925552202c2a057855";
+
+/// Timing tests take this alone; every test that burns CPU takes it too.
+static CPU: Mutex<()> = Mutex::new(());
+
+fn cpu_lock() -> MutexGuard<'static, ()> {
+    CPU.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Run {
+    execution: Execution,
+    verdict: Verdict,
+    wall: Duration,
+}
+
+fn run(kind: ModelKind, config: &WorkloadConfig, workers: usize) -> Run {
+    process_pool::use_executable(env!("CARGO_BIN_EXE_conclab"));
+    let env = BuildEnv::default();
+    let workload: Arc<dyn Workload> = config.build(&env).unwrap();
+    workload.start_repetition();
+    let settings = ModelSettings::default();
+    let cancel = Cancel::new();
+    let job = Job {
+        workload: &workload,
+        workers,
+        settings: &settings,
+        cancel: &cancel,
+        epoch: Instant::now(),
+        env: &env,
+    };
+    let mut execution = scheduler(kind)
+        .run(&job)
+        .unwrap_or_else(|e| panic!("{kind}: {e:#}"));
+    let wall = job.epoch.elapsed();
+    execution.records.sort_by_key(|r| r.task);
+    let verdict = workload.verify(&execution.records);
+    Run {
+        execution,
+        verdict,
+        wall,
+    }
+}
+
+fn chains(iterations: u64, tasks: usize) -> WorkloadConfig {
+    let inputs: Vec<String> = ["pass", "passwd", "MyPassw", "MyPasswd123", "p", "a"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut expect = BTreeMap::new();
+    if iterations == 1000 {
+        expect.insert("pass".to_string(), PASS_1000.to_string());
+    }
+    WorkloadConfig::HashChain(HashChainConfig {
+        inputs,
+        iterations,
+        tasks,
+        expect,
+    })
+}
+
+fn counter(sync: CounterSync, tasks: usize) -> WorkloadConfig {
+    WorkloadConfig::Counter(CounterConfig {
+        tasks,
+        wait: Duration::from_millis(2),
+        sync,
+    })
+}
+
+#[test]
+fn process_pool_digests_equal_sequential_and_the_reference() {
+    let _cpu = cpu_lock();
+    let config = chains(1000, 6);
+    let sequential = run(ModelKind::Sequential, &config, 1);
+    assert_eq!(
+        sequential.verdict.check,
+        Check::Pass,
+        "{:?}",
+        sequential.verdict
+    );
+    for workers in [1, 2, 3] {
+        let pool = run(ModelKind::ProcessPool, &config, workers);
+        assert_eq!(pool.verdict.check, Check::Pass, "{:?}", pool.verdict);
+        assert!(
+            pool.verdict.detail.contains("1 expected digests match"),
+            "{}",
+            pool.verdict.detail
+        );
+        assert_eq!(pool.verdict.fingerprint, sequential.verdict.fingerprint);
+        let records = &pool.execution.records;
+        assert_eq!(records.len(), 6);
+        let wall = pool.wall.as_secs_f64();
+        for r in records {
+            assert!(r.lane < workers, "lane {} of {workers}", r.lane);
+            assert!(
+                pool.execution.setup.as_secs_f64() <= r.start_s
+                    && r.start_s <= r.end_s
+                    && r.end_s <= wall,
+                "span {}..{} outside setup {:?}..{wall}",
+                r.start_s,
+                r.end_s,
+                pool.execution.setup
+            );
+        }
+        assert!(pool.execution.children.is_some());
+        assert!(pool.execution.children_peak_rss_kib.unwrap_or(0) > 0);
+    }
+}
+
+#[test]
+fn locked_and_atomic_counters_are_exact_under_every_model() {
+    for kind in ModelKind::ALL {
+        for sync in [CounterSync::Mutex, CounterSync::Atomic] {
+            let r = run(kind, &counter(sync, 6), 3);
+            assert_eq!(
+                (r.verdict.check, r.verdict.detail.as_str()),
+                (Check::Pass, "final=6 expected=6"),
+                "{kind} {sync:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unsynchronised_counter_is_recorded_as_a_race_or_a_pass() {
+    for kind in ModelKind::ALL {
+        let r = run(kind, &counter(CounterSync::None, 6), 3);
+        assert!(
+            matches!(r.verdict.check, Check::Race | Check::Pass),
+            "{kind}: {:?}",
+            r.verdict
+        );
+        assert!(r.verdict.detail.starts_with("final="), "{:?}", r.verdict);
+    }
+}
+
+#[test]
+fn a_locked_counter_serialises_the_waits() {
+    // Six 2 ms waits under one lock cannot overlap, whatever the model's concurrency.
+    for kind in [
+        ModelKind::ThreadPool,
+        ModelKind::ProcessPool,
+        ModelKind::GilThreads,
+    ] {
+        let r = run(kind, &counter(CounterSync::Mutex, 6), 6);
+        let setup = r.execution.setup;
+        assert!(
+            r.wall - setup >= Duration::from_millis(12),
+            "{kind}: {:?}",
+            r.wall
+        );
+    }
+}
+
+#[test]
+fn gil_threads_give_cpu_work_no_speedup() {
+    let _cpu = cpu_lock();
+    let config = chains(40_000, 4);
+    // Best of two each, so a burst of load on the shared machine does not decide.
+    let best = |kind| {
+        (0..2)
+            .map(|_| {
+                let cpu = cpu_self();
+                let r = run(kind, &config, 2);
+                assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
+                let used = cpu_self().since(cpu);
+                (r.wall.as_secs_f64(), used.user_s + used.sys_s)
+            })
+            .fold((f64::INFINITY, 0.0), |a, b| if b.0 < a.0 { b } else { a })
+    };
+    let (sequential, _) = best(ModelKind::Sequential);
+    let (gil, gil_cpu) = best(ModelKind::GilThreads);
+    assert!(
+        sequential / gil < 1.3,
+        "gil_threads ran {:.2}x faster than sequential ({gil:.3}s vs {sequential:.3}s)",
+        sequential / gil
+    );
+    // One core at a time: CPU time cannot exceed wall time by much.
+    assert!(gil_cpu / gil < 1.3, "cpu {gil_cpu:.3}s in {gil:.3}s");
+}
+
+#[test]
+fn gil_threads_overlap_waits() {
+    let config = WorkloadConfig::Sleep(SleepConfig {
+        tasks: 20,
+        duration: Duration::from_millis(20),
+    });
+    let r = run(ModelKind::GilThreads, &config, 20);
+    assert_eq!(r.verdict.check, Check::Pass, "{:?}", r.verdict);
+    // Serial would be 400 ms; the lock is released around every wait.
+    assert!(r.wall < Duration::from_millis(200), "{:?}", r.wall);
+}
+
+#[test]
+fn every_model_runs_the_counter_and_the_chains() {
+    let _cpu = cpu_lock();
+    for kind in ModelKind::ALL {
+        let r = run(kind, &chains(1000, 3), 2);
+        assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
+        assert_eq!(r.execution.records.len(), 3, "{kind}");
+    }
+}
