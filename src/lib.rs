@@ -1,6 +1,7 @@
 //! conclab: a command-line lab for concurrency experiments.
 
 pub mod app;
+pub mod chart;
 pub mod cli;
 pub mod ideal;
 pub mod measure;

@@ -52,6 +52,22 @@ pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
     Ok(exp)
 }
 
+/// `conclab chart DIR`: summary.csv and every chart, from the folder's CSV files alone.
+pub fn rebuild_charts(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let exp = rebuild_summary(dir)?;
+    let opts = crate::chart::ChartOptions {
+        timeline_workers: exp.chart.timeline_workers,
+        ..Default::default()
+    };
+    let files = crate::chart::render_experiment(dir, &opts)?;
+    crate::report::say(&format!(
+        "  charts: {} PNG files in {}",
+        files.len(),
+        dir.display()
+    ));
+    Ok(files)
+}
+
 /// Combines shard folders of one experiment into `out` (rows already in `out` are kept).
 pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
     let first = experiment_of(&dirs[0])?;
@@ -116,5 +132,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
     runs_out.flush()?;
     tasks_out.0.flush()?;
     drop((runs_out, tasks_out));
-    rebuild_summary(out)
+    rebuild_charts(out)?;
+    experiment_of(out)
 }

@@ -326,9 +326,27 @@ fn run_experiment(
     Ok(outcome)
 }
 
-/// Draws the experiment's charts; a failure is reported, never loses results.
-fn render_charts(_dir: &Path, _exp: &Experiment) -> bool {
-    true
+/// Draws the experiment's charts; a failure is reported and makes the exit code 1, but
+/// the CSV files are already written, so nothing is lost.
+fn render_charts(dir: &Path, exp: &Experiment) -> bool {
+    let opts = crate::chart::ChartOptions {
+        timeline_workers: exp.chart.timeline_workers,
+        ..Default::default()
+    };
+    match crate::chart::render_experiment(dir, &opts) {
+        Ok(files) => {
+            crate::report::say(&format!(
+                "  charts: {} PNG files in {}",
+                files.len(),
+                dir.display()
+            ));
+            true
+        }
+        Err(e) => {
+            eprintln!("error: {}: charts not drawn: {e:#}", exp.name);
+            false
+        }
+    }
 }
 
 fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {

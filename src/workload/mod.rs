@@ -78,7 +78,11 @@ impl WorkloadConfig {
             // The atomic form has no wait inside; the locked one waits in series.
             WorkloadConfig::Counter(c) => TaskCost {
                 cpu_s: 0.0,
-                wait_s: if c.sync == counter::CounterSync::Atomic { 0.0 } else { c.wait.as_secs_f64() },
+                wait_s: if c.sync == counter::CounterSync::Atomic {
+                    0.0
+                } else {
+                    c.wait.as_secs_f64()
+                },
                 serial: c.sync == counter::CounterSync::Mutex,
             },
             WorkloadConfig::Http(c) => match &c.urls {

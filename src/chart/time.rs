@@ -1,0 +1,165 @@
+//! `time.png`: median wall time against workers, with min–max whiskers and the ideal.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::palette::{FONT, IDEAL_GREY, model_colour};
+use super::{
+    Group, LegendMark, axes, frame, is_fixed, linear_ticks, log_ticks, short_number, worker_axis,
+    worker_ticks,
+};
+
+pub fn draw(
+    g: &Group,
+    path: &Path,
+    size: (u32, u32),
+    _timeline_workers: Option<usize>,
+) -> anyhow::Result<()> {
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let models = g.models();
+    let mut legend: Vec<(String, RGBColor, LegendMark)> = models
+        .iter()
+        .map(|(m, pts)| {
+            let label = if is_fixed(pts) && models.iter().any(|(_, o)| !is_fixed(o)) {
+                format!("{m} (w={}, flat)", pts[0].workers)
+            } else {
+                m.clone()
+            };
+            (label, model_colour(m), LegendMark::Line)
+        })
+        .collect();
+    legend.push(("ideal bound".into(), IDEAL_GREY, LegendMark::Dashed));
+    legend.push(("| min–max of runs".into(), IDEAL_GREY, LegendMark::Line));
+    let plot = frame(
+        &root,
+        &g.title("median wall time against workers"),
+        g.machine,
+        &legend,
+    )?;
+
+    let values: Vec<f64> = g
+        .points
+        .iter()
+        .flat_map(|p| [p.median, p.min, p.max].into_iter().chain(p.ideal))
+        .filter(|v| *v > 0.0 && v.is_finite())
+        .collect();
+    let (vmin, vmax) = values
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(a, b), v| (a.min(*v), b.max(*v)));
+    let (vmin, vmax) = if values.is_empty() {
+        (0.001, 1.0)
+    } else {
+        (vmin, vmax)
+    };
+    // A log scale once the values span more than 20x, so small times stay readable.
+    let log_y = vmax / vmin > 20.0;
+    let ty = move |v: f64| if log_y { v.max(vmin * 0.5).log10() } else { v };
+    let (ylo, yhi, yticks) = if log_y {
+        let (lo, hi) = ((vmin * 0.7).log10(), (vmax * 1.4).log10());
+        (lo, hi, log_ticks(lo, hi))
+    } else {
+        let hi = vmax * 1.12;
+        (0.0, hi, linear_ticks(0.0, hi))
+    };
+    let workers: Vec<usize> = g.points.iter().map(|p| p.workers).collect();
+    let (xlo, xhi) = worker_axis(&workers);
+    let mut chart = ChartBuilder::on(&plot)
+        .margin(24)
+        .x_label_area_size(80)
+        .y_label_area_size(120)
+        .build_cartesian_2d(xlo.log2()..xhi.log2(), ylo..yhi)?;
+    let yticks: Vec<(f64, String)> = yticks
+        .into_iter()
+        .map(|y| (y, short_number(if log_y { 10f64.powf(y) } else { y })))
+        .collect();
+    let y_desc = if log_y {
+        "median wall time, seconds (log scale)"
+    } else {
+        "median wall time, seconds"
+    };
+    axes(
+        &root,
+        &mut chart,
+        &worker_ticks(&workers),
+        &yticks,
+        "workers (log scale; models that ignore workers are flat lines)",
+        y_desc,
+    )?;
+
+    let (x0, x1) = (xlo.log2(), xhi.log2());
+    let cap = (x1 - x0) * 0.008;
+    let varying = models.iter().filter(|(_, p)| !is_fixed(p)).count();
+    let mut k = 0;
+    for (model, pts) in &models {
+        let colour = model_colour(model);
+        let line = colour.stroke_width(4);
+        // Models at the same worker count are nudged apart so their whiskers stay visible.
+        let dodge = if is_fixed(pts) {
+            0.0
+        } else {
+            (k as f64 - (varying as f64 - 1.0) / 2.0) * (x1 - x0) * 0.006
+        };
+        if !is_fixed(pts) {
+            k += 1;
+        }
+        if is_fixed(pts) {
+            let p = pts[0];
+            let y = ty(p.median);
+            chart.draw_series(LineSeries::new(
+                [(x0, y), (x1, y)],
+                colour.mix(0.55).stroke_width(3),
+            ))?;
+            if let Some(i) = p.ideal {
+                chart.draw_series(DashedLineSeries::new(
+                    [(x0, ty(i)), (x1, ty(i))],
+                    10,
+                    8,
+                    colour.mix(0.55).stroke_width(2),
+                ))?;
+            }
+            let x = (p.workers as f64).log2().clamp(x0, x1);
+            chart.draw_series([Circle::new((x, y), 7, colour.filled())])?;
+            chart.draw_series([Text::new(
+                format!("{model}: {}", super::super::report::seconds(p.median)),
+                (x0 + (x1 - x0) * 0.01, y),
+                (FONT, 19).into_font().color(&colour),
+            )])?;
+            continue;
+        }
+        let xy: Vec<(f64, f64)> = pts
+            .iter()
+            .map(|p| ((p.workers as f64).log2() + dodge, ty(p.median)))
+            .collect();
+        chart.draw_series(LineSeries::new(xy.clone(), line))?;
+        chart.draw_series(
+            xy.iter()
+                .map(|(x, y)| Circle::new((*x, *y), 7, colour.filled())),
+        )?;
+        for p in pts {
+            let x = (p.workers as f64).log2() + dodge;
+            let (a, b) = (ty(p.min), ty(p.max));
+            chart.draw_series([PathElement::new(
+                vec![(x, a), (x, b)],
+                colour.stroke_width(2),
+            )])?;
+            chart.draw_series([PathElement::new(
+                vec![(x - cap, a), (x + cap, a)],
+                colour.stroke_width(2),
+            )])?;
+            chart.draw_series([PathElement::new(
+                vec![(x - cap, b), (x + cap, b)],
+                colour.stroke_width(2),
+            )])?;
+        }
+        let ideal: Vec<(f64, f64)> = pts
+            .iter()
+            .filter_map(|p| p.ideal.map(|i| ((p.workers as f64).log2() + dodge, ty(i))))
+            .collect();
+        if ideal.len() > 1 {
+            chart.draw_series(DashedLineSeries::new(ideal, 10, 8, colour.stroke_width(2)))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}

@@ -1,0 +1,416 @@
+//! `timeline.png`: one panel per model, lanes (threads, processes, event loops) on y and
+//! every task as a bar from its start to its end, so overlap on one lane (concurrency)
+//! and bars side by side on many lanes (parallelism) can be told apart at a glance.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use super::palette::{FAILED, FONT, model_colour};
+use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number};
+
+/// How many pixel columns time is cut into when spans are aggregated.
+const COLUMNS: usize = 600;
+
+pub fn draw(
+    g: &Group,
+    path: &Path,
+    size: (u32, u32),
+    timeline_workers: Option<usize>,
+) -> anyhow::Result<()> {
+    let root = BitMapBackend::new(path, size).into_drawing_area();
+    let panels = panels(&g.spans, timeline_workers);
+    let mut legend: Vec<(String, RGBColor, LegendMark)> = panels
+        .iter()
+        .map(|(m, w, _)| (format!("{m} (w={w})"), model_colour(m), LegendMark::Bar))
+        .collect();
+    legend.push(("failed task".into(), FAILED, LegendMark::Bar));
+    let which = match timeline_workers.or_else(|| shared_workers(&g.spans)) {
+        Some(w) => format!("task timeline at {w} workers"),
+        None => "task timeline".into(),
+    };
+    let plot = frame(&root, &g.title(&which), g.machine, &legend)?;
+    if panels.is_empty() {
+        plot.draw_text(
+            "No task timeline recorded (tasks.csv is empty or missing).",
+            &(FONT, 28).into_font().color(&BLACK),
+            (40, 200),
+        )?;
+        root.present()?;
+        return Ok(());
+    }
+    let tmax = panels
+        .iter()
+        .flat_map(|(_, _, s)| s.iter().map(|s| s.end))
+        .fold(0.0f64, f64::max)
+        .max(1e-6)
+        * 1.02;
+    let areas = plot.margin(10, 10, 10, 24).split_evenly((panels.len(), 1));
+    let last = panels.len() - 1;
+    for (i, ((model, workers, spans), area)) in panels.iter().zip(areas.iter()).enumerate() {
+        let (_, h) = area.dim_in_pixel();
+        let budget = (h as usize).saturating_sub(40) / 3;
+        let colour = model_colour(model);
+        let lanes: Vec<usize> = {
+            let mut l: Vec<usize> = spans.iter().map(|s| s.lane).collect();
+            l.sort_unstable();
+            l.dedup();
+            l
+        };
+        let layout = Layout::new(spans, &lanes, budget.max(4));
+        let mut chart = ChartBuilder::on(area)
+            .x_label_area_size(if i == last { 60 } else { 8 })
+            .y_label_area_size(220)
+            .build_cartesian_2d(0.0..tmax, 0.0..layout.rows as f64)?;
+        // Grid lines in every panel, labels under the last one only.
+        let xticks: Vec<(f64, String)> = linear_ticks(0.0, tmax)
+            .into_iter()
+            .map(|x| {
+                (
+                    x,
+                    if i == last {
+                        short_number(x)
+                    } else {
+                        String::new()
+                    },
+                )
+            })
+            .collect();
+        let x_desc = if i == last {
+            "seconds since the repetition started"
+        } else {
+            ""
+        };
+        axes(&root, &mut chart, &xticks, &[], x_desc, "")?;
+        let lane_word = match lanes.len() {
+            1 => "1 lane".to_string(),
+            n => format!("{n} lanes"),
+        };
+        let (_, area_h) = area.dim_in_pixel();
+        area.draw_text(
+            model,
+            &(FONT, 24).into_font().style(FontStyle::Bold).color(&colour),
+            (8, (area_h as i32) / 2 - 30),
+        )?;
+        area.draw_text(
+            &format!("w={workers} · {lane_word}"),
+            &(FONT, 19).into_font().color(&BLACK),
+            (8, (area_h as i32) / 2 - 2),
+        )?;
+        area.draw_text(
+            &format!("{} tasks · {}", spans.len(), layout.mode),
+            &(FONT, 17).into_font().color(&RGBColor(90, 90, 90)),
+            (8, (area_h as i32) / 2 + 22),
+        )?;
+        let top = layout.rows as f64;
+        for sep in &layout.lane_starts[1..] {
+            let y = top - *sep as f64;
+            chart.draw_series([PathElement::new(
+                vec![(0.0, y), (tmax, y)],
+                RGBColor(200, 200, 200).stroke_width(1),
+            )])?;
+        }
+        let bar = |row: usize, s: f64, e: f64, ok: bool, height: f64| {
+            let y1 = top - row as f64;
+            let fill = if ok {
+                colour.mix(0.85).filled()
+            } else {
+                FAILED.filled()
+            };
+            // A task shorter than a pixel still shows as a sliver.
+            let e = e.max(s + tmax / 2000.0);
+            Rectangle::new([(s, y1 - 0.1), (e, y1 - 0.1 - 0.8 * height)], fill)
+        };
+        match &layout.bars {
+            Bars::Rows(items) => {
+                chart.draw_series(
+                    items
+                        .iter()
+                        .map(|(row, s)| bar(*row, s.start, s.end, s.ok, 1.0)),
+                )?;
+            }
+            Bars::Profile {
+                columns,
+                rows_per_band,
+            } => {
+                let dt = tmax / COLUMNS as f64;
+                let peak = columns
+                    .iter()
+                    .flat_map(|(_, c)| c.iter().map(|(n, _)| *n))
+                    .max()
+                    .unwrap_or(1)
+                    .max(1) as f64;
+                for (band, cols) in columns {
+                    let base = top - (*band * rows_per_band) as f64;
+                    let mut rects = Vec::new();
+                    let mut k = 0;
+                    while k < cols.len() {
+                        let (n, failed) = cols[k];
+                        let mut j = k;
+                        while j + 1 < cols.len() && cols[j + 1] == cols[k] {
+                            j += 1;
+                        }
+                        if n > 0 {
+                            let hgt = *rows_per_band as f64 * 0.9 * (n as f64 / peak).max(0.08);
+                            let fill = if failed {
+                                FAILED.filled()
+                            } else {
+                                colour.mix(0.85).filled()
+                            };
+                            rects.push(Rectangle::new(
+                                [(k as f64 * dt, base), ((j + 1) as f64 * dt, base - hgt)],
+                                fill,
+                            ));
+                        }
+                        k = j + 1;
+                    }
+                    chart.draw_series(rects)?;
+                }
+            }
+        }
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// The largest worker count that every worker-dependent model has a timeline for.
+fn shared_workers(spans: &[Span]) -> Option<usize> {
+    let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for s in spans {
+        let v = by_model.entry(&s.model).or_default();
+        if !v.contains(&s.workers) {
+            v.push(s.workers);
+        }
+    }
+    let varying: Vec<&Vec<usize>> = by_model.values().filter(|v| v.len() > 1).collect();
+    if varying.is_empty() {
+        return None;
+    }
+    let mut candidates: Vec<usize> = varying[0].clone();
+    candidates.retain(|w| varying.iter().all(|v| v.contains(w)));
+    candidates
+        .into_iter()
+        .max()
+        .or_else(|| varying.iter().flat_map(|v| v.iter().copied()).max())
+}
+
+/// (model, workers, spans) per panel, in palette order: each model at the chosen worker
+/// count, models with a single worker count at theirs.
+fn panels(spans: &[Span], wanted: Option<usize>) -> Vec<(String, usize, Vec<Span>)> {
+    let target = wanted.or_else(|| shared_workers(spans));
+    let mut by_model: BTreeMap<(usize, String), BTreeMap<usize, Vec<Span>>> = BTreeMap::new();
+    for s in spans {
+        by_model
+            .entry((super::palette::model_rank(&s.model), s.model.clone()))
+            .or_default()
+            .entry(s.workers)
+            .or_default()
+            .push(s.clone());
+    }
+    let mut out = Vec::new();
+    for ((_, model), mut per_w) in by_model {
+        let w = match target {
+            Some(t) if per_w.contains_key(&t) => t,
+            // A model without the chosen count (e.g. one that ignores workers): its nearest.
+            Some(t) => *per_w
+                .keys()
+                .min_by_key(|w| w.abs_diff(t))
+                .expect("non-empty"),
+            None => *per_w.keys().max().expect("non-empty"),
+        };
+        let spans = per_w.remove(&w).expect("chosen from keys");
+        out.push((model, w, spans));
+    }
+    out
+}
+
+enum Bars<'a> {
+    /// Each span on its own row (or packed rows).
+    Rows(Vec<(usize, &'a Span)>),
+    /// Too many to draw: per band of lanes, per time column, (tasks running, any failed).
+    Profile {
+        columns: Vec<(usize, Vec<(usize, bool)>)>,
+        rows_per_band: usize,
+    },
+}
+
+struct Layout<'a> {
+    rows: usize,
+    /// First row of each lane (or band), for separators.
+    lane_starts: Vec<usize>,
+    bars: Bars<'a>,
+    mode: &'static str,
+}
+
+impl<'a> Layout<'a> {
+    /// One row per task (a staircase shows serial tasks), else tasks packed into as few
+    /// rows per lane as overlap needs, else an aggregated profile.
+    fn new(spans: &'a [Span], lanes: &[usize], budget: usize) -> Layout<'a> {
+        let mut per_lane: BTreeMap<usize, Vec<&Span>> = BTreeMap::new();
+        for s in spans {
+            per_lane.entry(s.lane).or_default().push(s);
+        }
+        for v in per_lane.values_mut() {
+            v.sort_by(|a, b| a.start.total_cmp(&b.start));
+        }
+        if spans.len() <= budget {
+            let mut rows = Vec::new();
+            let mut starts = Vec::new();
+            for v in per_lane.values() {
+                starts.push(rows.len());
+                rows.extend(v.iter().copied());
+            }
+            let n = rows.len();
+            return Layout {
+                rows: n,
+                lane_starts: starts,
+                bars: Bars::Rows(rows.into_iter().enumerate().collect()),
+                mode: "one row per task",
+            };
+        }
+        // Pack: a task goes on the first row of its lane that is free when it starts.
+        let mut items = Vec::new();
+        let mut starts = Vec::new();
+        let mut next_row = 0;
+        for v in per_lane.values() {
+            starts.push(next_row);
+            let mut row_ends: Vec<f64> = Vec::new();
+            for s in v {
+                let r = match row_ends.iter().position(|e| *e <= s.start) {
+                    Some(r) => r,
+                    None => {
+                        row_ends.push(f64::NEG_INFINITY);
+                        row_ends.len() - 1
+                    }
+                };
+                row_ends[r] = s.end;
+                items.push((next_row + r, *s));
+            }
+            next_row += row_ends.len().max(1);
+            if next_row > budget {
+                break;
+            }
+        }
+        if next_row <= budget && items.len() == spans.len() {
+            return Layout {
+                rows: next_row,
+                lane_starts: starts,
+                bars: Bars::Rows(items),
+                mode: "overlapping tasks stacked",
+            };
+        }
+        // Aggregate: lanes into at most `budget / 4` bands, time into columns.
+        let bands = lanes.len().min((budget / 4).max(1));
+        let rows_per_band = 4;
+        let lane_index: BTreeMap<usize, usize> = lanes
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (*l, i * bands / lanes.len()))
+            .collect();
+        let tmax = spans.iter().map(|s| s.end).fold(0.0f64, f64::max).max(1e-9) * 1.02;
+        let mut diff = vec![vec![0i64; COLUMNS + 1]; bands];
+        let mut failed = vec![vec![false; COLUMNS]; bands];
+        for s in spans {
+            let b = lane_index[&s.lane];
+            let c0 = ((s.start / tmax) * COLUMNS as f64)
+                .floor()
+                .clamp(0.0, (COLUMNS - 1) as f64) as usize;
+            let c1 = ((s.end / tmax) * COLUMNS as f64)
+                .ceil()
+                .clamp(c0 as f64 + 1.0, COLUMNS as f64) as usize;
+            diff[b][c0] += 1;
+            diff[b][c1] -= 1;
+            if !s.ok {
+                failed[b][c0] = true;
+            }
+        }
+        let columns = diff
+            .iter()
+            .enumerate()
+            .map(|(b, d)| {
+                let mut running = 0i64;
+                let cols = (0..COLUMNS)
+                    .map(|c| {
+                        running += d[c];
+                        (running.max(0) as usize, failed[b][c])
+                    })
+                    .collect();
+                (b, cols)
+            })
+            .collect();
+        Layout {
+            rows: bands * rows_per_band,
+            lane_starts: (0..bands).map(|b| b * rows_per_band).collect(),
+            bars: Bars::Profile {
+                columns,
+                rows_per_band,
+            },
+            mode: "bar height = tasks running",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(model: &str, workers: usize, lane: usize, start: f64, end: f64) -> Span {
+        Span {
+            model: model.into(),
+            workers,
+            lane,
+            start,
+            end,
+            ok: true,
+        }
+    }
+
+    #[test]
+    fn picks_the_largest_worker_count_shared_by_varying_models() {
+        let spans = vec![
+            span("async", 1, 0, 0.0, 1.0),
+            span("async", 4, 0, 0.0, 1.0),
+            span("thread_pool", 4, 0, 0.0, 1.0),
+            span("thread_pool", 8, 0, 0.0, 1.0),
+            span("sequential", 1, 0, 0.0, 1.0),
+        ];
+        assert_eq!(shared_workers(&spans), Some(4));
+        let p = panels(&spans, None);
+        let chosen: Vec<(String, usize)> = p.iter().map(|(m, w, _)| (m.clone(), *w)).collect();
+        assert_eq!(
+            chosen,
+            [
+                ("sequential".to_string(), 1),
+                ("thread_pool".to_string(), 4),
+                ("async".to_string(), 4)
+            ]
+        );
+    }
+
+    #[test]
+    fn overlapping_tasks_on_one_lane_stack_and_huge_timelines_aggregate() {
+        let overlapping: Vec<Span> = (0..50)
+            .map(|i| span("async", 50, 0, i as f64 * 0.001, 1.0))
+            .collect();
+        let few = Layout::new(&overlapping, &[0], 100);
+        assert_eq!((few.rows, few.mode), (50, "one row per task"));
+        let packed = Layout::new(&overlapping, &[0], 60);
+        assert_eq!(packed.rows, 50, "all 50 overlap, so 50 stacked rows");
+        let serial: Vec<Span> = (0..50)
+            .map(|i| span("sequential", 1, 0, i as f64, i as f64 + 1.0))
+            .collect();
+        assert_eq!(
+            Layout::new(&serial, &[0], 20).rows,
+            1,
+            "serial tasks pack onto one row"
+        );
+        let many: Vec<Span> = (0..10_000)
+            .map(|i| span("threads", 10_000, i, 0.0, 1.0))
+            .collect();
+        let lanes: Vec<usize> = (0..10_000).collect();
+        let agg = Layout::new(&many, &lanes, 100);
+        assert!(matches!(agg.bars, Bars::Profile { .. }));
+        assert!(agg.rows <= 100);
+    }
+}
