@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-pub use palette::{FONT, model_colour};
+pub use palette::{FAILED, FONT, model_colour};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChartOptions {

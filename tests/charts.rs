@@ -1,0 +1,184 @@
+//! Charts drawn from fixture CSV files: real PNGs of the asked size, not blank, with every
+//! model's colour; rebuilt by `conclab chart`; clear errors on missing or broken input.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use common::{Lab, code, stderr};
+use conclab::chart::{ChartOptions, model_colour, render_experiment};
+
+fn fixture(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/charts")
+        .join(name);
+    for f in std::fs::read_dir(src).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
+    }
+    (tmp, dir)
+}
+
+struct Image {
+    width: u32,
+    height: u32,
+    pixels: HashSet<[u8; 3]>,
+}
+
+fn decode(path: &Path) -> Image {
+    let decoder = png::Decoder::new(
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    );
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    Image {
+        width: info.width,
+        height: info.height,
+        pixels,
+    }
+}
+
+fn has_colour(img: &Image, model: &str) -> bool {
+    let c = model_colour(model);
+    img.pixels.contains(&[c.0, c.1, c.2])
+}
+
+const IO_MODELS: [&str; 6] = [
+    "sequential",
+    "threads",
+    "thread_pool",
+    "gil_threads",
+    "async",
+    "async_blocking",
+];
+
+#[test]
+fn three_charts_of_the_asked_size_with_every_models_colour() {
+    let (_tmp, dir) = fixture("io-bound");
+    let files = render_experiment(&dir, &ChartOptions::default()).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["time.png", "speedup.png", "timeline.png"]);
+    for f in &files {
+        let img = decode(f);
+        assert_eq!((img.width, img.height), (1600, 1000), "{}", f.display());
+        assert!(
+            img.pixels.len() > 50,
+            "{} looks blank: {} colours",
+            f.display(),
+            img.pixels.len()
+        );
+        for m in IO_MODELS {
+            assert!(has_colour(&img, m), "{} has no {m} colour", f.display());
+        }
+    }
+    let small = render_experiment(
+        &dir,
+        &ChartOptions {
+            width: 800,
+            height: 500,
+            timeline_workers: Some(3),
+        },
+    )
+    .unwrap();
+    let img = decode(&small[2]);
+    assert_eq!((img.width, img.height), (800, 500));
+}
+
+#[test]
+fn extra_axes_give_one_set_per_value_and_failed_tasks_show_red() {
+    let (_tmp, dir) = fixture("race");
+    let tasks = std::fs::read_to_string(dir.join("tasks.csv")).unwrap();
+    // Mark every task of the first cell as failed.
+    let first_cell = tasks
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let edited: String = tasks.lines().map(|l| if l.starts_with(&first_cell) { l.replace(",true,", ",false,") } else { l.to_string() } + "\n").collect();
+    std::fs::write(dir.join("tasks.csv"), edited).unwrap();
+    let files = render_experiment(&dir, &ChartOptions::default()).unwrap();
+    let mut names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 9);
+    assert!(
+        names.contains(&"timeline-sync=mutex.png".to_string()),
+        "{names:?}"
+    );
+    let red = conclab::chart::FAILED;
+    let failed_somewhere = files
+        .iter()
+        .filter(|f| f.to_string_lossy().contains("timeline"))
+        .any(|f| decode(f).pixels.contains(&[red.0, red.1, red.2]));
+    assert!(
+        failed_somewhere,
+        "a failed task is drawn in the failure colour"
+    );
+}
+
+#[test]
+fn missing_or_malformed_csv_gives_a_clear_error() {
+    let (_tmp, dir) = fixture("io-bound");
+    std::fs::remove_file(dir.join("summary.csv")).unwrap();
+    let err = format!(
+        "{:#}",
+        render_experiment(&dir, &ChartOptions::default()).unwrap_err()
+    );
+    assert!(err.contains("summary.csv is missing"), "{err}");
+
+    let (_tmp, dir) = fixture("io-bound");
+    let text = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let broken = text.replacen(",thread_pool,", ",thread_pool,not-a-number-", 1);
+    std::fs::write(dir.join("summary.csv"), broken).unwrap();
+    let err = format!(
+        "{:#}",
+        render_experiment(&dir, &ChartOptions::default()).unwrap_err()
+    );
+    assert!(
+        err.contains("summary.csv: line") && err.contains("not a number"),
+        "{err}"
+    );
+
+    let (_tmp, dir) = fixture("io-bound");
+    std::fs::write(dir.join("summary.csv"), "just,some\ncsv,file\n").unwrap();
+    let err = format!(
+        "{:#}",
+        render_experiment(&dir, &ChartOptions::default()).unwrap_err()
+    );
+    assert!(err.contains("not a conclab file"), "{err}");
+}
+
+#[test]
+fn the_chart_verb_recreates_deleted_pngs() {
+    let (tmp, dir) = fixture("race");
+    let lab = Lab { dir: tmp };
+    assert!(!dir.join("time-sync=none.png").exists());
+    let out = lab.cmd().args(["chart", "race"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for name in [
+        "time-sync=none.png",
+        "speedup-sync=atomic.png",
+        "timeline-sync=mutex.png",
+    ] {
+        let img = decode(&dir.join(name));
+        assert_eq!((img.width, img.height), (1600, 1000));
+    }
+}
