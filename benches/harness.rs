@@ -206,7 +206,49 @@ fn memory_over_repetitions() {
     );
 }
 
+/// A results folder with 100 cells and 100,000 task spans, charted.
+fn chart_speed() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = ["thread_pool", "rayon", "async", "async_pool"];
+    let mut summary = String::from(
+        "experiment,cell,workload,model,workers,n,median_s,mean_s,stddev_s,min_s,max_s,cv,speedup,efficiency,ideal_s,vs_ideal,user_s,sys_s,cpu_util,check,outliers\n",
+    );
+    let mut tasks = String::from(
+        "cell,model,workers,task,lane,start_s,end_s,ok,detail,status,bytes,latency_s,error\n",
+    );
+    for m in models {
+        for w in 1..=25usize {
+            let t = 10.0 / w as f64;
+            summary.push_str(&format!(
+                "big,{m}{w},sleep,{m},{w},3,{t},{t},0.01,{},{},0.01,{w},1,{t},1,0,0,0.1,pass,0\n",
+                t * 0.95,
+                t * 1.05
+            ));
+            for task in 0..1000usize {
+                let lane = if m == "async" { 0 } else { task % w };
+                let start = (task / w) as f64 * 0.01;
+                tasks.push_str(&format!(
+                    "{m}{w},{m},{w},{task},{lane},{start},{},true,,,,,\n",
+                    start + 0.01
+                ));
+            }
+        }
+    }
+    std::fs::write(dir.path().join("summary.csv"), summary).unwrap();
+    std::fs::write(dir.path().join("tasks.csv"), tasks).unwrap();
+    let t = Instant::now();
+    let files =
+        conclab::chart::render_experiment(dir.path(), &conclab::chart::ChartOptions::default())
+            .unwrap();
+    println!(
+        "charts: {} PNGs from 100 cells and 100,000 task spans in {:.2} s",
+        files.len(),
+        t.elapsed().as_secs_f64()
+    );
+}
+
 fn main() {
+    chart_speed();
     hashing();
     span_recording();
     plan_speed();
