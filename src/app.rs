@@ -87,7 +87,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Chart(args) => {
-            crate::rebuild::rebuild_charts(&args.dir)?;
+            crate::rebuild::rebuild_charts(&args.dir, (args.width.max(200), args.height.max(150)))?;
             Ok(EXIT_OK)
         }
         Command::Merge(args) => {

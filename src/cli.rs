@@ -90,6 +90,12 @@ pub struct PlanArgs {
 pub struct ChartArgs {
     /// An experiment's results folder, e.g. results/cpu-bound.
     pub dir: PathBuf,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1600)]
+    pub width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 1000)]
+    pub height: u32,
 }
 
 #[derive(Debug, Args)]

@@ -132,6 +132,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
     runs_out.flush()?;
     tasks_out.0.flush()?;
     drop((runs_out, tasks_out));
-    rebuild_charts(out)?;
+    rebuild_charts(out, (1600, 1000))?;
     experiment_of(out)
 }

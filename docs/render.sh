@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Renders the README's charts into docs/ from the results of the main job.
+# Run `cargo run --release -- run experiments/` first, then: bash docs/render.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+conclab=target/release/conclab
+[ -x "$conclab" ] || cargo build --release
+for pair in cpu-bound:speedup cpu-bound:timeline io-bound:timeline race:time-sync=none waits:time; do
+  exp=${pair%%:*}
+  chart=${pair#*:}
+  "$conclab" chart "results/$exp" --width 1200 --height 750 > /dev/null
+  cp "results/$exp/$chart.png" "docs/$exp-$chart.png"
+  # Back to full size in the results folder.
+  "$conclab" chart "results/$exp" > /dev/null
+done
+ls -l docs/*.png
