@@ -53,11 +53,12 @@ pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
 }
 
 /// `conclab chart DIR`: summary.csv and every chart, from the folder's CSV files alone.
-pub fn rebuild_charts(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn rebuild_charts(dir: &Path, (width, height): (u32, u32)) -> anyhow::Result<Vec<PathBuf>> {
     let exp = rebuild_summary(dir)?;
     let opts = crate::chart::ChartOptions {
+        width,
+        height,
         timeline_workers: exp.chart.timeline_workers,
-        ..Default::default()
     };
     let files = crate::chart::render_experiment(dir, &opts)?;
     crate::report::say(&format!(
