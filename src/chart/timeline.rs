@@ -40,17 +40,22 @@ pub fn draw(
         root.present()?;
         return Ok(());
     }
-    let tmax = panels
+    let ends: Vec<f64> = panels
         .iter()
-        .flat_map(|(_, _, s)| s.iter().map(|s| s.end))
-        .fold(0.0f64, f64::max)
-        .max(1e-6)
-        * 1.02;
+        .map(|(_, _, s)| s.iter().map(|s| s.end).fold(0.0f64, f64::max).max(1e-6) * 1.02)
+        .collect();
+    let longest = ends.iter().copied().fold(0.0f64, f64::max);
+    let shortest = ends.iter().copied().fold(f64::INFINITY, f64::min);
+    // One shared time axis compares models directly, unless one panel would shrink to a
+    // sliver: then each panel gets its own scale and says so.
+    let shared = longest / shortest <= 10.0;
     let areas = plot.margin(10, 10, 10, 24).split_evenly((panels.len(), 1));
     let last = panels.len() - 1;
     for (i, ((model, workers, spans), area)) in panels.iter().zip(areas.iter()).enumerate() {
+        let tmax = if shared { longest } else { ends[i] };
+        let labelled = i == last || !shared;
         let (_, h) = area.dim_in_pixel();
-        let budget = (h as usize).saturating_sub(40) / 3;
+        let budget = (h as usize).saturating_sub(if labelled { 60 } else { 20 }) / 3;
         let colour = model_colour(model);
         let lanes: Vec<usize> = {
             let mut l: Vec<usize> = spans.iter().map(|s| s.lane).collect();
@@ -58,18 +63,23 @@ pub fn draw(
             l.dedup();
             l
         };
-        let layout = Layout::new(spans, &lanes, budget.max(4));
+        let layout = Layout::new(spans, &lanes, budget.max(4), tmax);
         let mut chart = ChartBuilder::on(area)
-            .x_label_area_size(if i == last { 60 } else { 8 })
+            .x_label_area_size(if i == last {
+                60
+            } else if labelled {
+                34
+            } else {
+                8
+            })
             .y_label_area_size(220)
             .build_cartesian_2d(0.0..tmax, 0.0..layout.rows as f64)?;
-        // Grid lines in every panel, labels under the last one only.
         let xticks: Vec<(f64, String)> = linear_ticks(0.0, tmax)
             .into_iter()
             .map(|x| {
                 (
                     x,
-                    if i == last {
+                    if labelled {
                         short_number(x)
                     } else {
                         String::new()
@@ -77,10 +87,12 @@ pub fn draw(
                 )
             })
             .collect();
-        let x_desc = if i == last {
-            "seconds since the repetition started"
-        } else {
-            ""
+        let x_desc = match (i == last, shared) {
+            (true, true) => "seconds since the repetition started",
+            (true, false) => {
+                "seconds since the repetition started (each panel has its own time scale)"
+            }
+            _ => "",
         };
         axes(&root, &mut chart, &xticks, &[], x_desc, "")?;
         let lane_word = match lanes.len() {
@@ -244,9 +256,9 @@ struct Layout<'a> {
 }
 
 impl<'a> Layout<'a> {
-    /// One row per task (a staircase shows serial tasks), else tasks packed into as few
-    /// rows per lane as overlap needs, else an aggregated profile.
-    fn new(spans: &'a [Span], lanes: &[usize], budget: usize) -> Layout<'a> {
+    /// One row per task (a staircase shows serial tasks), else rows shared in start order,
+    /// else (more lanes than rows) an aggregated profile over `tmax` seconds.
+    fn new(spans: &'a [Span], lanes: &[usize], budget: usize, tmax: f64) -> Layout<'a> {
         let mut per_lane: BTreeMap<usize, Vec<&Span>> = BTreeMap::new();
         for s in spans {
             per_lane.entry(s.lane).or_default().push(s);
@@ -269,35 +281,27 @@ impl<'a> Layout<'a> {
                 mode: "one row per task",
             };
         }
-        // Pack: a task goes on the first row of its lane that is free when it starts.
-        let mut items = Vec::new();
-        let mut starts = Vec::new();
-        let mut next_row = 0;
-        for v in per_lane.values() {
-            starts.push(next_row);
-            let mut row_ends: Vec<f64> = Vec::new();
-            for s in v {
-                let r = match row_ends.iter().position(|e| *e <= s.start) {
-                    Some(r) => r,
-                    None => {
-                        row_ends.push(f64::NEG_INFINITY);
-                        row_ends.len() - 1
-                    }
-                };
-                row_ends[r] = s.end;
-                items.push((next_row + r, *s));
+        // Too many tasks for a row each: every lane gets an equal share of the rows and its
+        // tasks are spread over them in start order, so serial tasks still form a
+        // staircase and overlapping ones a wall.
+        if lanes.len() * 2 <= budget {
+            let rows_each = budget / lanes.len();
+            let mut items = Vec::with_capacity(spans.len());
+            let mut starts = Vec::new();
+            for (i, v) in per_lane.values().enumerate() {
+                starts.push(i * rows_each);
+                let n = v.len().max(1);
+                items.extend(
+                    v.iter()
+                        .enumerate()
+                        .map(|(rank, s)| (i * rows_each + rank * rows_each / n, *s)),
+                );
             }
-            next_row += row_ends.len().max(1);
-            if next_row > budget {
-                break;
-            }
-        }
-        if next_row <= budget && items.len() == spans.len() {
             return Layout {
-                rows: next_row,
+                rows: lanes.len() * rows_each,
                 lane_starts: starts,
                 bars: Bars::Rows(items),
-                mode: "overlapping tasks stacked",
+                mode: "tasks in start order",
             };
         }
         // Aggregate: lanes into at most `budget / 4` bands, time into columns.
@@ -308,7 +312,6 @@ impl<'a> Layout<'a> {
             .enumerate()
             .map(|(i, l)| (*l, i * bands / lanes.len()))
             .collect();
-        let tmax = spans.iter().map(|s| s.end).fold(0.0f64, f64::max).max(1e-9) * 1.02;
         let mut diff = vec![vec![0i64; COLUMNS + 1]; bands];
         let mut failed = vec![vec![false; COLUMNS]; bands];
         for s in spans {
@@ -346,7 +349,7 @@ impl<'a> Layout<'a> {
                 columns,
                 rows_per_band,
             },
-            mode: "bar height = tasks running",
+            mode: "height = tasks running",
         }
     }
 }
@@ -389,27 +392,29 @@ mod tests {
     }
 
     #[test]
-    fn overlapping_tasks_on_one_lane_stack_and_huge_timelines_aggregate() {
+    fn rows_per_task_then_shared_rows_then_aggregation() {
         let overlapping: Vec<Span> = (0..50)
             .map(|i| span("async", 50, 0, i as f64 * 0.001, 1.0))
             .collect();
-        let few = Layout::new(&overlapping, &[0], 100);
+        let few = Layout::new(&overlapping, &[0], 100, 1.0);
         assert_eq!((few.rows, few.mode), (50, "one row per task"));
-        let packed = Layout::new(&overlapping, &[0], 60);
-        assert_eq!(packed.rows, 50, "all 50 overlap, so 50 stacked rows");
         let serial: Vec<Span> = (0..50)
             .map(|i| span("sequential", 1, 0, i as f64, i as f64 + 1.0))
             .collect();
-        assert_eq!(
-            Layout::new(&serial, &[0], 20).rows,
-            1,
-            "serial tasks pack onto one row"
+        let shared = Layout::new(&serial, &[0], 20, 50.0);
+        assert_eq!((shared.rows, shared.mode), (20, "tasks in start order"));
+        let Bars::Rows(items) = &shared.bars else {
+            panic!("rows expected")
+        };
+        assert!(
+            items.windows(2).all(|w| w[0].0 <= w[1].0),
+            "rows follow start order: a staircase"
         );
         let many: Vec<Span> = (0..10_000)
             .map(|i| span("threads", 10_000, i, 0.0, 1.0))
             .collect();
         let lanes: Vec<usize> = (0..10_000).collect();
-        let agg = Layout::new(&many, &lanes, 100);
+        let agg = Layout::new(&many, &lanes, 100, 1.0);
         assert!(matches!(agg.bars, Bars::Profile { .. }));
         assert!(agg.rows <= 100);
     }
