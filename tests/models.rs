@@ -14,11 +14,12 @@ use conclab::workload::{BuildEnv, Cancel, Check, Verdict, Workload, WorkloadConf
 
 const PASS_1000: &str = "e907f4045ca9cdf3db84faeae1d10edc5ff5d8f306045eaf3da545af7b06316842b503f620ba85debb21fe4ecceb2adb994fb158653a62925552202c2a057855";
 
-/// Timing tests take this alone; every test that burns CPU takes it too.
-static CPU: Mutex<()> = Mutex::new(());
+/// One test at a time: the GIL test reads this process's CPU time, which any test running
+/// beside it would add to.
+static SERIAL: Mutex<()> = Mutex::new(());
 
-fn cpu_lock() -> MutexGuard<'static, ()> {
-    CPU.lock().unwrap_or_else(|e| e.into_inner())
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 struct Run {
@@ -82,7 +83,7 @@ fn counter(sync: CounterSync, tasks: usize) -> WorkloadConfig {
 
 #[test]
 fn process_pool_digests_equal_sequential_and_the_reference() {
-    let _cpu = cpu_lock();
+    let _serial = serial();
     let config = chains(1000, 6);
     let sequential = run(ModelKind::Sequential, &config, 1);
     assert_eq!(
@@ -122,6 +123,7 @@ fn process_pool_digests_equal_sequential_and_the_reference() {
 
 #[test]
 fn locked_and_atomic_counters_are_exact_under_every_model() {
+    let _serial = serial();
     for kind in ModelKind::ALL {
         for sync in [CounterSync::Mutex, CounterSync::Atomic] {
             let r = run(kind, &counter(sync, 6), 3);
@@ -136,6 +138,7 @@ fn locked_and_atomic_counters_are_exact_under_every_model() {
 
 #[test]
 fn an_unsynchronised_counter_is_recorded_as_a_race_or_a_pass() {
+    let _serial = serial();
     for kind in ModelKind::ALL {
         let r = run(kind, &counter(CounterSync::None, 6), 3);
         assert!(
@@ -149,6 +152,7 @@ fn an_unsynchronised_counter_is_recorded_as_a_race_or_a_pass() {
 
 #[test]
 fn a_locked_counter_serialises_the_waits() {
+    let _serial = serial();
     // Six 2 ms waits under one lock cannot overlap, whatever the model's concurrency.
     for kind in [
         ModelKind::ThreadPool,
@@ -167,7 +171,7 @@ fn a_locked_counter_serialises_the_waits() {
 
 #[test]
 fn gil_threads_give_cpu_work_no_speedup() {
-    let _cpu = cpu_lock();
+    let _serial = serial();
     let config = chains(40_000, 4);
     // Best of two each, so a burst of load on the shared machine does not decide.
     let best = |kind| {
@@ -194,6 +198,7 @@ fn gil_threads_give_cpu_work_no_speedup() {
 
 #[test]
 fn gil_threads_overlap_waits() {
+    let _serial = serial();
     let config = WorkloadConfig::Sleep(SleepConfig {
         tasks: 20,
         duration: Duration::from_millis(20),
@@ -206,7 +211,7 @@ fn gil_threads_overlap_waits() {
 
 #[test]
 fn every_model_runs_the_counter_and_the_chains() {
-    let _cpu = cpu_lock();
+    let _serial = serial();
     for kind in ModelKind::ALL {
         let r = run(kind, &chains(1000, 3), 2);
         assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);

@@ -71,9 +71,17 @@ pub struct Gil {
     contended: AtomicBool,
     /// Nanoseconds from `born` at which the current holder took the lock.
     taken_ns: AtomicU64,
+    /// `GilState::holder` for the spinning next in line, which reads it without the mutex.
+    holder_now: AtomicUsize,
     born: Instant,
     switch_interval_ns: u64,
 }
+
+const NOBODY: usize = usize::MAX;
+/// How long before the holder's interval ends the next in line starts spinning, and for
+/// how long at most: the holder notices at its next tick, within about 40 µs.
+const SPIN_LEAD_NS: u64 = 20_000;
+const SPIN_LIMIT_NS: u64 = 300_000;
 
 /// The lock for the length of one task; released on unwinding too, so a panicking task
 /// cannot leave the other threads waiting for ever.
@@ -114,6 +122,7 @@ impl Gil {
             turn: (0..lanes).map(|_| Condvar::new()).collect(),
             contended: AtomicBool::new(false),
             taken_ns: AtomicU64::new(0),
+            holder_now: AtomicUsize::new(NOBODY),
             born: Instant::now(),
             switch_interval_ns: switch_interval.as_nanos().min(u64::MAX as u128) as u64,
         }
@@ -130,13 +139,41 @@ impl Gil {
     }
 
     /// Queues `lane` and sleeps until the lock is handed to it.
-    fn wait_for_turn(&self, mut state: MutexGuard<'_, GilState>, lane: usize) {
+    ///
+    /// The next in line wakes shortly before the holder's interval runs out and spins for
+    /// the hand-over: waking a sleeping thread on another (virtual) core can take longer
+    /// than a whole switch interval's worth of work on a shared machine, and those gaps
+    /// would be a cost of the emulation, not of the lock. Spinning costs a few tens of µs
+    /// per interval.
+    fn wait_for_turn<'a>(&'a self, mut state: MutexGuard<'a, GilState>, lane: usize) {
         state.waiting.push_back(lane);
         self.contended.store(true, Ordering::Relaxed);
+        let mut spun_for = None;
         while state.holder != Some(lane) {
-            state = self.turn[lane]
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+            let next_in_line = state.waiting.front() == Some(&lane);
+            let due = self.taken_ns.load(Ordering::Relaxed) + self.switch_interval_ns;
+            let now = self.now_ns();
+            if !next_in_line || spun_for == state.holder {
+                state = self.turn[lane]
+                    .wait(state)
+                    .unwrap_or_else(|e| e.into_inner());
+            } else if due > now + SPIN_LEAD_NS {
+                let nap = Duration::from_nanos(due - now - SPIN_LEAD_NS);
+                state = self.turn[lane]
+                    .wait_timeout(state, nap)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            } else {
+                // Once per holder: one that keeps the lock past its interval (a long
+                // stretch without ticks) is waited for asleep.
+                spun_for = state.holder;
+                drop(state);
+                let until = now + SPIN_LIMIT_NS;
+                while self.holder_now.load(Ordering::Acquire) != lane && self.now_ns() < until {
+                    std::hint::spin_loop();
+                }
+                state = self.lock_state();
+            }
         }
     }
 
@@ -146,11 +183,19 @@ impl Gil {
             Some(next) => {
                 state.holder = Some(next);
                 self.taken_ns.store(self.now_ns(), Ordering::Relaxed);
+                self.holder_now.store(next, Ordering::Release);
                 self.contended
                     .store(!state.waiting.is_empty(), Ordering::Relaxed);
                 self.turn[next].notify_one();
+                // The new next in line starts timing the new holder's interval.
+                if let Some(&after) = state.waiting.front() {
+                    self.turn[after].notify_one();
+                }
             }
-            None => state.holder = None,
+            None => {
+                state.holder = None;
+                self.holder_now.store(NOBODY, Ordering::Release);
+            }
         }
     }
 }
@@ -161,6 +206,7 @@ impl Interpreter for Gil {
         if state.holder.is_none() && state.waiting.is_empty() {
             state.holder = Some(lane);
             self.taken_ns.store(self.now_ns(), Ordering::Relaxed);
+            self.holder_now.store(lane, Ordering::Release);
             return;
         }
         self.wait_for_turn(state, lane);

@@ -138,10 +138,9 @@ impl Scheduler for ProcessPool {
                     }
                 }
             }
-            let started = gate.wait_all(feeders.len(), spawn_error);
-            let setup = job.epoch.elapsed();
+            let opened = gate.wait_all(feeders.len(), spawn_error);
             let outcomes: Vec<_> = feeders.into_iter().map(|f| f.join()).collect();
-            started.map(|()| (setup, outcomes))
+            opened.map(|at| (at.saturating_duration_since(job.epoch), outcomes))
         })?;
 
         let mut records = Vec::with_capacity(tasks);
@@ -193,6 +192,8 @@ struct GateState {
     /// Set once every feeder thread is spawned.
     expected: Option<usize>,
     failure: Option<anyhow::Error>,
+    /// When the last child was ready: the end of the pool's start-up.
+    opened: Option<Instant>,
 }
 
 impl StartGate {
@@ -208,6 +209,9 @@ impl StartGate {
         if state.failure.is_none() {
             state.failure = failure;
         }
+        if state.expected == Some(state.arrived) {
+            state.opened = Some(Instant::now());
+        }
         self.changed.notify_all();
         while state.expected != Some(state.arrived) {
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -215,10 +219,14 @@ impl StartGate {
         state.failure.is_none()
     }
 
-    /// Called once all `feeders` are spawned; returns when every one has arrived.
-    fn wait_all(&self, feeders: usize, failure: Option<anyhow::Error>) -> anyhow::Result<()> {
+    /// Called once all `feeders` are spawned; returns when every one has arrived, with
+    /// the moment the last did.
+    fn wait_all(&self, feeders: usize, failure: Option<anyhow::Error>) -> anyhow::Result<Instant> {
         let mut state = self.lock();
         state.expected = Some(feeders);
+        if state.arrived == feeders {
+            state.opened = Some(Instant::now());
+        }
         if failure.is_some() {
             state.failure = failure;
         }
@@ -228,7 +236,7 @@ impl StartGate {
         }
         match state.failure.take() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(state.opened.unwrap_or_else(Instant::now)),
         }
     }
 }
