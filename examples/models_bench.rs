@@ -1,7 +1,7 @@
 //! Speed figures of `process_pool` and `gil_threads` (release build; see the README).
-//!
-//! cargo build --release && cargo run --release --example models_bench
-//! Starts workers from $CONCLAB_EXE, else the conclab binary beside this example's folder.
+
+// cargo build --release && cargo run --release --example models_bench
+// Starts workers from $CONCLAB_EXE, else the conclab binary beside this example's folder.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,33 +57,41 @@ fn main() {
             me.parent().unwrap().parent().unwrap().join("conclab")
         });
     process_pool::use_executable(exe);
-    // Rounds interleave the models, so load from other users of the machine falls on
-    // all of them alike; the minimum shows the cost without that load.
+    // Rounds interleave the models and each is compared with the sequential run of its
+    // own round: the speed of this shared machine's cores drifts by ±25% over seconds,
+    // and per-round ratios cancel most of that drift.
     let six = chains(1_000_000, 6);
     let cells = [
-        ("sequential         ", ModelKind::Sequential, 1),
-        ("process_pool w=2   ", ModelKind::ProcessPool, 2),
-        ("process_pool w=3   ", ModelKind::ProcessPool, 3),
-        ("gil_threads w=1    ", ModelKind::GilThreads, 1),
-        ("gil_threads w=2    ", ModelKind::GilThreads, 2),
-        ("gil_threads w=4    ", ModelKind::GilThreads, 4),
+        ("sequential      ", ModelKind::Sequential, 1),
+        ("process_pool w=2", ModelKind::ProcessPool, 2),
+        ("process_pool w=3", ModelKind::ProcessPool, 3),
+        ("gil_threads w=1 ", ModelKind::GilThreads, 1),
+        ("gil_threads w=2 ", ModelKind::GilThreads, 2),
+        ("gil_threads w=4 ", ModelKind::GilThreads, 4),
     ];
     let rounds = 5;
     let mut walls = vec![Vec::new(); cells.len()];
+    let mut speedups = vec![Vec::new(); cells.len()];
     for _ in 0..rounds {
-        for (i, (_, kind, w)) in cells.iter().enumerate() {
-            walls[i].push(run(*kind, &six, *w).0.as_secs_f64());
+        let round: Vec<f64> = cells
+            .iter()
+            .map(|(_, kind, w)| run(*kind, &six, *w).0.as_secs_f64())
+            .collect();
+        for (i, t) in round.iter().enumerate() {
+            walls[i].push(*t);
+            speedups[i].push(round[0] / t);
         }
     }
-    let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let (seq_median, seq_min) = (median(walls[0].clone()), min(&walls[0]));
-    println!("six 1M-step chains, {rounds} interleaved rounds (median, min):");
+    println!("six 1M-step chains, {rounds} interleaved rounds:");
     for (i, (name, _, _)) in cells.iter().enumerate() {
-        let (m, lo) = (median(walls[i].clone()), min(&walls[i]));
+        let mut s = speedups[i].clone();
+        s.sort_by(f64::total_cmp);
         println!(
-            "  {name} {m:.3} s  {lo:.3} s   speedup {:.2}x (min/min {:.2}x)",
-            seq_median / m,
-            seq_min / lo
+            "  {name}  median {:.3} s   speedup: median {:.2}x  (range {:.2}..{:.2})",
+            median(walls[i].clone()),
+            s[s.len() / 2],
+            s[0],
+            s[s.len() - 1]
         );
     }
 

@@ -160,12 +160,13 @@ fn a_locked_counter_serialises_the_waits() {
         ModelKind::GilThreads,
     ] {
         let r = run(kind, &counter(CounterSync::Mutex, 6), 6);
-        let setup = r.execution.setup;
-        assert!(
-            r.wall - setup >= Duration::from_millis(12),
-            "{kind}: {:?}",
-            r.wall
-        );
+        let spans = &r.execution.records;
+        let first = spans
+            .iter()
+            .map(|s| s.start_s)
+            .fold(f64::INFINITY, f64::min);
+        let last = spans.iter().map(|s| s.end_s).fold(0.0, f64::max);
+        assert!(last - first >= 0.012, "{kind}: {first}..{last}");
     }
 }
 
@@ -173,27 +174,31 @@ fn a_locked_counter_serialises_the_waits() {
 fn gil_threads_give_cpu_work_no_speedup() {
     let _serial = serial();
     let config = chains(40_000, 4);
-    // Best of two each, so a burst of load on the shared machine does not decide.
-    let best = |kind| {
-        (0..2)
-            .map(|_| {
-                let cpu = cpu_self();
-                let r = run(kind, &config, 2);
-                assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
-                let used = cpu_self().since(cpu);
-                (r.wall.as_secs_f64(), used.user_s + used.sys_s)
-            })
-            .fold((f64::INFINITY, 0.0), |a, b| if b.0 < a.0 { b } else { a })
+    let timed = |kind| {
+        let cpu = cpu_self();
+        let r = run(kind, &config, 2);
+        assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
+        let used = cpu_self().since(cpu);
+        (r.wall.as_secs_f64(), used.user_s + used.sys_s)
     };
-    let (sequential, _) = best(ModelKind::Sequential);
-    let (gil, gil_cpu) = best(ModelKind::GilThreads);
+    // Each round compares runs made back to back, and the median round decides: the
+    // speed of a shared machine's cores drifts too much for one pair to.
+    let mut rounds: Vec<(f64, f64)> = (0..3)
+        .map(|_| {
+            let (sequential, _) = timed(ModelKind::Sequential);
+            let (gil, gil_cpu) = timed(ModelKind::GilThreads);
+            (sequential / gil, gil_cpu / gil)
+        })
+        .collect();
+    rounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (speedup, _) = rounds[1];
     assert!(
-        sequential / gil < 1.3,
-        "gil_threads ran {:.2}x faster than sequential ({gil:.3}s vs {sequential:.3}s)",
-        sequential / gil
+        speedup < 1.3,
+        "gil_threads ran {speedup:.2}x faster than sequential: {rounds:?}"
     );
     // One core at a time: CPU time cannot exceed wall time by much.
-    assert!(gil_cpu / gil < 1.3, "cpu {gil_cpu:.3}s in {gil:.3}s");
+    let cores_used = rounds.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    assert!(cores_used < 1.3, "{cores_used:.2} cores busy: {rounds:?}");
 }
 
 #[test]

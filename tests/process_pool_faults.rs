@@ -1,7 +1,7 @@
 //! A process pool whose children are killed or hang: the cell fails, the run never hangs.
-//!
-//! A binary of its own, because the tests find the pool's children among this process's
-//! children, where any other test's workers would be confused with them.
+
+// A test binary of its own, because the tests find the pool's children among this process's
+// children, where any other test's workers would be confused with them.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;

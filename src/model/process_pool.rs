@@ -1,11 +1,4 @@
 //! `process_pool`: W child processes of the conclab executable, fed tasks over pipes.
-//!
-//! The protocol is one JSON object per line. The parent writes `start` (the workload
-//! configuration, build environment, lane and the clock's epoch), then one `run` per task
-//! as the child frees up; the child answers `ready` once, then `done` with the task's
-//! record. While a task runs, the child may `call` the parent with a counter operation and
-//! block until the `reply`: the parent holds the one shared counter, like a Python manager
-//! process. Closing the child's stdin tells it to exit.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
@@ -26,6 +19,13 @@ use crate::workload::{
 };
 
 pub struct ProcessPool;
+
+// The protocol is one JSON object per line on the child's stdin and stdout. The parent
+// writes `start` (workload configuration, build environment, lane, the clock's epoch), then
+// one `run` per task as the child frees up; the child answers `ready` once, then `done` with
+// each task's record. While a task runs, the child may `call` the parent with a counter
+// operation and block until the `reply`: the parent holds the one shared counter, like a
+// Python manager process. Closing the child's stdin tells it to exit.
 
 /// Parent to child.
 #[derive(Debug, Serialize, Deserialize)]
