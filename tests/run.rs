@@ -367,3 +367,32 @@ fn ctrl_c_keeps_finished_rows_exits_130_and_the_next_run_resumes() {
     assert_eq!(runs.rows.len(), 9, "the rest ran, nothing twice");
     assert!(runs.column("check").iter().all(|c| *c == "pass"));
 }
+
+#[test]
+fn the_counter_race_is_recorded_not_failed_and_locks_fix_it_in_every_model() {
+    let lab = Lab::new();
+    lab.write(
+        "race.toml",
+        "repetitions = 1\n[workload]\nkind = \"counter\"\ntasks = 6\nwait = \"20ms\"\n[matrix]\nmodel = [\"sequential\", \"threads\", \"thread_pool\", \"rayon\", \"process_pool\", \"gil_threads\", \"async\", \"async_pool\", \"async_blocking\"]\nworkers = [3]\nsync = [\"none\", \"mutex\", \"atomic\"]\n",
+    );
+    let out = lab.run(&["race.toml"]);
+    assert_eq!(
+        code(&out),
+        0,
+        "a race is the lesson, not a failure: {}",
+        stderr(&out)
+    );
+    let runs = lab.csv("results/race/runs.csv");
+    assert_eq!(runs.rows.len(), 27);
+    for r in &runs.rows {
+        match r["sync"].as_str() {
+            "none" => assert!(["race", "pass"].contains(&r["check"].as_str()), "{r:?}"),
+            _ => {
+                assert_eq!(r["check"], "pass", "{r:?}");
+                assert!(r["detail"].contains("final=6"), "{r:?}");
+            }
+        }
+    }
+    let summary = lab.csv("results/race/summary.csv");
+    assert!(summary.header.contains(&"sync".to_string()));
+}
