@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
+use super::{Execution, Job, Scheduler, release_and_join, run_task, spawn_scoped};
 use crate::workload::{Interpreter, Worker};
 
 pub struct GilThreads;
@@ -38,21 +38,7 @@ impl Scheduler for GilThreads {
                     }
                 })?);
             }
-            started.wait();
-            let setup = job.epoch.elapsed();
-            let mut records = Vec::with_capacity(tasks);
-            for (lane, h) in handles.into_iter().enumerate() {
-                match h.join() {
-                    Ok(r) => records.extend(r),
-                    Err(_) => records.push(panicked(usize::MAX, lane)),
-                }
-            }
-            records.retain(|r| r.task != usize::MAX);
-            Ok(Execution {
-                setup,
-                records,
-                ..Default::default()
-            })
+            Ok(release_and_join(job, &started, handles))
         })
     }
 }

@@ -130,6 +130,28 @@ pub fn spawn_scoped<'scope, 'env, T: Send + 'scope>(
         .map_err(|e| anyhow::anyhow!("cannot start a thread: {e}"))
 }
 
+/// Releases a pool whose threads wait at `started` and collects their records; setup is
+/// the time until release. A thread that panicked loses its tasks, which the runner then
+/// reports as not run.
+pub fn release_and_join(
+    job: &Job<'_>,
+    started: &std::sync::Barrier,
+    handles: Vec<std::thread::ScopedJoinHandle<'_, Vec<TaskRecord>>>,
+) -> Execution {
+    started.wait();
+    let setup = job.epoch.elapsed();
+    let records = handles
+        .into_iter()
+        .filter_map(|h| h.join().ok())
+        .flatten()
+        .collect();
+    Execution {
+        setup,
+        records,
+        ..Default::default()
+    }
+}
+
 /// A task thread panicked: record it as a failed task rather than crash the run.
 pub fn panicked(task: usize, lane: usize) -> TaskRecord {
     TaskRecord {

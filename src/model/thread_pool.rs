@@ -3,7 +3,7 @@
 use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
+use super::{Execution, Job, Scheduler, release_and_join, run_task, spawn_scoped};
 use crate::workload::Worker;
 
 pub struct ThreadPool;
@@ -32,21 +32,7 @@ impl Scheduler for ThreadPool {
                     }
                 })?);
             }
-            started.wait();
-            let setup = job.epoch.elapsed();
-            let mut records = Vec::with_capacity(tasks);
-            for (lane, h) in handles.into_iter().enumerate() {
-                match h.join() {
-                    Ok(r) => records.extend(r),
-                    Err(_) => records.push(panicked(usize::MAX, lane)),
-                }
-            }
-            records.retain(|r| r.task != usize::MAX);
-            Ok(Execution {
-                setup,
-                records,
-                ..Default::default()
-            })
+            Ok(release_and_join(job, &started, handles))
         })
     }
 }
