@@ -182,3 +182,28 @@ fn the_chart_verb_recreates_deleted_pngs() {
         assert_eq!((img.width, img.height), (1600, 1000));
     }
 }
+
+#[test]
+fn a_chart_that_cannot_be_written_fails_the_run_but_keeps_the_rows() {
+    let lab = Lab::new();
+    lab.write("c.toml", "repetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"1ms\"\n[matrix]\nmodel = [\"sequential\", \"async\"]\nworkers = [2]\n");
+    // A folder where time.png should go: the PNG cannot be written.
+    std::fs::create_dir_all(lab.path().join("results/c/time.png")).unwrap();
+    let out = lab
+        .cmd()
+        .args(["run", "c.toml", "--out", "results", "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("charts not drawn"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        lab.csv("results/c/runs.csv").rows.len(),
+        2,
+        "the rows are written before the charts"
+    );
+    assert_eq!(lab.csv("results/c/summary.csv").rows.len(), 2);
+}
