@@ -107,22 +107,32 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
 /// Figures a reader should not trust without a second look, and what to do about them.
 pub fn warnings(rows: &[SummaryRow]) -> Vec<String> {
     let mut out = Vec::new();
+    let label = |r: &SummaryRow| format!("{} w={}", r.model, r.workers);
+    let noisy: Vec<String> = rows
+        .iter()
+        .filter(|r| r.stats.n >= 3 && r.stats.cv > 0.10)
+        .map(|r| format!("{} {:.0}%", label(r), r.stats.cv * 100.0))
+        .collect();
+    if !noisy.is_empty() {
+        out.push(format!(
+            "times vary by more than 10% (cv) in {} of {} cells ({}): close other programs or raise `repetitions`",
+            noisy.len(),
+            rows.len(),
+            noisy.join(", ")
+        ));
+    }
+    if let Some(r) = rows.iter().find(|r| r.stats.n < 3) {
+        out.push(format!(
+            "{}: {} repetition(s) give no spread; use repetitions >= 3 for numbers you quote",
+            label(r),
+            r.stats.n
+        ));
+    }
     for r in rows {
-        let label = format!("{} w={}", r.model, r.workers);
-        if r.stats.n >= 3 && r.stats.cv > 0.10 {
-            out.push(format!(
-                "{label}: times vary by {:.0}% (cv); close other programs or raise `repetitions`",
-                r.stats.cv * 100.0
-            ));
-        }
-        if r.stats.n < 3 {
-            out.push(format!("{label}: {} repetition(s) give no spread; use repetitions >= 3 for numbers you quote", r.stats.n));
-            break;
-        }
         if let Some(v) = r.vs_ideal
             && v < 0.9
         {
-            out.push(format!("{label}: {v:.2}x of the ideal bound, faster than it should be; the ideal's calibration may be off (CPU frequency scaling?)"));
+            out.push(format!("{}: {v:.2}x of the ideal bound, faster than it should be; the ideal's calibration may be off (CPU frequency scaling?)", label(r)));
         }
     }
     out

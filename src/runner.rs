@@ -92,7 +92,18 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
     let ns_per_hash = hash_chain::calibrate_ns_per_hash();
     let mut outcome = RunOutcome::default();
     for p in &mut prepared {
-        let o = run_experiment(p, opts, &env, ns_per_hash, &mut progress)?;
+        // One experiment that cannot run (its server would not start, a file cannot be
+        // written) is reported and the others still run.
+        let o = match run_experiment(p, opts, &env, ns_per_hash, &mut progress) {
+            Ok(o) => o,
+            Err(e) => {
+                progress.note(&format!("error: {}: {e:#}", p.exp.name));
+                RunOutcome {
+                    failed: true,
+                    interrupted: false,
+                }
+            }
+        };
         outcome.failed |= o.failed;
         outcome.interrupted |= o.interrupted;
         if o.interrupted {

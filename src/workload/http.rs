@@ -99,6 +99,9 @@ pub struct Http {
     config: WorkloadConfig,
     c: HttpConfig,
     server: Option<String>,
+    /// The async client of the next repetition, built before its clock starts: loading
+    /// TLS roots takes milliseconds that are no part of any model's cost.
+    next_client: std::sync::Mutex<Option<reqwest::Client>>,
 }
 
 impl Http {
@@ -113,11 +116,19 @@ impl Http {
             config: WorkloadConfig::Http(c.clone()),
             c,
             server,
+            next_client: std::sync::Mutex::new(None),
         })
     }
 
     fn url(&self, task: usize) -> String {
         self.c.url(task, self.server.as_deref())
+    }
+
+    fn async_client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(self.c.request_timeout)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new())
     }
 
     fn agent(&self) -> ureq::Agent {
@@ -239,6 +250,13 @@ impl Workload for Http {
         &self.config
     }
 
+    fn start_repetition(&self) {
+        // A fresh client each repetition: every repetition starts with no open connection.
+        if let Ok(mut next) = self.next_client.lock() {
+            *next = Some(self.async_client());
+        }
+    }
+
     fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult {
         if worker.local.as_ref().is_none_or(|l| !l.is::<ureq::Agent>()) {
             worker.local = Some(Box::new(self.agent()));
@@ -260,11 +278,8 @@ impl Workload for Http {
                 Box::new(if worker.blocking {
                     AsyncClient::Blocking(self.agent())
                 } else {
-                    let client = reqwest::Client::builder()
-                        .timeout(self.c.request_timeout)
-                        .build()
-                        .unwrap_or_else(|_| reqwest::Client::new());
-                    AsyncClient::Reqwest(client)
+                    let prepared = self.next_client.lock().ok().and_then(|mut c| c.take());
+                    AsyncClient::Reqwest(prepared.unwrap_or_else(|| self.async_client()))
                 })
             });
             let url = self.url(task);
