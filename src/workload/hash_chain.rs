@@ -82,11 +82,7 @@ impl Chain {
 
 #[inline]
 fn encode_hex(bytes: &[u8], out: &mut [u8; 128]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = DIGITS[(b >> 4) as usize];
-        out[2 * i + 1] = DIGITS[(b & 0xf) as usize];
-    }
+    hex::encode_to_slice(bytes, out).expect("64 bytes fill 128 hex digits");
 }
 
 /// The whole chain in one call, with no checks in between (the reference, and the speed baseline).
