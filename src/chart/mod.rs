@@ -413,6 +413,44 @@ pub fn axes(
     Ok(())
 }
 
+/// One model's values against workers: a thick line with a marker at every point.
+pub fn model_line(
+    chart: &mut Chart<'_, '_>,
+    xy: &[(f64, f64)],
+    colour: RGBColor,
+) -> anyhow::Result<()> {
+    chart.draw_series(LineSeries::new(xy.to_vec(), colour.stroke_width(4)))?;
+    chart.draw_series(
+        xy.iter()
+            .map(|(x, y)| Circle::new((*x, *y), 7, colour.filled())),
+    )?;
+    Ok(())
+}
+
+/// A model that ignores workers: a flat line across the chart at `y`, a marker at the
+/// concurrency it really used, and a label at the left end.
+pub fn reference_line(
+    chart: &mut Chart<'_, '_>,
+    (x0, x1): (f64, f64),
+    workers: usize,
+    y: f64,
+    colour: RGBColor,
+    label: &str,
+) -> anyhow::Result<()> {
+    chart.draw_series(LineSeries::new(
+        [(x0, y), (x1, y)],
+        colour.mix(0.55).stroke_width(3),
+    ))?;
+    let x = (workers as f64).log2().clamp(x0, x1);
+    chart.draw_series([Circle::new((x, y), 7, colour.filled())])?;
+    chart.draw_series([Text::new(
+        label.to_string(),
+        (x0 + (x1 - x0) * 0.01, y),
+        (FONT, 19).into_font().color(&colour),
+    )])?;
+    Ok(())
+}
+
 /// Tick marks at the worker counts, on a log-2 axis.
 pub fn worker_ticks(workers: &[usize]) -> Vec<(f64, String)> {
     let mut w: Vec<usize> = workers.to_vec();

@@ -6,7 +6,8 @@ use plotters::prelude::*;
 
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, frame, is_fixed, linear_ticks, short_number, worker_axis, worker_ticks,
+    Group, LegendMark, axes, frame, is_fixed, linear_ticks, model_line, reference_line,
+    short_number, worker_axis, worker_ticks,
 };
 
 pub fn draw(
@@ -112,17 +113,8 @@ pub fn draw(
         let colour = model_colour(model);
         if is_fixed(pts) {
             if let Some(s) = pts[0].speedup {
-                chart.draw_series(LineSeries::new(
-                    [(x0, s), (x1, s)],
-                    colour.mix(0.55).stroke_width(3),
-                ))?;
-                let x = (pts[0].workers as f64).log2().clamp(x0, x1);
-                chart.draw_series([Circle::new((x, s), 7, colour.filled())])?;
-                chart.draw_series([Text::new(
-                    format!("{model} (w={}): {s:.2}x", pts[0].workers),
-                    (x0 + (x1 - x0) * 0.01, s),
-                    (FONT, 19).into_font().color(&colour),
-                )])?;
+                let label = format!("{model} (w={}): {s:.2}x", pts[0].workers);
+                reference_line(&mut chart, (x0, x1), pts[0].workers, s, colour, &label)?;
             }
             continue;
         }
@@ -130,11 +122,7 @@ pub fn draw(
             .iter()
             .filter_map(|p| p.speedup.map(|s| ((p.workers as f64).log2(), s)))
             .collect();
-        chart.draw_series(LineSeries::new(xy.clone(), colour.stroke_width(4)))?;
-        chart.draw_series(
-            xy.iter()
-                .map(|(x, y)| Circle::new((*x, *y), 7, colour.filled())),
-        )?;
+        model_line(&mut chart, &xy, colour)?;
     }
     root.present()?;
     Ok(())

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::palette::{FONT, IDEAL_GREY, model_colour};
+use super::palette::{IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, frame, is_fixed, linear_ticks, log_ticks, short_number, worker_axis,
-    worker_ticks,
+    Group, LegendMark, axes, frame, is_fixed, linear_ticks, log_ticks, model_line, reference_line,
+    short_number, worker_axis, worker_ticks,
 };
 
 pub fn draw(
@@ -93,7 +93,6 @@ pub fn draw(
     let mut k = 0;
     for (model, pts) in &models {
         let colour = model_colour(model);
-        let line = colour.stroke_width(4);
         // Models at the same worker count are nudged apart so their whiskers stay visible.
         let dodge = if is_fixed(pts) {
             0.0
@@ -106,10 +105,6 @@ pub fn draw(
         if is_fixed(pts) {
             let p = pts[0];
             let y = ty(p.median);
-            chart.draw_series(LineSeries::new(
-                [(x0, y), (x1, y)],
-                colour.mix(0.55).stroke_width(3),
-            ))?;
             if let Some(i) = p.ideal {
                 chart.draw_series(DashedLineSeries::new(
                     [(x0, ty(i)), (x1, ty(i))],
@@ -118,24 +113,15 @@ pub fn draw(
                     colour.mix(0.55).stroke_width(2),
                 ))?;
             }
-            let x = (p.workers as f64).log2().clamp(x0, x1);
-            chart.draw_series([Circle::new((x, y), 7, colour.filled())])?;
-            chart.draw_series([Text::new(
-                format!("{model}: {}", super::super::report::seconds(p.median)),
-                (x0 + (x1 - x0) * 0.01, y),
-                (FONT, 19).into_font().color(&colour),
-            )])?;
+            let label = format!("{model}: {}", crate::report::seconds(p.median));
+            reference_line(&mut chart, (x0, x1), p.workers, y, colour, &label)?;
             continue;
         }
         let xy: Vec<(f64, f64)> = pts
             .iter()
             .map(|p| ((p.workers as f64).log2() + dodge, ty(p.median)))
             .collect();
-        chart.draw_series(LineSeries::new(xy.clone(), line))?;
-        chart.draw_series(
-            xy.iter()
-                .map(|(x, y)| Circle::new((*x, *y), 7, colour.filled())),
-        )?;
+        model_line(&mut chart, &xy, colour)?;
         for p in pts {
             let x = (p.workers as f64).log2() + dodge;
             let (a, b) = (ty(p.min), ty(p.max));
