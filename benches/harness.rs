@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use conclab::model::{Job, ModelKind, scheduler};
-use conclab::spec::ModelSettings;
+use conclab::model::{ModelKind, run_workload};
 use conclab::workload::hash_chain::{HashChain, HashChainConfig};
 use conclab::workload::{
     AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
@@ -66,21 +65,10 @@ fn hashing() {
     };
     let workload: Arc<dyn Workload> = Arc::new(HashChain::new(config));
     let cancel = Cancel::new();
-    let settings = ModelSettings::default();
-    let env = BuildEnv::default();
-    let model = scheduler(ModelKind::Sequential);
     for _ in 0..5 {
         bare = bare.min(best_cpu_of(|| bare_chain("pass", N)));
         harnessed = harnessed.min(best_cpu_of(|| {
-            let job = Job {
-                workload: &workload,
-                workers: 1,
-                settings: &settings,
-                cancel: &cancel,
-                epoch: Instant::now(),
-                env: &env,
-            };
-            model.run(&job).unwrap()
+            run_workload(ModelKind::Sequential, &workload, 1, &cancel).unwrap()
         }));
     }
     let per = |d: Duration| d.as_secs_f64() * 1e9 / N as f64;
@@ -126,19 +114,9 @@ fn span_recording() {
         }
         results
     });
-    let settings = ModelSettings::default();
-    let env = BuildEnv::default();
-    let model = scheduler(ModelKind::Sequential);
+    // Includes what the runner does with the records afterwards: sorting and verifying.
     let recorded = best_of(3, || {
-        let job = Job {
-            workload: &workload,
-            workers: 1,
-            settings: &settings,
-            cancel: &cancel,
-            epoch: Instant::now(),
-            env: &env,
-        };
-        model.run(&job).unwrap()
+        run_workload(ModelKind::Sequential, &workload, 1, &cancel).unwrap()
     });
     let extra = (recorded.as_secs_f64() - direct.as_secs_f64()) * 1e9 / TASKS as f64;
     println!(

@@ -3,36 +3,23 @@
 // cargo build --release && cargo run --release --example models_bench
 // Starts workers from $CONCLAB_EXE, else the conclab binary beside this example's folder.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use conclab::model::{Execution, Job, ModelKind, process_pool, scheduler};
-use conclab::spec::ModelSettings;
+use conclab::model::{Execution, ModelKind, process_pool, run_alone};
 use conclab::spec::params::SEED_INPUTS;
 use conclab::workload::hash_chain::HashChainConfig;
 use conclab::workload::sleep::SleepConfig;
-use conclab::workload::{BuildEnv, Cancel, Check, Workload, WorkloadConfig};
+use conclab::workload::{Cancel, Check, WorkloadConfig};
 
 fn run(kind: ModelKind, config: &WorkloadConfig, workers: usize) -> (Duration, Execution) {
-    let env = BuildEnv::default();
-    let workload: Arc<dyn Workload> = config.build(&env).unwrap();
-    workload.start_repetition();
-    let settings = ModelSettings::default();
-    let cancel = Cancel::new();
-    let job = Job {
-        workload: &workload,
-        workers,
-        settings: &settings,
-        cancel: &cancel,
-        epoch: Instant::now(),
-        env: &env,
-    };
-    let mut execution = scheduler(kind).run(&job).unwrap();
-    let wall = job.epoch.elapsed();
-    execution.records.sort_by_key(|r| r.task);
-    let verdict = workload.verify(&execution.records);
-    assert_ne!(verdict.check, Check::Fail, "{kind}: {verdict:?}");
-    (wall, execution)
+    let alone = run_alone(kind, config, workers, &Cancel::new()).unwrap();
+    assert_ne!(
+        alone.verdict.check,
+        Check::Fail,
+        "{kind}: {:?}",
+        alone.verdict
+    );
+    (alone.wall, alone.execution)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

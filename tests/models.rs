@@ -1,16 +1,15 @@
 //! Every model through the library API: process-pool digests, counter exactness, the GIL.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use conclab::measure::cpu_self;
-use conclab::model::{Execution, Job, ModelKind, process_pool, scheduler};
-use conclab::spec::ModelSettings;
+use conclab::model::{Execution, ModelKind, process_pool, run_alone};
 use conclab::workload::counter::{CounterConfig, CounterSync};
 use conclab::workload::hash_chain::HashChainConfig;
 use conclab::workload::sleep::SleepConfig;
-use conclab::workload::{BuildEnv, Cancel, Check, Verdict, Workload, WorkloadConfig};
+use conclab::workload::{Cancel, Check, Verdict, WorkloadConfig};
 
 const PASS_1000: &str = "e907f4045ca9cdf3db84faeae1d10edc5ff5d8f306045eaf3da545af7b06316842b503f620ba85debb21fe4ecceb2adb994fb158653a62925552202c2a057855";
 
@@ -30,29 +29,12 @@ struct Run {
 
 fn run(kind: ModelKind, config: &WorkloadConfig, workers: usize) -> Run {
     process_pool::use_executable(env!("CARGO_BIN_EXE_conclab"));
-    let env = BuildEnv::default();
-    let workload: Arc<dyn Workload> = config.build(&env).unwrap();
-    workload.start_repetition();
-    let settings = ModelSettings::default();
-    let cancel = Cancel::new();
-    let job = Job {
-        workload: &workload,
-        workers,
-        settings: &settings,
-        cancel: &cancel,
-        epoch: Instant::now(),
-        env: &env,
-    };
-    let mut execution = scheduler(kind)
-        .run(&job)
+    let alone = run_alone(kind, config, workers, &Cancel::new())
         .unwrap_or_else(|e| panic!("{kind}: {e:#}"));
-    let wall = job.epoch.elapsed();
-    execution.records.sort_by_key(|r| r.task);
-    let verdict = workload.verify(&execution.records);
     Run {
-        execution,
-        verdict,
-        wall,
+        execution: alone.execution,
+        verdict: alone.verdict,
+        wall: alone.wall,
     }
 }
 

@@ -5,13 +5,12 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use conclab::model::{Execution, Job, ModelKind, process_pool, scheduler};
-use conclab::spec::ModelSettings;
+use conclab::model::{Execution, ModelKind, process_pool, run_alone};
 use conclab::workload::hash_chain::HashChainConfig;
-use conclab::workload::{BuildEnv, Cancel, Check, Output, Verdict, Workload, WorkloadConfig};
+use conclab::workload::{Cancel, Check, Output, Verdict, WorkloadConfig};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -38,20 +37,8 @@ fn start(
     process_pool::use_executable(env!("CARGO_BIN_EXE_conclab"));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let env = BuildEnv::default();
-        let workload: Arc<dyn Workload> = config.build(&env).unwrap();
-        let settings = ModelSettings::default();
-        let job = Job {
-            workload: &workload,
-            workers,
-            settings: &settings,
-            cancel: &cancel,
-            epoch: Instant::now(),
-            env: &env,
-        };
-        let mut execution = scheduler(ModelKind::ProcessPool).run(&job).unwrap();
-        execution.records.sort_by_key(|r| r.task);
-        let verdict = workload.verify(&execution.records);
+        let alone = run_alone(ModelKind::ProcessPool, &config, workers, &cancel).unwrap();
+        let (execution, verdict) = (alone.execution, alone.verdict);
         let _ = tx.send((execution, verdict));
     });
     rx

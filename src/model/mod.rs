@@ -64,6 +64,55 @@ pub fn scheduler(kind: ModelKind) -> Box<dyn Scheduler> {
     }
 }
 
+/// One repetition run outside any experiment (benchmarks, tests, examples).
+#[derive(Debug)]
+pub struct Alone {
+    pub wall: Duration,
+    /// Records sorted by task.
+    pub execution: Execution,
+    pub verdict: crate::workload::Verdict,
+}
+
+/// Runs every task of `workload` once under `kind` with default model settings and no
+/// embedded server, and verifies the result.
+pub fn run_workload(
+    kind: ModelKind,
+    workload: &Arc<dyn Workload>,
+    workers: usize,
+    cancel: &Cancel,
+) -> anyhow::Result<Alone> {
+    let (settings, env) = (ModelSettings::default(), BuildEnv::default());
+    workload.start_repetition();
+    let job = Job {
+        workload,
+        workers,
+        settings: &settings,
+        cancel,
+        epoch: Instant::now(),
+        env: &env,
+    };
+    let mut execution = scheduler(kind).run(&job)?;
+    let wall = job.epoch.elapsed();
+    execution.records.sort_by_key(|r| r.task);
+    let verdict = workload.verify(&execution.records);
+    Ok(Alone {
+        wall,
+        execution,
+        verdict,
+    })
+}
+
+/// [`run_workload`] on a workload built from its configuration.
+pub fn run_alone(
+    kind: ModelKind,
+    config: &crate::workload::WorkloadConfig,
+    workers: usize,
+    cancel: &Cancel,
+) -> anyhow::Result<Alone> {
+    let workload = config.build(&BuildEnv::default())?;
+    run_workload(kind, &workload, workers, cancel)
+}
+
 /// Runs one task on the calling thread and records its span.
 #[inline]
 pub fn run_task(
