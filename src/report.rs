@@ -30,14 +30,17 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
     }
     let axes: Vec<&str> = rows[0].axes.iter().map(|(k, _)| k.as_str()).collect();
     say("");
+    let (fewest, most) = rows.iter().fold((usize::MAX, 0), |(lo, hi), r| {
+        (lo.min(r.stats.n), hi.max(r.stats.n))
+    });
+    let reps = match (fewest, most) {
+        (1, 1) => "1 repetition".to_string(),
+        (lo, hi) if lo == hi => format!("{hi} repetitions"),
+        (lo, hi) => format!("{lo} to {hi} repetitions"),
+    };
     say(&format!(
-        "{name} ({}, {} on {cores} cores)",
-        rows[0].workload,
-        if rows[0].stats.n == 1 {
-            "1 repetition".to_string()
-        } else {
-            format!("{} repetitions", rows[0].stats.n)
-        }
+        "{name} ({}, medians of {reps} per cell, {cores} cores)",
+        rows[0].workload
     ));
     let mut head = format!("  {:<15} {:>7}", "model", "workers");
     for a in &axes {
