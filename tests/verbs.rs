@@ -103,3 +103,19 @@ fn schema_is_json_and_the_shipped_experiments_validate() {
         assert!(stdout(&v).contains("ok: "));
     }
 }
+
+#[test]
+fn the_committed_schema_is_what_the_schema_verb_prints() {
+    let lab = Lab::new();
+    let o = lab.cmd().arg("schema").output().unwrap();
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/experiment.schema.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        stdout(&o),
+        committed,
+        "run `cargo run -- schema > experiment.schema.json`"
+    );
+}
