@@ -44,6 +44,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => {
             let experiments = load(&args.paths, Some(&args.selection))?;
             install_interrupt_handler();
+            crate::server::raise_open_file_limit();
             let opts = RunOptions {
                 out: args.selection.out.clone(),
                 only: args.selection.only.clone(),
@@ -120,6 +121,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 error_rate: args.error_rate,
                 exit_on_stdin_eof: args.exit_on_stdin_eof,
             };
+            crate::server::raise_open_file_limit();
             crate::server::serve(cfg)?;
             Ok(EXIT_OK)
         }

@@ -203,6 +203,20 @@ pub fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     })
 }
 
+/// Raises this process's soft open-file limit to its hard limit: thousands of concurrent
+/// connections need a descriptor each, and many systems start processes at 1,024.
+pub fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// The embedded server running as a child process; dropping it stops it.
 pub struct ServerChild {
     child: Child,
