@@ -101,9 +101,20 @@ impl Group<'_> {
     }
 }
 
-/// Models whose cells all have one worker count (sequential, threads): reference lines.
+/// Models whose cells all have one worker count.
 pub fn is_fixed(points: &[&Point]) -> bool {
     points.iter().all(|p| p.workers == points[0].workers)
+}
+
+/// Which models are drawn as flat reference lines: those with one worker count that either
+/// ignore workers by definition or stand beside models that vary them. When no model
+/// varies its workers, points say more than lines.
+pub fn flat_lines(models: &[(String, Vec<&Point>)]) -> Vec<bool> {
+    let varying = models.iter().any(|(_, p)| !is_fixed(p));
+    models
+        .iter()
+        .map(|(m, p)| is_fixed(p) && (varying || m == "sequential" || m == "threads"))
+        .collect()
 }
 
 pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<PathBuf>> {

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, frame, is_fixed, linear_ticks, model_line, reference_line,
+    Group, LegendMark, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
     short_number, worker_axis, worker_ticks,
 };
 
@@ -109,9 +109,10 @@ pub fn draw(
         (core_x, yhi * 0.97),
         (FONT, 20).into_font().color(&red),
     )])?;
-    for (model, pts) in &models {
+    let flat = flat_lines(&models);
+    for ((model, pts), flat) in models.iter().zip(&flat) {
         let colour = model_colour(model);
-        if is_fixed(pts) {
+        if *flat {
             if let Some(s) = pts[0].speedup {
                 let label = format!("{model} (w={}): {s:.2}x", pts[0].workers);
                 reference_line(&mut chart, (x0, x1), pts[0].workers, s, colour, &label)?;

@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::palette::{IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, frame, is_fixed, linear_ticks, log_ticks, model_line, reference_line,
-    short_number, worker_axis, worker_ticks,
+    Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_line,
+    reference_line, short_number, worker_axis, worker_ticks,
 };
 
 pub fn draw(
@@ -18,10 +18,12 @@ pub fn draw(
 ) -> anyhow::Result<()> {
     let root = BitMapBackend::new(path, size).into_drawing_area();
     let models = g.models();
+    let flat = flat_lines(&models);
     let mut legend: Vec<(String, RGBColor, LegendMark)> = models
         .iter()
-        .map(|(m, pts)| {
-            let label = if is_fixed(pts) && models.iter().any(|(_, o)| !is_fixed(o)) {
+        .zip(&flat)
+        .map(|((m, pts), flat)| {
+            let label = if *flat {
                 format!("{m} (w={}, flat)", pts[0].workers)
             } else {
                 m.clone()
@@ -89,20 +91,20 @@ pub fn draw(
 
     let (x0, x1) = (xlo.log2(), xhi.log2());
     let cap = (x1 - x0) * 0.008;
-    let varying = models.iter().filter(|(_, p)| !is_fixed(p)).count();
+    let varying = flat.iter().filter(|f| !**f).count();
     let mut k = 0;
-    for (model, pts) in &models {
+    for ((model, pts), flat) in models.iter().zip(&flat) {
         let colour = model_colour(model);
         // Models at the same worker count are nudged apart so their whiskers stay visible.
-        let dodge = if is_fixed(pts) {
+        let dodge = if *flat {
             0.0
         } else {
             (k as f64 - (varying as f64 - 1.0) / 2.0) * (x1 - x0) * 0.006
         };
-        if !is_fixed(pts) {
+        if !flat {
             k += 1;
         }
-        if is_fixed(pts) {
+        if *flat {
             let p = pts[0];
             let y = ty(p.median);
             if let Some(i) = p.ideal {
