@@ -6,6 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+/// A results header: fixed leading columns, one column per extra matrix axis, fixed
+/// trailing columns (the shape of runs.csv, summary.csv and tasks.csv alike).
+pub fn header_with_axes(lead: &[&str], axes: &[String], tail: &[&str]) -> Vec<String> {
+    lead.iter()
+        .map(|s| s.to_string())
+        .chain(axes.iter().cloned())
+        .chain(tail.iter().map(|s| s.to_string()))
+        .collect()
+}
+
 /// A CSV file open for appending rows and flushing each one.
 pub struct AppendCsv {
     path: PathBuf,

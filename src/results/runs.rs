@@ -29,12 +29,7 @@ pub const TRAILING: [&str; 16] = [
 
 /// The header for an experiment with these extra axes.
 pub fn header(axes: &[String]) -> Vec<String> {
-    LEADING
-        .iter()
-        .map(|s| s.to_string())
-        .chain(axes.iter().cloned())
-        .chain(TRAILING.iter().map(|s| s.to_string()))
-        .collect()
+    super::csv_file::header_with_axes(&LEADING, axes, &TRAILING)
 }
 
 #[derive(Debug, Clone, PartialEq)]

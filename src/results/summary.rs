@@ -122,11 +122,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "check",
         "outliers",
     ];
-    lead.iter()
-        .map(|s| s.to_string())
-        .chain(axes.iter().cloned())
-        .chain(tail.iter().map(|s| s.to_string()))
-        .collect()
+    super::csv_file::header_with_axes(&lead, axes, &tail)
 }
 
 /// Rewrites summary.csv (it is derived from runs.csv, so replacing it loses nothing).

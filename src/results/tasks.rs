@@ -15,27 +15,22 @@ pub struct TasksFile {
 }
 
 pub fn header(axes: &[String]) -> Vec<String> {
-    ["cell", "model", "workers"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(axes.iter().cloned())
-        .chain(
-            [
-                "task",
-                "lane",
-                "start_s",
-                "end_s",
-                "ok",
-                "detail",
-                "status",
-                "bytes",
-                "latency_s",
-                "error",
-            ]
-            .iter()
-            .map(|s| s.to_string()),
-        )
-        .collect()
+    super::csv_file::header_with_axes(
+        &["cell", "model", "workers"],
+        axes,
+        &[
+            "task",
+            "lane",
+            "start_s",
+            "end_s",
+            "ok",
+            "detail",
+            "status",
+            "bytes",
+            "latency_s",
+            "error",
+        ],
+    )
 }
 
 impl TasksFile {
