@@ -1,5 +1,6 @@
-//! The embedded latency server (`conclab serve`): HTTP/1.1 on 127.0.0.1 that answers after
-//! a chosen delay, and the child-process handle `run` uses to start and always stop it.
+//! The embedded latency server (`conclab serve`): HTTP/1.1 and cleartext HTTP/2 on 127.0.0.1
+//! that answers after a chosen delay, and the child-process handle `run` uses to start and
+//! always stop it.
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
@@ -14,11 +15,15 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto;
 
 use crate::spec::duration::{format_duration, parse_duration};
 
 /// The listen backlog: bursts of 10,000 new connections must queue, not be refused.
 const BACKLOG: u32 = 8192;
+/// HTTP/2 streams one connection may carry at once: every task of an experiment in flight.
+const MAX_STREAMS: u32 = 1 << 20;
 /// Bodies up to this size are slices of one shared buffer.
 const SHARED_BODY: usize = 1 << 20;
 
@@ -178,9 +183,12 @@ pub fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
                 std::process::exit(0);
             });
         }
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.keep_alive(true)
-            .timer(hyper_util::rt::TokioTimer::new());
+        // HTTP/1.1 or HTTP/2 (prior knowledge), told apart by the connection's first bytes.
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1().keep_alive(true).timer(TokioTimer::new());
+        http.http2()
+            .max_concurrent_streams(Some(MAX_STREAMS))
+            .timer(TokioTimer::new());
         let http = std::sync::Arc::new(http);
         loop {
             let stream = match listener.accept().await {

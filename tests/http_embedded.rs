@@ -82,15 +82,28 @@ fn a_burst_of_2000_requests_on_one_event_loop_all_answer_200_and_no_server_is_le
     assert_eq!(runs.column("detail"), ["200:2000", "200:2000"]);
     let tasks = lab.csv("results/b/tasks.csv");
     assert!(tasks.column("bytes").iter().all(|b| *b == "64"));
-    let servers = std::process::Command::new("pgrep")
-        .args(["-f", &format!("{} serve", env!("CARGO_BIN_EXE_conclab"))])
-        .output()
-        .unwrap();
-    assert!(
-        servers.stdout.is_empty(),
-        "orphan server: {}",
-        String::from_utf8_lossy(&servers.stdout)
-    );
+    let orphans = servers_started_in(lab.path());
+    assert!(orphans.is_empty(), "orphan server(s): {orphans:?}");
+}
+
+/// Pids of `conclab serve` processes whose working folder is `dir`: the servers a run in
+/// that lab started (other tests' servers run elsewhere).
+fn servers_started_in(dir: &std::path::Path) -> Vec<u32> {
+    let dir = dir.canonicalize().unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let serving = args.first().is_some_and(|a| a.ends_with(b"conclab"))
+            && args.get(1) == Some(&&b"serve"[..]);
+        if serving && std::fs::read_link(entry.path().join("cwd")).ok() == Some(dir.clone()) {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 #[test]
@@ -119,4 +132,26 @@ fn error_rate_and_timeouts_fail_cells_with_their_kinds_and_the_rest_still_run() 
         lab.csv("results/t/runs.csv").column("detail"),
         ["timeout:2", "timeout:2"]
     );
+}
+
+#[test]
+fn http2_cells_answer_every_request_as_http2_beside_http1_cells() {
+    let lab = Lab::new();
+    lab.write("h.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 300\nlatency = \"50ms\"\nbody_bytes = 32\n[matrix]\nmodel = [\"async\", \"async_pool\"]\nworkers = [300]\nhttp_version = [\"1.1\", 2]\n");
+    let out = lab.run(&["h.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let runs = lab.csv("results/h/runs.csv");
+    let mut versions = runs.column("http_version");
+    versions.sort();
+    assert_eq!(versions, ["1.1", "1.1", "2", "2"]);
+    // The client checks the protocol of every answer: an HTTP/1.1 answer in an HTTP/2 cell
+    // would be a `protocol` error here.
+    assert!(
+        runs.column("detail").iter().all(|d| *d == "200:300"),
+        "{:?}",
+        runs.column("detail")
+    );
+    let tasks = lab.csv("results/h/tasks.csv");
+    assert_eq!(tasks.rows.len(), 4 * 300);
+    assert!(tasks.column("bytes").iter().all(|b| *b == "32"));
 }

@@ -124,3 +124,25 @@ fn a_404_a_refused_port_and_a_timeout_fail_with_their_kinds() {
     assert_eq!(errors.iter().filter(|e| **e == "connect").count(), 2);
     assert_eq!(errors.iter().filter(|e| **e == "timeout").count(), 2);
 }
+
+#[test]
+fn http2_against_a_server_that_speaks_only_http1_fails_every_request() {
+    let (port, _) = plain_server();
+    let lab = Lab::new();
+    lab.write(
+        "v.toml",
+        &format!(
+            "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 3\nhttp_version = \"2\"\nrequest_timeout = \"2s\"\nurls = [\"http://127.0.0.1:{port}/ok\"]\n[matrix]\nmodel = [\"async\"]\nworkers = [3]\n"
+        ),
+    );
+    let out = lab.run(&["v.toml"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let runs = lab.csv("results/v/runs.csv");
+    assert_eq!(runs.column("check"), ["fail"]);
+    let tasks = lab.csv("results/v/tasks.csv");
+    assert!(
+        tasks.column("ok").iter().all(|ok| *ok == "false"),
+        "{:?}",
+        tasks.column("error")
+    );
+}

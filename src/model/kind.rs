@@ -62,6 +62,12 @@ impl ModelKind {
         }
     }
 
+    /// Whether the model's waits go through the event loop (its HTTP client is async), not
+    /// through a blocking call.
+    pub fn waits_async(self) -> bool {
+        matches!(self, ModelKind::Async | ModelKind::AsyncPool)
+    }
+
     /// How many tasks may wait at the same time, and how many may compute at the same time,
     /// with `workers` as recorded for the cell. Cores are applied by the ideal formula.
     pub fn concurrency(self, workers: usize, tasks: usize) -> Concurrency {

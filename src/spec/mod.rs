@@ -411,6 +411,15 @@ impl Checker {
     }
 
     fn choice(&mut self, node: &Node, key: &str, allowed: &[&str]) -> Option<String> {
+        // A number is taken as its text when that is one of the choices (http_version = 2).
+        let number = match &node.value {
+            Value::Int(n) => Some(n.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            _ => None,
+        };
+        if let Some(n) = number.filter(|n| allowed.contains(&n.as_str())) {
+            return Some(n);
+        }
         let s = self.string(node, key)?;
         if allowed.contains(&s) {
             return Some(s.to_string());
@@ -591,6 +600,9 @@ impl Checker {
             return None;
         };
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
+        if let Some(models) = &model_list {
+            self.http2_models(models, workload, matrix);
+        }
         let settings = models.map(|m| self.model_settings(m)).unwrap_or_default();
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
         Some(Experiment {
@@ -773,6 +785,38 @@ impl Checker {
             });
         }
         (models, workers, axes)
+    }
+
+    /// HTTP/2 is spoken by the async client only: ureq, the blocking models' client, has
+    /// HTTP/1.1 and nothing else, so a cell of a blocking model at "2" would lie.
+    fn http2_models(&mut self, models: &[ModelKind], workload: &[Entry], matrix: &[Entry]) {
+        let blocking: Vec<&str> = models
+            .iter()
+            .filter(|m| !m.waits_async())
+            .map(|m| m.name())
+            .collect();
+        if blocking.is_empty() {
+            return;
+        }
+        let is_2 = |v: &Value| matches!(v, Value::Str(s) if s == "2") || matches!(v, Value::Int(2));
+        let asks_http2 = |node: &Node| match &node.value {
+            Value::Array(items) => items.iter().any(|i| is_2(&i.value)),
+            v => is_2(v),
+        };
+        for (table, entries) in [("workload", workload), ("matrix", matrix)] {
+            for e in entries.iter().filter(|e| e.key == "http_version") {
+                if asks_http2(&e.node) {
+                    self.at_node(
+                        &e.node,
+                        &format!("{table}.http_version"),
+                        format!(
+                            "http_version \"2\" is spoken by the async models only (async, async_pool); {} use ureq, which speaks HTTP/1.1: list them in an experiment of their own, or keep http_version = \"1.1\"",
+                            blocking.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn model_settings(&mut self, models: &[Entry]) -> ModelSettings {
@@ -977,6 +1021,45 @@ mod tests {
                 original.resolved_toml()
             );
         }
+    }
+
+    #[test]
+    fn http2_is_refused_for_models_whose_client_speaks_only_http1() {
+        let errors = |text: &str| match parse_experiment("h.toml", text, Path::new("h.toml"), &[]) {
+            Ok(_) => vec![],
+            Err(e) => e
+                .diagnostics
+                .into_iter()
+                .map(|d| (d.key, d.message))
+                .collect(),
+        };
+        let head = "[workload]\nkind = \"http\"\n";
+        let refused = errors(&format!(
+            "{head}http_version = \"2\"\n[matrix]\nmodel = [\"async\", \"thread_pool\"]\n"
+        ));
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, "workload.http_version");
+        assert!(
+            refused[0].1.contains("thread_pool use ureq"),
+            "{}",
+            refused[0].1
+        );
+        let axis = errors(&format!(
+            "{head}[matrix]\nmodel = [\"threads\"]\nhttp_version = [\"1.1\", 2]\n"
+        ));
+        assert_eq!(axis.len(), 1, "{axis:?}");
+        assert_eq!(axis[0].0, "matrix.http_version");
+        for fine in [
+            format!("{head}http_version = 2\n[matrix]\nmodel = [\"async\", \"async_pool\"]\n"),
+            format!("{head}http_version = \"1.1\"\n[matrix]\nmodel = [\"threads\", \"async\"]\n"),
+            format!("{head}http_version = 1.1\n[matrix]\nmodel = [\"threads\"]\n"),
+        ] {
+            assert_eq!(errors(&fine), vec![], "{fine}");
+        }
+        let bad = errors(&format!(
+            "{head}http_version = \"3\"\n[matrix]\nmodel = [\"async\"]\n"
+        ));
+        assert!(bad[0].1.contains("1.1, 2"), "{bad:?}");
     }
 
     #[test]

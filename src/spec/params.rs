@@ -131,6 +131,12 @@ pub const KINDS: &[KindDef] = &[
                 doc: "embedded server: share of requests answered 503",
             },
             ParamDef {
+                name: "http_version",
+                ty: ParamType::Choice(&["1.1", "2"]),
+                default: Default::Str("1.1"),
+                doc: "HTTP version of the async models: \"2\" carries every request as a stream of one connection (blocking models speak 1.1 only)",
+            },
+            ParamDef {
                 name: "request_timeout",
                 ty: ParamType::Duration { positive: true },
                 default: Default::Dur("10s"),

@@ -22,7 +22,16 @@ fn param_schema(ty: ParamType, doc: &str) -> Value {
         ParamType::DigestTable => {
             json!({ "type": "object", "additionalProperties": { "type": "string", "pattern": "^[0-9a-f]{128}$" } })
         }
-        ParamType::Choice(c) => json!({ "enum": c }),
+        ParamType::Choice(c) => {
+            // A choice that reads as a number may be written as one (http_version = 2).
+            let numbers = c.iter().filter_map(|s| {
+                (s.parse::<i64>().map(|n| json!(n)))
+                    .or_else(|_| s.parse::<f64>().map(|n| json!(n)))
+                    .ok()
+            });
+            let all: Vec<Value> = c.iter().map(|s| json!(s)).chain(numbers).collect();
+            json!({ "enum": all })
+        }
     };
     v["description"] = json!(doc);
     v

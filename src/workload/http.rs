@@ -28,6 +28,10 @@ pub struct HttpConfig {
     pub body_bytes: u64,
     pub error_rate: f64,
     pub request_timeout: Duration,
+    /// `http_version = "2"`: the async client multiplexes every request over one
+    /// connection (prior knowledge on http://, ALPN on https://).
+    #[serde(default)]
+    pub http2: bool,
 }
 
 impl HttpConfig {
@@ -40,6 +44,7 @@ impl HttpConfig {
             body_bytes: p.count("body_bytes"),
             error_rate: p.fraction("error_rate"),
             request_timeout: p.duration("request_timeout"),
+            http2: p.text("http_version") == "2",
         }
     }
 
@@ -124,11 +129,16 @@ impl Http {
         self.c.url(task, self.server.as_deref())
     }
 
+    /// One reqwest client for the event loop. HTTP/1.1 unless the file asks for HTTP/2, so
+    /// that a server offering both never changes what an experiment measures.
     fn async_client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(self.c.request_timeout)
-            .build()
-            .unwrap_or_else(|_| reqwest::Client::new())
+        let builder = reqwest::Client::builder().timeout(self.c.request_timeout);
+        let builder = if self.c.http2 {
+            builder.http2_prior_knowledge()
+        } else {
+            builder.http1_only()
+        };
+        builder.build().unwrap_or_else(|_| reqwest::Client::new())
     }
 
     fn agent(&self) -> ureq::Agent {
@@ -198,19 +208,25 @@ fn ureq_kind(e: &ureq::Error) -> String {
     }
 }
 
-async fn get_async(client: &reqwest::Client, url: &str) -> HttpOutcome {
+/// One GET on the event loop; `http2` says which protocol the answer must have come in.
+async fn get_async(client: &reqwest::Client, url: &str, http2: bool) -> HttpOutcome {
     let started = Instant::now();
     let (status, bytes, error) = match client.get(url).send().await {
         Ok(mut response) => {
             let status = response.status().as_u16();
             let mut bytes = 0u64;
-            let mut error = None;
+            let expected = if http2 {
+                reqwest::Version::HTTP_2
+            } else {
+                reqwest::Version::HTTP_11
+            };
+            let mut error = (response.version() != expected).then(|| "protocol".to_string());
             loop {
                 match response.chunk().await {
                     Ok(Some(chunk)) => bytes += chunk.len() as u64,
                     Ok(None) => break,
                     Err(e) => {
-                        error = Some(reqwest_kind(&e));
+                        error = error.or(Some(reqwest_kind(&e)));
                         break;
                     }
                 }
@@ -284,7 +300,9 @@ impl Workload for Http {
             });
             let url = self.url(task);
             match client.downcast_ref::<AsyncClient>() {
-                Some(AsyncClient::Reqwest(c)) => get_async(c, &url).await.into_result(),
+                Some(AsyncClient::Reqwest(c)) => {
+                    get_async(c, &url, self.c.http2).await.into_result()
+                }
                 Some(AsyncClient::Blocking(agent)) => get_blocking(agent, &url).into_result(),
                 None => TaskResult::error("no HTTP client"),
             }
@@ -342,6 +360,7 @@ mod tests {
             body_bytes: 10,
             error_rate,
             request_timeout: Duration::from_secs(1),
+            http2: false,
         }
     }
 
