@@ -132,7 +132,14 @@ impl Http {
     /// One reqwest client for the event loop. HTTP/1.1 unless the file asks for HTTP/2, so
     /// that a server offering both never changes what an experiment measures.
     fn async_client(&self) -> reqwest::Client {
-        let builder = reqwest::Client::builder().timeout(self.c.request_timeout);
+        // No TCP keep-alive probes or user timeout: `request_timeout` bounds every request,
+        // and the five socket options they take would be most of a loopback connect's cost.
+        let builder = reqwest::Client::builder()
+            .timeout(self.c.request_timeout)
+            .tcp_keepalive(None)
+            .tcp_keepalive_interval(None)
+            .tcp_keepalive_retries(None)
+            .tcp_user_timeout(None);
         let builder = if self.c.http2 {
             builder.http2_prior_knowledge()
         } else {
