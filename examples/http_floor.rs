@@ -59,6 +59,17 @@ async fn get(addr: &str, request: &[u8], body_bytes: usize) -> std::io::Result<(
     }
 }
 
+/// Seconds `work` takes on a fresh current-thread runtime, as `async` runs its tasks.
+fn on_one_event_loop(work: impl std::future::Future<Output = ()>) -> f64 {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    runtime.block_on(work);
+    started.elapsed().as_secs_f64()
+}
+
 /// Seconds for `tasks` concurrent GETs of `delay` as streams of one HTTP/2 connection.
 fn fetch_all_http2(base: &str, tasks: usize, delay: &str, body_bytes: usize) -> f64 {
     use http_body_util::{BodyExt, Empty};
@@ -66,12 +77,7 @@ fn fetch_all_http2(base: &str, tasks: usize, delay: &str, body_bytes: usize) -> 
     let uri: hyper::Uri = format!("{base}/delay/{delay}?bytes={body_bytes}")
         .parse()
         .expect("uri");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let started = Instant::now();
-    runtime.block_on(async {
+    on_one_event_loop(async {
         let stream = tokio::net::TcpStream::connect(&addr)
             .await
             .expect("connect");
@@ -97,8 +103,7 @@ fn fetch_all_http2(base: &str, tasks: usize, delay: &str, body_bytes: usize) -> 
         for h in handles {
             h.await.expect("task");
         }
-    });
-    started.elapsed().as_secs_f64()
+    })
 }
 
 /// Seconds for `tasks` concurrent GETs of `delay` on one current-thread event loop.
@@ -107,12 +112,7 @@ fn fetch_all(base: &str, tasks: usize, delay: &str, body_bytes: usize) -> f64 {
     let request = format!(
         "GET /delay/{delay}?bytes={body_bytes} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let started = Instant::now();
-    runtime.block_on(async {
+    on_one_event_loop(async {
         let mut handles = Vec::with_capacity(tasks);
         for _ in 0..tasks {
             let (addr, request) = (addr.clone(), request.clone());
@@ -123,8 +123,7 @@ fn fetch_all(base: &str, tasks: usize, delay: &str, body_bytes: usize) -> f64 {
         for h in handles {
             h.await.expect("task").expect("GET");
         }
-    });
-    started.elapsed().as_secs_f64()
+    })
 }
 
 fn main() -> anyhow::Result<()> {
