@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conclab=target/release/conclab
 [ -x "$conclab" ] || cargo build --release
-for pair in cpu-bound:speedup cpu-bound:timeline io-bound:timeline race:time-sync=none waits:time; do
+for pair in cpu-bound:speedup cpu-bound:timeline io-bound:timeline race:time-sync=none waits:time \
+    connections:timeline-http_version=1.1 connections:timeline-http_version=2; do
   exp=${pair%%:*}
   chart=${pair#*:}
   "$conclab" chart "results/$exp" --width 1200 --height 750 > /dev/null

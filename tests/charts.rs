@@ -207,3 +207,54 @@ fn a_chart_that_cannot_be_written_fails_the_run_but_keeps_the_rows() {
     );
     assert_eq!(lab.csv("results/c/summary.csv").rows.len(), 2);
 }
+
+/// Width, height and RGB rows of a PNG.
+fn decode_rows(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
+    let mut reader = png::Decoder::new(std::fs::File::open(path).unwrap())
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks(step)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width as usize, info.height as usize, pixels)
+}
+
+#[test]
+fn a_wall_of_a_thousand_concurrent_tasks_has_no_stripes() {
+    let lab = Lab::new();
+    lab.write("w.toml", "repetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 1000\nduration = \"50ms\"\n[matrix]\nmodel = [\"async\"]\nworkers = [1000]\n");
+    let out = lab.run(&["w.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let o = lab
+        .cmd()
+        .args(["chart", "results/w", "--width", "1200", "--height", "750"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (w, h, px) = decode_rows(&lab.path().join("results/w/timeline.png"));
+    const WHITE: [u8; 3] = [255, 255, 255];
+    // Columns through the wall (every task runs from ~0 to ~50 ms): between the first and
+    // the last painted pixel of such a column, rows shared by many tasks leave no white
+    // line; thin gaps between them used to alias into stripes.
+    let mut walls = 0;
+    for x in w / 3..w / 2 {
+        let column: Vec<[u8; 3]> = (100..h - 80).map(|y| px[y * w + x]).collect();
+        let (Some(first), Some(last)) = (
+            column.iter().position(|p| *p != WHITE),
+            column.iter().rposition(|p| *p != WHITE),
+        ) else {
+            continue;
+        };
+        if last - first < h / 2 {
+            continue;
+        }
+        walls += 1;
+        let white = column[first..=last].iter().filter(|p| **p == WHITE).count();
+        assert_eq!(white, 0, "column {x}: {white} white pixels inside the wall");
+    }
+    assert!(walls > 50, "no wall found: {walls} columns");
+}

@@ -123,6 +123,14 @@ pub fn draw(
                 RGBColor(200, 200, 200).stroke_width(1),
             )])?;
         }
+        // A gap between rows only where it is at least a pixel: thinner gaps alias into
+        // stripes in one place and a solid band in another.
+        let row_px = chart.plotting_area().dim_in_pixel().1 as f64 / layout.rows.max(1) as f64;
+        let (pad, fill_share) = if row_px >= 6.0 {
+            (0.1, 0.8)
+        } else {
+            (0.0, 1.0)
+        };
         let bar = |row: usize, s: f64, e: f64, ok: bool, height: f64| {
             let y1 = top - row as f64;
             let fill = if ok {
@@ -132,7 +140,7 @@ pub fn draw(
             };
             // A task shorter than a pixel still shows as a sliver.
             let e = e.max(s + tmax / 2000.0);
-            Rectangle::new([(s, y1 - 0.1), (e, y1 - 0.1 - 0.8 * height)], fill)
+            Rectangle::new([(s, y1 - pad), (e, y1 - pad - fill_share * height)], fill)
         };
         match &layout.bars {
             Bars::Rows(items) => {
