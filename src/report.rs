@@ -92,18 +92,27 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
             .expect("r itself qualifies");
         let s = best.speedup.unwrap_or(0.0);
         let axes: String = best.axes.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-        let verb = if s >= 1.0 {
-            format!("ran {s:.2}x faster than")
-        } else {
-            format!("ran {:.2}x slower than", 1.0 / s)
-        };
         say(&format!(
-            "  {} w={}{axes} {verb} sequential",
-            best.model, best.workers
+            "  {} w={}{axes} {}",
+            best.model,
+            best.workers,
+            versus_sequential(s)
         ));
     }
     for w in warnings(rows) {
         say(&format!("  warning: {w}"));
+    }
+}
+
+/// A speedup in words. Within 2% is no difference worth a direction: "1.00x faster" would
+/// read as a gain.
+fn versus_sequential(speedup: f64) -> String {
+    if (0.98..=1.02).contains(&speedup) {
+        format!("ran as fast as sequential ({speedup:.2}x)")
+    } else if speedup > 1.0 {
+        format!("ran {speedup:.2}x faster than sequential")
+    } else {
+        format!("ran {:.2}x slower than sequential", 1.0 / speedup)
     }
 }
 
@@ -139,4 +148,17 @@ pub fn warnings(rows: &[SummaryRow]) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::versus_sequential;
+
+    #[test]
+    fn speedups_near_one_have_no_direction() {
+        assert_eq!(versus_sequential(1.0), "ran as fast as sequential (1.00x)");
+        assert_eq!(versus_sequential(0.99), "ran as fast as sequential (0.99x)");
+        assert_eq!(versus_sequential(1.97), "ran 1.97x faster than sequential");
+        assert_eq!(versus_sequential(0.5), "ran 2.00x slower than sequential");
+    }
 }
