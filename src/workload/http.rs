@@ -133,7 +133,8 @@ impl Http {
     /// that a server offering both never changes what an experiment measures.
     fn async_client(&self) -> reqwest::Client {
         // No TCP keep-alive probes or user timeout: `request_timeout` bounds every request,
-        // and the five socket options they take would be most of a loopback connect's cost.
+        // and the five socket options they take are a measurable part of a loopback
+        // connect's cost.
         let builder = reqwest::Client::builder()
             .timeout(self.c.request_timeout)
             .tcp_keepalive(None)
