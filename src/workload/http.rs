@@ -87,7 +87,7 @@ pub struct HttpOutcome {
     pub status: Option<u16>,
     pub bytes: u64,
     pub latency_s: f64,
-    /// `timeout`, `connect`, `status` or `io` when the request failed.
+    /// `timeout`, `connect`, `status`, `protocol` or `io` when the request failed.
     pub error: Option<String>,
 }
 
