@@ -600,7 +600,7 @@ impl Checker {
             return None;
         };
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
-        if let Some(models) = &model_list {
+        if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
             self.http2_models(models, workload, matrix);
         }
         let settings = models.map(|m| self.model_settings(m)).unwrap_or_default();
@@ -1060,6 +1060,12 @@ mod tests {
             "{head}http_version = \"3\"\n[matrix]\nmodel = [\"async\"]\n"
         ));
         assert!(bad[0].1.contains("1.1, 2"), "{bad:?}");
+        // Another kind has no http_version: one error, the unknown key, not two.
+        let other = errors(
+            "[workload]\nkind = \"sleep\"\nhttp_version = \"2\"\n[matrix]\nmodel = [\"threads\"]\n",
+        );
+        assert_eq!(other.len(), 1, "{other:?}");
+        assert!(other[0].1.contains("unknown key"), "{other:?}");
     }
 
     #[test]
