@@ -601,7 +601,7 @@ impl Checker {
         };
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
         if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
-            self.http2_models(models, workload, matrix);
+            self.http2_models(models, &params, &axes, workload, matrix);
         }
         let settings = models.map(|m| self.model_settings(m)).unwrap_or_default();
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
@@ -788,8 +788,17 @@ impl Checker {
     }
 
     /// HTTP/2 is spoken by the async client only: ureq, the blocking models' client, has
-    /// HTTP/1.1 and nothing else, so a cell of a blocking model at "2" would lie.
-    fn http2_models(&mut self, models: &[ModelKind], workload: &[Entry], matrix: &[Entry]) {
+    /// HTTP/1.1 and nothing else, so a cell of a blocking model at "2" would lie. Decided
+    /// from the checked values (`http_version = 2`, `2.0` and `"2"` alike); the entries only
+    /// place the message.
+    fn http2_models(
+        &mut self,
+        models: &[ModelKind],
+        params: &Params,
+        axes: &[Axis],
+        workload: &[Entry],
+        matrix: &[Entry],
+    ) {
         let blocking: Vec<&str> = models
             .iter()
             .filter(|m| !m.waits_async())
@@ -798,24 +807,32 @@ impl Checker {
         if blocking.is_empty() {
             return;
         }
-        let is_2 = |v: &Value| matches!(v, Value::Str(s) if s == "2") || matches!(v, Value::Int(2));
-        let asks_http2 = |node: &Node| match &node.value {
-            Value::Array(items) => items.iter().any(|i| is_2(&i.value)),
-            v => is_2(v),
-        };
-        for (table, entries) in [("workload", workload), ("matrix", matrix)] {
-            for e in entries.iter().filter(|e| e.key == "http_version") {
-                if asks_http2(&e.node) {
-                    self.at_node(
-                        &e.node,
-                        &format!("{table}.http_version"),
-                        format!(
-                            "http_version \"2\" is spoken by the async models only (async, async_pool); {} use ureq, which speaks HTTP/1.1: list them in an experiment of their own, or keep http_version = \"1.1\"",
-                            blocking.join(", ")
-                        ),
-                    );
-                }
-            }
+        let http2 = ParamValue::Str("2".into());
+        let asked = [
+            (
+                "workload",
+                workload,
+                params.get("http_version") == Some(&http2),
+            ),
+            (
+                "matrix",
+                matrix,
+                axes.iter()
+                    .any(|a| a.name == "http_version" && a.values.contains(&http2)),
+            ),
+        ];
+        for (table, entries, asks) in asked {
+            let Some(e) = entries.iter().find(|e| asks && e.key == "http_version") else {
+                continue;
+            };
+            self.at_node(
+                &e.node,
+                &format!("{table}.http_version"),
+                format!(
+                    "http_version \"2\" is spoken by the async models only (async, async_pool); {} use ureq, which speaks HTTP/1.1: list them in an experiment of their own, or keep http_version = \"1.1\"",
+                    blocking.join(", ")
+                ),
+            );
         }
     }
 
@@ -1049,6 +1066,10 @@ mod tests {
         ));
         assert_eq!(axis.len(), 1, "{axis:?}");
         assert_eq!(axis[0].0, "matrix.http_version");
+        let float = errors(&format!(
+            "{head}http_version = 2.0\n[matrix]\nmodel = [\"threads\"]\n"
+        ));
+        assert_eq!(float.len(), 1, "2.0 is \"2\" too: {float:?}");
         for fine in [
             format!("{head}http_version = 2\n[matrix]\nmodel = [\"async\", \"async_pool\"]\n"),
             format!("{head}http_version = \"1.1\"\n[matrix]\nmodel = [\"threads\", \"async\"]\n"),
