@@ -92,6 +92,22 @@ pub struct HttpOutcome {
 }
 
 impl HttpOutcome {
+    /// The outcome of a request that began at `started`: a status outside 2xx with no
+    /// other error is a `status` error.
+    fn new(started: Instant, status: Option<u16>, bytes: u64, error: Option<String>) -> Self {
+        let error = match (status, error) {
+            (_, Some(e)) => Some(e),
+            (Some(s), None) if !(200..300).contains(&s) => Some("status".into()),
+            _ => None,
+        };
+        HttpOutcome {
+            status,
+            bytes,
+            latency_s: started.elapsed().as_secs_f64(),
+            error,
+        }
+    }
+
     fn into_result(self) -> TaskResult {
         TaskResult {
             ok: self.error.is_none(),
@@ -167,14 +183,6 @@ fn install_tls_provider() {
     });
 }
 
-fn classify(status: Option<u16>, error: Option<String>) -> Option<String> {
-    match (status, error) {
-        (_, Some(e)) => Some(e),
-        (Some(s), None) if !(200..300).contains(&s) => Some("status".into()),
-        _ => None,
-    }
-}
-
 /// One blocking GET with `agent`, reading the whole body.
 fn get_blocking(agent: &ureq::Agent, url: &str) -> HttpOutcome {
     let started = Instant::now();
@@ -188,12 +196,7 @@ fn get_blocking(agent: &ureq::Agent, url: &str) -> HttpOutcome {
         }
         Err(e) => (None, 0, Some(ureq_kind(&e))),
     };
-    HttpOutcome {
-        error: classify(status, error),
-        status,
-        bytes,
-        latency_s: started.elapsed().as_secs_f64(),
-    }
+    HttpOutcome::new(started, status, bytes, error)
 }
 
 fn io_kind(e: &std::io::Error) -> String {
@@ -243,12 +246,7 @@ async fn get_async(client: &reqwest::Client, url: &str, http2: bool) -> HttpOutc
         }
         Err(e) => (None, 0, Some(reqwest_kind(&e))),
     };
-    HttpOutcome {
-        error: classify(status, error),
-        status,
-        bytes,
-        latency_s: started.elapsed().as_secs_f64(),
-    }
+    HttpOutcome::new(started, status, bytes, error)
 }
 
 fn reqwest_kind(e: &reqwest::Error) -> String {
