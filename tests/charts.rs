@@ -29,7 +29,18 @@ struct Image {
     pixels: HashSet<[u8; 3]>,
 }
 
+/// Size and the set of colours of a PNG.
 fn decode(path: &Path) -> Image {
+    let (width, height, rows) = decode_rows(path);
+    Image {
+        width: width as u32,
+        height: height as u32,
+        pixels: rows.into_iter().collect(),
+    }
+}
+
+/// Width, height and RGB pixels, row by row, of a PNG.
+fn decode_rows(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
     let decoder = png::Decoder::new(
         std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     );
@@ -41,11 +52,7 @@ fn decode(path: &Path) -> Image {
         .chunks(step)
         .map(|p| [p[0], p[1], p[2]])
         .collect();
-    Image {
-        width: info.width,
-        height: info.height,
-        pixels,
-    }
+    (info.width as usize, info.height as usize, pixels)
 }
 
 fn has_colour(img: &Image, model: &str) -> bool {
@@ -206,21 +213,6 @@ fn a_chart_that_cannot_be_written_fails_the_run_but_keeps_the_rows() {
         "the rows are written before the charts"
     );
     assert_eq!(lab.csv("results/c/summary.csv").rows.len(), 2);
-}
-
-/// Width, height and RGB rows of a PNG.
-fn decode_rows(path: &Path) -> (usize, usize, Vec<[u8; 3]>) {
-    let mut reader = png::Decoder::new(std::fs::File::open(path).unwrap())
-        .read_info()
-        .unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let step = info.color_type.samples();
-    let pixels = buf[..info.buffer_size()]
-        .chunks(step)
-        .map(|p| [p[0], p[1], p[2]])
-        .collect();
-    (info.width as usize, info.height as usize, pixels)
 }
 
 #[test]
