@@ -72,6 +72,8 @@ pub struct Group<'a> {
     pub cores: usize,
     pub points: Vec<Point>,
     pub spans: Vec<Span>,
+    /// The worker count whose timeline is drawn, when the user chose one.
+    pub timeline_workers: Option<usize>,
 }
 
 impl Group<'_> {
@@ -179,19 +181,19 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
             cores,
             points,
             spans,
+            timeline_workers,
         };
         let size = (opts.width, opts.height);
         for (name, draw) in [
             (
                 "time",
-                time::draw as fn(&Group, &Path, (u32, u32), Option<usize>) -> anyhow::Result<()>,
+                time::draw as fn(&Group, &Path, (u32, u32)) -> anyhow::Result<()>,
             ),
             ("speedup", speedup::draw),
             ("timeline", timeline::draw),
         ] {
             let path = dir.join(format!("{name}{suffix}.png"));
-            draw(&group, &path, size, timeline_workers)
-                .with_context(|| format!("cannot draw {}", path.display()))?;
+            draw(&group, &path, size).with_context(|| format!("cannot draw {}", path.display()))?;
             written.push(path);
         }
     }

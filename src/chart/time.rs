@@ -10,12 +10,7 @@ use super::{
     reference_line, short_number, worker_axis, worker_ticks,
 };
 
-pub fn draw(
-    g: &Group,
-    path: &Path,
-    size: (u32, u32),
-    _timeline_workers: Option<usize>,
-) -> anyhow::Result<()> {
+pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     let root = BitMapBackend::new(path, size).into_drawing_area();
     let models = g.models();
     let flat = flat_lines(&models);

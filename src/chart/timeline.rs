@@ -13,12 +13,8 @@ use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number};
 /// How many pixel columns time is cut into when spans are aggregated.
 const COLUMNS: usize = 600;
 
-pub fn draw(
-    g: &Group,
-    path: &Path,
-    size: (u32, u32),
-    timeline_workers: Option<usize>,
-) -> anyhow::Result<()> {
+pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
+    let timeline_workers = g.timeline_workers;
     let root = BitMapBackend::new(path, size).into_drawing_area();
     let panels = panels(&g.spans, timeline_workers);
     let mut legend: Vec<(String, RGBColor, LegendMark)> = panels
