@@ -14,15 +14,14 @@ use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number};
 const COLUMNS: usize = 600;
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
-    let timeline_workers = g.timeline_workers;
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    let panels = panels(&g.spans, timeline_workers);
+    let panels = panels(&g.spans, g.timeline_workers);
     let mut legend: Vec<(String, RGBColor, LegendMark)> = panels
         .iter()
         .map(|(m, w, _)| (format!("{m} (w={w})"), model_colour(m), LegendMark::Bar))
         .collect();
     legend.push(("failed task".into(), FAILED, LegendMark::Bar));
-    let which = match timeline_workers.or_else(|| shared_workers(&g.spans)) {
+    let which = match g.timeline_workers.or_else(|| shared_workers(&g.spans)) {
         Some(w) => format!("task timeline at {w} workers"),
         None => "task timeline".into(),
     };
