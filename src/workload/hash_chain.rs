@@ -133,7 +133,8 @@ impl HashChain {
     }
 }
 
-fn digest_result(digest: Option<String>) -> TaskResult {
+/// A finished chain's digest, or a cancelled task when the chain was stopped.
+pub(super) fn digest_result(digest: Option<String>) -> TaskResult {
     match digest {
         Some(d) => TaskResult {
             ok: true,

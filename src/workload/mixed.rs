@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::hash_chain::{HashChainConfig, run_chain, verify_digests};
+use super::hash_chain::{HashChainConfig, digest_result, run_chain, verify_digests};
 use super::{
-    AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
-    WorkloadConfig,
+    AsyncWorker, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig,
 };
 use crate::spec::params::{Params, ParamsExt, SEED_INPUTS};
 
@@ -54,14 +53,9 @@ impl Mixed {
     }
 }
 
+/// The chain's digest once the wait is done too; cancelled if either was stopped.
 fn finish(digest: Option<String>, waited: bool) -> TaskResult {
-    match (digest, waited) {
-        (Some(d), true) => TaskResult {
-            ok: true,
-            output: Output::Digest(d),
-        },
-        _ => TaskResult::cancelled(),
-    }
+    digest_result(digest.filter(|_| waited))
 }
 
 impl Workload for Mixed {
