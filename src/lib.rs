@@ -12,6 +12,7 @@ pub mod rebuild;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod schedule;
 pub mod selection;
 pub mod server;
 pub mod spec;

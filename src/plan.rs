@@ -7,7 +7,7 @@ use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
 use crate::runner::done_counts;
 use crate::selection::{Filter, Shard, check_filters, select};
-use crate::spec::Experiment;
+use crate::spec::{Experiment, Repetitions};
 use crate::spec::matrix::expand;
 use crate::workload::{Calibration, hash_chain};
 
@@ -37,13 +37,17 @@ pub fn plan(
             .unwrap_or_default();
         let counts = done_counts(&existing);
         let axes: Vec<&str> = exp.axes.iter().map(|a| a.name.as_str()).collect();
-        let reps = exp.repetitions + exp.warmup;
+        let reps = exp.repetitions.min();
+        let estimated_with = match exp.repetitions {
+            Repetitions::Fixed(_) => String::new(),
+            Repetitions::Auto { .. } => format!(" (estimated with the minimum, {reps})"),
+        };
         if !say(&format!(
-            "{} ({}): {} cells x {} repetitions + {} warm-up, {}",
+            "{} ({}): {} cells x {} repetitions{estimated_with} + {} warm-up, {}",
             exp.name,
             exp.path.display(),
             cells.len(),
-            exp.repetitions,
+            exp.repetitions.describe(),
             exp.warmup,
             exp.kind.name
         )) {
@@ -63,7 +67,7 @@ pub fn plan(
                 ideal_seconds(cell.model, cell.workers, cell.workload.tasks(), cost, cores)
             });
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
-            let todo = exp.repetitions.saturating_sub(done);
+            let todo = reps.saturating_sub(done);
             let warm = if todo > 0 { exp.warmup } else { 0 };
             let estimate = (ideal.unwrap_or(0.0) + OVERHEAD_S) * (todo + warm) as f64;
             seconds_total += estimate;
@@ -80,7 +84,7 @@ pub fn plan(
             let status = if todo == 0 {
                 "done".to_string()
             } else if done > 0 {
-                format!("{done}/{} done", exp.repetitions)
+                format!("{done}/{reps} done")
             } else {
                 "to run".into()
             };
@@ -98,7 +102,6 @@ pub fn plan(
                 return Ok(cells_total);
             }
         }
-        let _ = reps;
     }
     say(&format!(
         "{cells_total} cells; estimated run time {} (ideal bounds plus start-up; real runs take longer)",

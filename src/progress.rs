@@ -61,6 +61,14 @@ impl Progress {
         }
     }
 
+    /// More repetitions than estimated at the start (`repetitions = "auto"` going on).
+    pub fn extend(&mut self, more: u64) {
+        self.total += more;
+        if let Some(bar) = &self.bar {
+            bar.inc_length(more);
+        }
+    }
+
     pub fn cell_done(&mut self) {
         self.cells_done += 1;
     }

@@ -23,7 +23,35 @@ pub fn seconds(v: f64) -> String {
     }
 }
 
-/// The end-of-run table for one experiment, then "ran N.NNx faster" lines and warnings.
+/// `3.70-3.75 s`: an interval in the unit of its upper end.
+pub fn seconds_range(lo: f64, hi: f64) -> String {
+    let (scale, unit, digits) = if hi >= 100.0 {
+        (1.0, "s", 0)
+    } else if hi >= 1.0 {
+        (1.0, "s", 3)
+    } else if hi >= 1e-3 {
+        (1e3, "ms", 2)
+    } else {
+        (1e6, "µs", 1)
+    };
+    format!(
+        "{:.digits$}-{:.digits$} {unit}",
+        lo * scale,
+        hi * scale
+    )
+}
+
+fn ratio(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into())
+}
+
+fn ratio_range(v: Option<(f64, f64)>) -> String {
+    v.map(|(lo, hi)| format!("[{lo:.2}-{hi:.2}]"))
+        .unwrap_or_default()
+}
+
+/// The end-of-run table for one experiment, then one line per model explaining its best
+/// speedup, and the warnings.
 pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
     if rows.is_empty() {
         return;
@@ -38,8 +66,13 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         (lo, hi) if lo == hi => format!("{hi} repetitions"),
         (lo, hi) => format!("{lo} to {hi} repetitions"),
     };
+    let interval = if fewest >= 6 {
+        "[..] = 95% interval".to_string()
+    } else {
+        "[..] = 95% interval; min-max under 6 repetitions".to_string()
+    };
     say(&format!(
-        "{name} ({}, medians of {reps} per cell, {cores} cores)",
+        "{name} ({}, medians of {reps} per cell, {cores} cores; {interval})",
         rows[0].workload
     ));
     let mut head = format!("  {:<15} {:>7}", "model", "workers");
@@ -47,8 +80,8 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         head.push_str(&format!(" {a:>12}"));
     }
     head.push_str(&format!(
-        " {:>11} {:>7} {:>8} {:>9}  {}",
-        "median", "cv", "speedup", "vs ideal", "check"
+        " {:>10} {:<20} {:>8} {:<13} {:>5} {:>8} {:>8}  {}",
+        "median", "", "speedup", "", "busy", "per-core", "vs ideal", "check"
     ));
     say(&head);
     for r in rows {
@@ -56,31 +89,53 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         for (_, v) in &r.axes {
             line.push_str(&format!(" {v:>12}"));
         }
-        let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into());
+        let per_core = r
+            .core_speed
+            .map(|c| format!("{c:.2}"))
+            .unwrap_or_else(|| "-".into());
         line.push_str(&format!(
-            " {:>11} {:>6.1}% {:>8} {:>9}  {}",
+            " {:>10} {:<20} {:>8} {:<13} {:>5.2} {:>8} {:>8}  {}",
             seconds(r.stats.median),
-            r.stats.cv * 100.0,
-            opt(r.speedup),
-            opt(r.vs_ideal),
+            format!("[{}]", seconds_range(r.stats.ci.low, r.stats.ci.high)),
+            ratio(r.speedup),
+            ratio_range(r.speedup_ci),
+            r.parallelism,
+            per_core,
+            ratio(r.vs_ideal),
             r.check.as_str()
         ));
         if r.check != Check::Pass {
             line.push_str(&format!(" ({})", r.detail));
         }
+        if !r.flags.is_empty() {
+            let codes: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+            line.push_str(&format!("  [{}]", codes.join(";")));
+        }
         say(&line);
     }
-    // One line per model and axis combination: its best worker count against sequential.
-    let mut seen: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for line in comparisons(rows) {
+        say(&format!("  {line}"));
+    }
+    for w in crate::results::flags::warnings(rows, cores) {
+        say(&format!("  warning: {w}"));
+    }
+}
+
+/// The best worker count of each model (per combination of extra axes), set against
+/// sequential and explained; then which models the fastest cannot be told apart from.
+pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut best_cells: Vec<&SummaryRow> = Vec::new();
     for r in rows
         .iter()
         .filter(|r| r.model != "sequential" && r.speedup.is_some())
     {
-        let key = (r.model.clone(), r.axes.clone());
-        if seen.contains(&key) {
+        if best_cells
+            .iter()
+            .any(|b| b.model == r.model && b.axes == r.axes)
+        {
             continue;
         }
-        seen.push(key);
         let best = rows
             .iter()
             .filter(|o| o.model == r.model && o.axes == r.axes && o.speedup.is_some())
@@ -90,18 +145,67 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
                     .total_cmp(&b.speedup.unwrap_or(0.0))
             })
             .expect("r itself qualifies");
-        let s = best.speedup.unwrap_or(0.0);
-        let axes: String = best.axes.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-        say(&format!(
-            "  {} w={}{axes} {}",
-            best.model,
-            best.workers,
-            versus_sequential(s)
+        best_cells.push(best);
+        let baseline = rows
+            .iter()
+            .find(|o| o.model == "sequential" && o.axes == best.axes);
+        out.push(format!("{} {}", best.label(), explain(best, baseline)));
+    }
+    // Per combination of axes: the fastest cell, and the others it cannot be told from.
+    let mut seen_axes: Vec<&Vec<(String, String)>> = Vec::new();
+    for b in &best_cells {
+        if seen_axes.contains(&&b.axes) {
+            continue;
+        }
+        seen_axes.push(&b.axes);
+        let group: Vec<&&SummaryRow> = best_cells.iter().filter(|o| o.axes == b.axes).collect();
+        let Some(fastest) = group
+            .iter()
+            .max_by(|x, y| x.stats.median.total_cmp(&y.stats.median).reverse())
+        else {
+            continue;
+        };
+        let ties: Vec<String> = group
+            .iter()
+            .filter(|o| o.cell != fastest.cell && o.stats.ci.overlaps(&fastest.stats.ci))
+            .map(|o| o.label())
+            .collect();
+        if group.len() > 1 && !ties.is_empty() {
+            out.push(format!(
+                "fastest: {}; not distinguishable from it: {}",
+                fastest.label(),
+                ties.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// One cell against its sequential baseline, in words, with the reason where known:
+/// speedup = cores busy x per-core speed (relative to sequential's).
+fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
+    let s = r.speedup.unwrap_or(0.0);
+    let range = ratio_range(r.speedup_ci);
+    let overlaps = baseline.is_some_and(|b| b.stats.ci.overlaps(&r.stats.ci));
+    let mut text = if overlaps {
+        format!("is not distinguishable from sequential ({s:.2}x {range})")
+    } else {
+        format!("{} {range}", versus_sequential(s))
+    };
+    if let (Some(speed), Some(base_speed)) = (r.core_speed, r.baseline_core_speed.filter(|b| *b > 0.0))
+    {
+        let relative = speed / base_speed;
+        text.push_str(&format!(
+            " = {:.2} cores busy x {relative:.2} per-core speed",
+            r.parallelism
         ));
+        if relative < 0.9 {
+            text.push_str(" (the cores slowed each other)");
+        }
+    } else if let Some(f) = r.in_flight.filter(|_| r.core_speed.is_none()) {
+        text.push_str(&format!("; {f:.1} tasks in flight on average"));
     }
-    for w in warnings(rows) {
-        say(&format!("  warning: {w}"));
-    }
+    text
 }
 
 /// A speedup in words. Within 2% is no difference worth a direction: "1.00x faster" would
@@ -114,40 +218,6 @@ fn versus_sequential(speedup: f64) -> String {
     } else {
         format!("ran {:.2}x slower than sequential", 1.0 / speedup)
     }
-}
-
-/// Figures a reader should not trust without a second look, and what to do about them.
-pub fn warnings(rows: &[SummaryRow]) -> Vec<String> {
-    let mut out = Vec::new();
-    let label = |r: &SummaryRow| format!("{} w={}", r.model, r.workers);
-    let noisy: Vec<String> = rows
-        .iter()
-        .filter(|r| r.stats.n >= 3 && r.stats.cv > 0.10)
-        .map(|r| format!("{} {:.0}%", label(r), r.stats.cv * 100.0))
-        .collect();
-    if !noisy.is_empty() {
-        out.push(format!(
-            "times vary by more than 10% (cv) in {} of {} cells ({}): close other programs or raise `repetitions`",
-            noisy.len(),
-            rows.len(),
-            noisy.join(", ")
-        ));
-    }
-    if let Some(r) = rows.iter().find(|r| r.stats.n < 3) {
-        out.push(format!(
-            "{}: {} repetition(s) give no spread; use repetitions >= 3 for numbers you quote",
-            label(r),
-            r.stats.n
-        ));
-    }
-    for r in rows {
-        if let Some(v) = r.vs_ideal
-            && v < 0.9
-        {
-            out.push(format!("{}: {v:.2}x of the ideal bound, faster than it should be; the ideal's calibration may be off (CPU frequency scaling?)", label(r)));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

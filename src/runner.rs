@@ -19,11 +19,12 @@ use crate::results::runs::{self, RunRow};
 use crate::results::summary;
 use crate::results::tasks::TasksFile;
 use crate::results::{archive, csv_file::AppendCsv};
+use crate::schedule::Schedule;
 use crate::selection::{Filter, Shard, check_filters, select};
 use crate::server::{ServerChild, ServerConfig};
 use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
-use crate::spec::{Cell, Experiment, Order};
+use crate::spec::{Cell, Experiment};
 use crate::workload::context::INTERRUPTED;
 use crate::workload::{
     BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload,
@@ -61,8 +62,8 @@ struct Prepared<'e> {
     runs: AppendCsv,
     rows: Vec<RunRow>,
     tasks: TasksFile,
-    /// (index into `cells`, repetition number), in running order.
-    schedule: Vec<(usize, u32)>,
+    /// Which repetition of which cell runs next.
+    schedule: Schedule,
 }
 
 pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunOutcome> {
@@ -76,18 +77,9 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
     }
     let total: u64 = prepared
         .iter()
-        .map(|p| p.schedule.len() as u64 + warmups(p))
+        .map(|p| p.schedule.least_remaining() + warmups(p))
         .sum();
-    let cells: usize = prepared
-        .iter()
-        .map(|p| {
-            p.schedule
-                .iter()
-                .map(|(c, _)| *c)
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-        })
-        .sum();
+    let cells: usize = prepared.iter().map(|p| p.schedule.cells_to_run()).sum();
     let mut progress = Progress::new(total, cells, opts.quiet);
     let ns_per_hash = hash_chain::calibrate_ns_per_hash();
     let mut outcome = RunOutcome::default();
@@ -115,8 +107,7 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
 }
 
 fn warmups(p: &Prepared<'_>) -> u64 {
-    let mut seen = std::collections::HashSet::new();
-    p.schedule.iter().filter(|(c, _)| seen.insert(*c)).count() as u64 * p.exp.warmup as u64
+    p.schedule.cells_to_run() as u64 * p.exp.warmup as u64
 }
 
 /// Counts the repetitions a cell already has that count as done (passed or raced).
@@ -158,32 +149,19 @@ fn prepare<'e>(
         serde_json::to_string_pretty(env)? + "\n",
     )?;
     let cells = select(expand(exp), &opts.only, opts.shard);
-    let counts = done_counts(&rows);
-    let needed: Vec<(u32, u32)> = cells
+    let existing = cells
         .iter()
         .map(|c| {
-            let (done, last) = counts.get(c.id.as_str()).copied().unwrap_or((0, 0));
-            (exp.repetitions.saturating_sub(done), last)
+            let mine = rows.iter().filter(|r| r.cell == c.id);
+            let last = mine.clone().map(|r| r.repetition).max().unwrap_or(0);
+            let walls = mine
+                .filter(|r| r.check != Check::Fail)
+                .map(|r| r.wall_s)
+                .collect();
+            (walls, last)
         })
         .collect();
-    let mut schedule = Vec::new();
-    match exp.order {
-        Order::Grouped => {
-            for (i, (n, last)) in needed.iter().enumerate() {
-                schedule.extend((1..=*n).map(|k| (i, last + k)));
-            }
-        }
-        Order::Interleaved => {
-            let rounds = needed.iter().map(|(n, _)| *n).max().unwrap_or(0);
-            for k in 1..=rounds {
-                for (i, (n, last)) in needed.iter().enumerate() {
-                    if k <= *n {
-                        schedule.push((i, last + k));
-                    }
-                }
-            }
-        }
-    }
+    let schedule = Schedule::new(exp.order, exp.repetitions, existing);
     Ok(Prepared {
         exp,
         dir,
@@ -211,10 +189,6 @@ fn run_experiment(
         server_url: server.as_ref().map(|s| s.base_url().to_string()),
     };
     let mut workloads: HashMap<usize, Arc<dyn Workload>> = HashMap::new();
-    let mut remaining: HashMap<usize, usize> = HashMap::new();
-    for (c, _) in &p.schedule {
-        *remaining.entry(*c).or_default() += 1;
-    }
     // Results that must agree across models and runs of one workload configuration.
     let mut fingerprints: HashMap<String, (String, String)> = HashMap::new();
     let cell_by_id: HashMap<&str, &Cell> = p.cells.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -229,11 +203,13 @@ fn run_experiment(
                 .or_insert((fp, cell.label()));
         }
     }
-    let schedule = p.schedule.clone();
-    for (ci, repetition) in schedule {
+    while let Some((ci, repetition)) = p.schedule.next() {
         if INTERRUPTED.load(Ordering::Relaxed) {
             outcome.interrupted = true;
             break;
+        }
+        if p.schedule.beyond_estimate() {
+            progress.extend(1);
         }
         let cell = p.cells[ci].clone();
         let label = cell.label();
@@ -274,7 +250,7 @@ fn run_experiment(
                 w
             }
         };
-        let what = format!("rep {repetition}/{}", exp.repetitions);
+        let what = format!("rep {repetition}/{}", exp.repetitions.describe());
         progress.start(&exp.name, &label, &what);
         let mut rep = measure_repetition(
             &cell,
@@ -300,7 +276,7 @@ fn run_experiment(
                 None => {}
             }
         }
-        let row = rep.row(exp, &cell, repetition, &env.host);
+        let row = rep.row(exp, &cell, repetition, &env.host, ns_per_hash);
         p.runs.append(&row.columns())?;
         if !p.tasks.recorded.contains(&cell.id) {
             p.tasks.append(&cell, &rep.records)?;
@@ -318,10 +294,11 @@ fn run_experiment(
             &what,
             &format!("{} {}", report::seconds(row.wall_s), row.check.as_str()),
         );
+        if row.check != Check::Fail {
+            p.schedule.record(ci, row.wall_s);
+        }
         p.rows.push(row);
-        let left = remaining.get_mut(&ci).expect("scheduled");
-        *left -= 1;
-        if *left == 0 {
+        if p.schedule.finished(ci) {
             progress.cell_done();
             workloads.remove(&ci);
         }
@@ -361,10 +338,10 @@ fn render_charts(dir: &Path, exp: &Experiment) -> bool {
 }
 
 fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
-    let needed = p
-        .schedule
-        .iter()
-        .any(|(c, _)| matches!(&p.cells[*c].workload, WorkloadConfig::Http(h) if h.urls.is_none()));
+    let needed = (0..p.cells.len()).any(|c| {
+        p.schedule.wants_more(c)
+            && matches!(&p.cells[c].workload, WorkloadConfig::Http(h) if h.urls.is_none())
+    });
     if !needed {
         return Ok(None);
     }
@@ -417,7 +394,14 @@ pub struct Repetition {
 }
 
 impl Repetition {
-    fn row(&self, exp: &Experiment, cell: &Cell, repetition: u32, host: &str) -> RunRow {
+    fn row(
+        &self,
+        exp: &Experiment,
+        cell: &Cell,
+        repetition: u32,
+        host: &str,
+        ns_per_hash: f64,
+    ) -> RunRow {
         let mut durations: Vec<f64> = self
             .records
             .iter()
@@ -426,6 +410,12 @@ impl Repetition {
             .collect();
         durations.sort_by(f64::total_cmp);
         let ok = self.records.iter().filter(|r| r.result.ok).count();
+        let busy: f64 = self.records.iter().map(|r| r.end_s - r.start_s).sum();
+        // The work is known only when every task did all of it.
+        let hashes = cell
+            .workload
+            .hashes()
+            .filter(|_| ok == self.records.len());
         RunRow {
             experiment: exp.name.clone(),
             cell: cell.id.clone(),
@@ -449,6 +439,9 @@ impl Repetition {
             task_p99_s: measure::quantile(&durations, 0.99),
             started_at: self.started_at.clone(),
             host: host.to_string(),
+            in_flight: (self.wall_s > 0.0).then(|| busy / self.wall_s),
+            hashes,
+            calibrated_ns_per_hash: hashes.map(|_| ns_per_hash),
         }
     }
 }

@@ -44,11 +44,15 @@ type Row = BTreeMap<String, String>;
 pub struct Point {
     pub model: String,
     pub workers: usize,
+    /// Repetitions behind the median.
+    pub n: usize,
     pub median: f64,
-    pub min: f64,
-    pub max: f64,
+    /// The median's interval (min and max in summaries written before intervals).
+    pub low: f64,
+    pub high: f64,
     pub ideal: Option<f64>,
     pub speedup: Option<f64>,
+    pub speedup_ci: Option<(f64, f64)>,
 }
 
 /// One task of tasks.csv.
@@ -240,11 +244,13 @@ fn parse_point(r: &BTreeMap<String, String>) -> anyhow::Result<Point> {
     Ok(Point {
         model: r.get("model").cloned().unwrap_or_default(),
         workers: number(r, "workers")? as usize,
+        n: number(r, "n")? as usize,
         median: number(r, "median_s")?,
-        min: number(r, "min_s")?,
-        max: number(r, "max_s")?,
+        low: optional(r, "median_ci_low_s").map_or_else(|| number(r, "min_s"), Ok)?,
+        high: optional(r, "median_ci_high_s").map_or_else(|| number(r, "max_s"), Ok)?,
         ideal: optional(r, "ideal_s"),
         speedup: optional(r, "speedup"),
+        speedup_ci: optional(r, "speedup_ci_low").zip(optional(r, "speedup_ci_high")),
     })
 }
 
@@ -438,6 +444,32 @@ pub fn model_line(
             .map(|(x, y)| Circle::new((*x, *y), 7, colour.filled())),
     )?;
     Ok(())
+}
+
+/// A vertical whisker from `lo` to `hi` at `x`, capped `cap` wide on both sides.
+pub fn whisker(
+    chart: &mut Chart<'_, '_>,
+    x: f64,
+    (lo, hi): (f64, f64),
+    cap: f64,
+    colour: RGBColor,
+) -> anyhow::Result<()> {
+    let style = colour.stroke_width(2);
+    chart.draw_series([
+        PathElement::new(vec![(x, lo), (x, hi)], style),
+        PathElement::new(vec![(x - cap, lo), (x + cap, lo)], style),
+        PathElement::new(vec![(x - cap, hi), (x + cap, hi)], style),
+    ])?;
+    Ok(())
+}
+
+/// The legend entry for whiskers: what an interval is depends on the repetitions.
+pub fn whisker_legend(points: &[Point]) -> String {
+    if points.iter().all(|p| p.n >= 6) {
+        "| 95% interval of the median".into()
+    } else {
+        "| interval of the median (min–max under 6 runs)".into()
+    }
 }
 
 /// A model that ignores workers: a flat line across the chart at `y`, a marker at the

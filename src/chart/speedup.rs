@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
     Group, LegendMark, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
-    short_number, worker_axis, worker_ticks,
+    short_number, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -26,6 +26,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         IDEAL_GREY,
         LegendMark::Dashed,
     ));
+    legend.push((whisker_legend(&g.points), IDEAL_GREY, LegendMark::Line));
     legend.push((
         format!("{} cores on this machine", g.cores),
         RGBColor(200, 0, 0),
@@ -119,6 +120,12 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             .filter_map(|p| p.speedup.map(|s| ((p.workers as f64).log2(), s)))
             .collect();
         model_line(&mut chart, &xy, colour)?;
+        for p in pts {
+            if let Some((lo, hi)) = p.speedup_ci {
+                let x = (p.workers as f64).log2();
+                whisker(&mut chart, x, (lo.min(yhi), hi.min(yhi)), (x1 - x0) * 0.008, colour)?;
+            }
+        }
     }
     root.present()?;
     Ok(())

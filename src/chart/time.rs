@@ -1,4 +1,4 @@
-//! `time.png`: median wall time against workers, with min–max whiskers and the ideal.
+//! `time.png`: median wall time against workers, with interval whiskers and the ideal.
 
 use std::path::Path;
 
@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use super::palette::{IDEAL_GREY, model_colour};
 use super::{
     Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_line,
-    reference_line, short_number, worker_axis, worker_ticks,
+    reference_line, short_number, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -27,7 +27,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         })
         .collect();
     legend.push(("ideal bound".into(), IDEAL_GREY, LegendMark::Dashed));
-    legend.push(("| min–max of runs".into(), IDEAL_GREY, LegendMark::Line));
+    legend.push((whisker_legend(&g.points), IDEAL_GREY, LegendMark::Line));
     let plot = frame(
         &root,
         &g.title("median wall time against workers"),
@@ -38,7 +38,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     let values: Vec<f64> = g
         .points
         .iter()
-        .flat_map(|p| [p.median, p.min, p.max].into_iter().chain(p.ideal))
+        .flat_map(|p| [p.median, p.low, p.high].into_iter().chain(p.ideal))
         .filter(|v| *v > 0.0 && v.is_finite())
         .collect();
     let (vmin, vmax) = values
@@ -121,19 +121,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         model_line(&mut chart, &xy, colour)?;
         for p in pts {
             let x = (p.workers as f64).log2() + dodge;
-            let (a, b) = (ty(p.min), ty(p.max));
-            chart.draw_series([PathElement::new(
-                vec![(x, a), (x, b)],
-                colour.stroke_width(2),
-            )])?;
-            chart.draw_series([PathElement::new(
-                vec![(x - cap, a), (x + cap, a)],
-                colour.stroke_width(2),
-            )])?;
-            chart.draw_series([PathElement::new(
-                vec![(x - cap, b), (x + cap, b)],
-                colour.stroke_width(2),
-            )])?;
+            whisker(&mut chart, x, (ty(p.low), ty(p.high)), cap, colour)?;
         }
         let ideal: Vec<(f64, f64)> = pts
             .iter()

@@ -2,6 +2,7 @@
 
 pub mod csv_file;
 pub mod environment;
+pub mod flags;
 pub mod runs;
 pub mod stats;
 pub mod summary;

@@ -8,7 +8,7 @@ use super::{fmt_opt, fmt_s};
 use crate::workload::Check;
 
 pub const LEADING: [&str; 5] = ["experiment", "cell", "workload", "model", "workers"];
-pub const TRAILING: [&str; 16] = [
+pub const TRAILING: [&str; 19] = [
     "repetition",
     "wall_s",
     "setup_s",
@@ -25,6 +25,9 @@ pub const TRAILING: [&str; 16] = [
     "task_p99_s",
     "started_at",
     "host",
+    "in_flight",
+    "hashes",
+    "calibrated_ns_per_hash",
 ];
 
 /// The header for an experiment with these extra axes.
@@ -56,6 +59,13 @@ pub struct RunRow {
     pub task_p99_s: Option<f64>,
     pub started_at: String,
     pub host: String,
+    /// Tasks running at once, on average: the task spans' total time over the wall time.
+    pub in_flight: Option<f64>,
+    /// SHA-512 steps the repetition computed, where the workload's work is known.
+    pub hashes: Option<u64>,
+    /// The best single-thread time per hash known to the run when the row was written:
+    /// the reference of `core_speed`.
+    pub calibrated_ns_per_hash: Option<f64>,
 }
 
 impl RunRow {
@@ -88,6 +98,15 @@ impl RunRow {
             ("task_p99_s", fmt_opt(self.task_p99_s, 6)),
             ("started_at", self.started_at.clone()),
             ("host", self.host.clone()),
+            ("in_flight", fmt_opt(self.in_flight, 3)),
+            (
+                "hashes",
+                self.hashes.map(|v| v.to_string()).unwrap_or_default(),
+            ),
+            (
+                "calibrated_ns_per_hash",
+                fmt_opt(self.calibrated_ns_per_hash, 2),
+            ),
         ]);
         c
     }
@@ -119,6 +138,9 @@ impl RunRow {
             task_p99_s: f("task_p99_s"),
             started_at: s("started_at"),
             host: s("host"),
+            in_flight: f("in_flight"),
+            hashes: m.get("hashes").and_then(|v| v.parse().ok()),
+            calibrated_ns_per_hash: f("calibrated_ns_per_hash"),
         })
     }
 }
@@ -193,7 +215,7 @@ mod tests {
             ]
         );
         assert_eq!(h[6], "repetition");
-        assert_eq!(h.last().unwrap(), "host");
+        assert_eq!(h[h.len() - 4], "host", "new columns follow SPEC's last one");
         assert_eq!(axes_of(&h), vec!["iterations".to_string()]);
     }
 }

@@ -13,6 +13,76 @@ pub struct Stats {
     pub cv: f64,
     /// Values outside 1.5 interquartile ranges of the quartiles.
     pub outliers: usize,
+    /// The confidence interval of the median (see [`median_ci`]).
+    pub ci: MedianCi,
+}
+
+/// A distribution-free confidence interval of the median: two order statistics of the
+/// sample, with the probability that they enclose the true median.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MedianCi {
+    pub low: f64,
+    pub high: f64,
+    /// Exact coverage for any continuous distribution: 0.95 or more from 6 values on;
+    /// below that the interval is the whole sample (min to max) and covers less.
+    pub coverage: f64,
+}
+
+impl MedianCi {
+    /// Half the interval's width relative to `centre`: the precision `auto` aims at.
+    pub fn relative_half_width(&self, centre: f64) -> f64 {
+        if centre > 0.0 {
+            (self.high - self.low) / 2.0 / centre
+        } else {
+            0.0
+        }
+    }
+
+    pub fn overlaps(&self, other: &MedianCi) -> bool {
+        self.low <= other.high && other.low <= self.high
+    }
+}
+
+/// The confidence level the intervals aim at.
+pub const CI_LEVEL: f64 = 0.95;
+
+/// P(X <= k) for X ~ Binomial(n, 1/2), summed in log space so large n cannot underflow.
+fn binomial_half_cdf(n: usize, k: usize) -> f64 {
+    let mut log_p = -(n as f64) * std::f64::consts::LN_2;
+    let mut sum = 0.0;
+    for i in 0..=k.min(n) {
+        sum += log_p.exp();
+        log_p += ((n - i) as f64 / (i + 1) as f64).ln();
+    }
+    sum.min(1.0)
+}
+
+/// The narrowest symmetric pair of order statistics `[x(j), x(n+1-j)]` of a sorted
+/// sample that covers the median with probability >= 95%. The number of sample values
+/// below the median is Binomial(n, 1/2) whatever the distribution, so the coverage
+/// `1 - 2 P(B <= j-1)` is exact; with fewer than 6 values no pair reaches 95% and the
+/// interval is min to max, with its lower coverage stated.
+pub fn median_ci(sorted: &[f64]) -> Option<MedianCi> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let coverage = |j: usize| 1.0 - 2.0 * binomial_half_cdf(n, j - 1);
+    let mut j = 1;
+    while j < n.div_ceil(2) && coverage(j + 1) >= CI_LEVEL {
+        j += 1;
+    }
+    Some(MedianCi {
+        low: sorted[j - 1],
+        high: sorted[n - j],
+        coverage: coverage(j).max(0.0),
+    })
+}
+
+/// Every ratio `a / b` with `a` and `b` in their intervals: the interval of a speedup
+/// (baseline median / cell median). Conservative: it holds where both intervals hold.
+pub fn ratio_interval(a: &MedianCi, b: &MedianCi) -> Option<(f64, f64)> {
+    (b.low > 0.0 && b.high > 0.0).then(|| (a.low / b.high, a.high / b.low))
 }
 
 pub fn median(values: &[f64]) -> Option<f64> {
@@ -44,7 +114,9 @@ pub fn stats(values: &[f64]) -> Option<Stats> {
     } else {
         0
     };
+    let ci = median_ci(&v).expect("a non-empty sample");
     Some(Stats {
+        ci,
         n,
         median: q(0.5),
         mean,
@@ -78,5 +150,53 @@ mod tests {
         assert_eq!(stats(&[1.0]).unwrap().stddev, 0.0);
         assert!(stats(&[]).is_none());
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+    }
+
+    fn sample(n: usize) -> Vec<f64> {
+        (1..=n).map(|i| i as f64).collect()
+    }
+
+    /// Coverages worked out by hand from the binomial distribution with p = 1/2.
+    #[test]
+    fn median_ci_takes_the_order_statistics_the_binomial_gives() {
+        let ci = median_ci(&sample(3)).unwrap();
+        assert_eq!((ci.low, ci.high), (1.0, 3.0));
+        assert!((ci.coverage - 0.75).abs() < 1e-12, "1 - 2/8");
+        let ci = median_ci(&sample(6)).unwrap();
+        assert_eq!((ci.low, ci.high), (1.0, 6.0));
+        assert!((ci.coverage - (1.0 - 2.0 / 64.0)).abs() < 1e-12);
+        // n = 8: [x2, x7] would cover 1 - 2*9/256 = 0.9297, short of 95%.
+        let ci = median_ci(&sample(8)).unwrap();
+        assert_eq!((ci.low, ci.high), (1.0, 8.0));
+        // n = 10: [x2, x9] covers 1 - 2*11/1024 = 0.9785; [x3, x8] only 0.8906.
+        let ci = median_ci(&sample(10)).unwrap();
+        assert_eq!((ci.low, ci.high), (2.0, 9.0));
+        assert!((ci.coverage - (1.0 - 22.0 / 1024.0)).abs() < 1e-12);
+        // n = 20: P(B <= 5) = 21700 / 2^20, P(B <= 6) = 60460 / 2^20.
+        let ci = median_ci(&sample(20)).unwrap();
+        assert_eq!((ci.low, ci.high), (6.0, 15.0));
+        assert!((ci.coverage - (1.0 - 2.0 * 21700.0 / 1048576.0)).abs() < 1e-12);
+        let ci = median_ci(&[4.0]).unwrap();
+        assert_eq!((ci.low, ci.high, ci.coverage), (4.0, 4.0, 0.0));
+        assert!(median_ci(&[]).is_none());
+    }
+
+    #[test]
+    fn large_samples_do_not_underflow() {
+        let ci = median_ci(&sample(5000)).unwrap();
+        assert!(ci.coverage >= 0.95 && ci.coverage < 0.96, "{ci:?}");
+        // About 1.96 * sqrt(n) / 2 = 69 ranks either side of the middle.
+        assert!((2425.0..2435.0).contains(&ci.low), "{ci:?}");
+    }
+
+    #[test]
+    fn speedup_interval_takes_the_extremes_of_both() {
+        let base = MedianCi { low: 3.8, high: 4.2, coverage: 0.95 };
+        let cell = MedianCi { low: 1.9, high: 2.1, coverage: 0.95 };
+        let (lo, hi) = ratio_interval(&base, &cell).unwrap();
+        assert!((lo - 3.8 / 2.1).abs() < 1e-12 && (hi - 4.2 / 1.9).abs() < 1e-12);
+        assert!(base.overlaps(&MedianCi { low: 4.1, high: 5.0, coverage: 0.95 }));
+        assert!(!base.overlaps(&cell));
+        assert!((cell.relative_half_width(2.0) - 0.05).abs() < 1e-12);
     }
 }

@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::flags::{Flag, flags_of};
 use super::runs::RunRow;
-use super::stats::{Stats, median, stats};
+use super::stats::{Stats, median, ratio_interval, stats};
 use super::{fmt_opt, fmt_s};
 use crate::workload::Check;
 
@@ -28,6 +29,26 @@ pub struct SummaryRow {
     pub check: Check,
     /// The detail of the latest row that decided `check`.
     pub detail: String,
+    /// Every speedup consistent with both medians' intervals.
+    pub speedup_ci: Option<(f64, f64)>,
+    /// Cores kept busy: (user + sys CPU of conclab and its children) / wall, median.
+    pub parallelism: f64,
+    /// Tasks in flight on average (task spans' total / wall), median.
+    pub in_flight: Option<f64>,
+    /// Calibrated best CPU time per hash / this cell's CPU time per hash; for workloads
+    /// whose work is known (hash chains, mixed).
+    pub core_speed: Option<f64>,
+    /// The sequential baseline's core speed, to explain a speedup relative to it.
+    pub baseline_core_speed: Option<f64>,
+    pub flags: Vec<Flag>,
+}
+
+impl SummaryRow {
+    /// `thread_pool w=2` plus any extra axes.
+    pub fn label(&self) -> String {
+        let axes: String = self.axes.iter().map(|(k, v)| format!(" {k}={v}")).collect();
+        format!("{} w={}{axes}", self.model, self.workers)
+    }
 }
 
 /// The rows that count for a cell: its passing (or racing) repetitions, or if it never
@@ -45,6 +66,13 @@ fn counted<'a>(rows: &[&'a RunRow]) -> Vec<&'a RunRow> {
 /// other cells are ignored.
 pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<SummaryRow> {
     let by_cell = |id: &str| -> Vec<&RunRow> { rows.iter().filter(|r| r.cell == id).collect() };
+    // One reference for every cell: the best single-thread hash time the runs calibrated.
+    let best_ns_per_hash = rows
+        .iter()
+        .filter(|r| cells.contains(&r.cell))
+        .filter_map(|r| r.calibrated_ns_per_hash)
+        .filter(|v| *v > 0.0)
+        .fold(None, |best: Option<f64>, v| Some(best.map_or(v, |b| b.min(v))));
     let mut out = Vec::new();
     for id in cells {
         let all = by_cell(id);
@@ -54,10 +82,22 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         let Some(st) = stats(&walls) else { continue };
         let ideal_s =
             median(&used.iter().filter_map(|r| r.ideal_s).collect::<Vec<_>>()).filter(|v| *v > 0.0);
-        let util: Vec<f64> = used
+        let busy: Vec<f64> = used
             .iter()
-            .map(|r| (r.user_s + r.sys_s) / (r.wall_s * cores.max(1) as f64))
+            .filter(|r| r.wall_s > 0.0)
+            .map(|r| (r.user_s + r.sys_s) / r.wall_s)
             .collect();
+        let parallelism = median(&busy).unwrap_or(0.0);
+        let cpu_ns_per_hash: Vec<f64> = used
+            .iter()
+            .filter_map(|r| r.hashes.filter(|h| *h > 0).map(|h| (r, h)))
+            .map(|(r, h)| (r.user_s + r.sys_s) * 1e9 / h as f64)
+            .collect();
+        let core_speed = best_ns_per_hash
+            .zip(median(&cpu_ns_per_hash))
+            .filter(|(_, m)| *m > 0.0)
+            .map(|(best, m)| best / m);
+        let in_flight = median(&used.iter().filter_map(|r| r.in_flight).collect::<Vec<_>>());
         let check = used.iter().map(|r| r.check).max().unwrap_or(Check::Pass);
         let detail = used
             .iter()
@@ -78,26 +118,36 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             ideal_s,
             user_s: median(&used.iter().map(|r| r.user_s).collect::<Vec<_>>()).unwrap_or(0.0),
             sys_s: median(&used.iter().map(|r| r.sys_s).collect::<Vec<_>>()).unwrap_or(0.0),
-            cpu_util: median(&util).unwrap_or(0.0),
+            cpu_util: parallelism / cores.max(1) as f64,
             check,
             detail,
             stats: st,
+            speedup_ci: None,
+            parallelism,
+            in_flight,
+            core_speed,
+            baseline_core_speed: None,
+            flags: Vec::new(),
         });
     }
-    // Speedup is against the sequential cell with the same values of the extra axes.
-    let baselines: Vec<(Vec<(String, String)>, f64)> = out
+    // Speedup is against the sequential cell with the same values of the extra axes; a
+    // sequential cell that never passed is no baseline.
+    let baselines: Vec<(Vec<(String, String)>, Stats, Option<f64>)> = out
         .iter()
-        .filter(|s| s.model == "sequential")
-        .map(|s| (s.axes.clone(), s.stats.median))
+        .filter(|s| s.model == "sequential" && s.check != Check::Fail)
+        .map(|s| (s.axes.clone(), s.stats.clone(), s.core_speed))
         .collect();
     for s in &mut out {
-        if let Some((_, base)) = baselines.iter().find(|(axes, _)| *axes == s.axes)
+        if let Some((_, base, base_speed)) = baselines.iter().find(|(axes, ..)| *axes == s.axes)
             && s.stats.median > 0.0
         {
-            let speedup = base / s.stats.median;
+            let speedup = base.median / s.stats.median;
             s.speedup = Some(speedup);
             s.efficiency = Some(speedup / s.workers.max(1) as f64);
+            s.speedup_ci = ratio_interval(&base.ci, &s.stats.ci);
+            s.baseline_core_speed = *base_speed;
         }
+        s.flags = flags_of(s, cores);
     }
     out
 }
@@ -121,6 +171,15 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "cpu_util",
         "check",
         "outliers",
+        "median_ci_low_s",
+        "median_ci_high_s",
+        "speedup_ci_low",
+        "speedup_ci_high",
+        "parallelism",
+        "core_speed",
+        "flags",
+        "in_flight",
+        "ci_coverage",
     ];
     super::csv_file::header_with_axes(&lead, axes, &tail)
 }
@@ -164,6 +223,19 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
             format!("{:.3}", s.cpu_util),
             s.check.as_str().to_string(),
             st.outliers.to_string(),
+            fmt_s(st.ci.low),
+            fmt_s(st.ci.high),
+            fmt_opt(s.speedup_ci.map(|c| c.0), 3),
+            fmt_opt(s.speedup_ci.map(|c| c.1), 3),
+            format!("{:.3}", s.parallelism),
+            fmt_opt(s.core_speed, 3),
+            s.flags
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(";"),
+            fmt_opt(s.in_flight, 3),
+            format!("{:.4}", st.ci.coverage),
         ]);
         w.write_record(rec)?;
     }
@@ -200,6 +272,9 @@ mod tests {
             task_p99_s: None,
             started_at: String::new(),
             host: String::new(),
+            in_flight: None,
+            hashes: None,
+            calibrated_ns_per_hash: None,
         }
     }
 

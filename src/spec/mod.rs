@@ -4,6 +4,7 @@ pub mod duration;
 pub mod error;
 pub mod matrix;
 pub mod params;
+pub mod repetitions;
 pub mod schema;
 pub mod tree;
 
@@ -18,6 +19,7 @@ use error::allowed_hint;
 pub use error::{Diagnostic, SpecError};
 pub use matrix::Cell;
 use params::{KindDef, ParamType, ParamValue, Params};
+pub use repetitions::Repetitions;
 use tree::{Entry, Node, Source, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,7 +62,7 @@ pub struct Experiment {
     pub name: String,
     pub description: String,
     pub path: PathBuf,
-    pub repetitions: u32,
+    pub repetitions: Repetitions,
     pub warmup: u32,
     pub timeout: Duration,
     pub order: Order,
@@ -98,6 +100,9 @@ const TOP_KEYS: &[&str] = &[
     "name",
     "description",
     "repetitions",
+    "precision",
+    "min_repetitions",
+    "max_repetitions",
     "warmup",
     "timeout",
     "order",
@@ -538,7 +543,7 @@ impl Checker {
     fn experiment(&mut self, root: &Node, stem: &str, path: &Path) -> Option<Experiment> {
         let mut name = None;
         let mut description = String::new();
-        let mut repetitions = 3;
+        let repetitions = self.repetitions(root.entries().unwrap_or_default());
         let mut warmup = 0;
         let mut timeout = Duration::from_secs(600);
         let mut order = Order::Interleaved;
@@ -561,8 +566,16 @@ impl Checker {
                         .unwrap_or_default()
                         .to_string()
                 }
-                "repetitions" => repetitions = self.int(n, "repetitions", 1).unwrap_or(1) as u32,
-                "warmup" => warmup = self.int(n, "warmup", 0).unwrap_or(0) as u32,
+                "repetitions" | "precision" | "min_repetitions" | "max_repetitions" => {}
+                "warmup" => {
+                    warmup = match self.int(n, "warmup", 0) {
+                        Some(w) if w > repetitions::MAX_REPETITIONS => {
+                            self.at_node(n, "warmup", format!("must be at most {}, got {w}", repetitions::MAX_REPETITIONS));
+                            0
+                        }
+                        w => w.unwrap_or(0) as u32,
+                    }
+                }
                 "timeout" => timeout = self.duration(n, "timeout", true).unwrap_or(timeout),
                 "order" => {
                     order = match self.choice(n, "order", ORDERS).as_deref() {
@@ -941,7 +954,7 @@ impl Experiment {
         let _ = writeln!(s, "# source = {}", q(&self.path.display().to_string()));
         let _ = writeln!(s, "name = {}", q(&self.name));
         let _ = writeln!(s, "description = {}", q(&self.description));
-        let _ = writeln!(s, "repetitions = {}", self.repetitions);
+        s.push_str(&self.repetitions.toml());
         let _ = writeln!(s, "warmup = {}", self.warmup);
         let _ = writeln!(s, "timeout = {}", q(&format_duration(self.timeout)));
         let _ = writeln!(
@@ -1117,7 +1130,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(e.repetitions, 1);
+        assert_eq!(e.repetitions, Repetitions::Fixed(1));
         assert_eq!(e.workers, vec![4]);
         assert_eq!(
             e.workload.get("duration"),

@@ -69,8 +69,11 @@ pub fn schema() -> Value {
         "properties": {
             "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "results folder name; default: the file stem" },
             "description": { "type": "string", "description": "the lesson this experiment shows" },
-            "repetitions": { "type": "integer", "minimum": 1, "default": 3 },
-            "warmup": { "type": "integer", "minimum": 0, "default": 0 },
+            "repetitions": { "oneOf": [ { "type": "integer", "minimum": 1, "maximum": 100000 }, { "const": "auto" } ], "default": 3, "description": "measured repetitions per cell, or \"auto\": repeat until the median's 95% interval is within `precision`" },
+            "precision": { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%$", "default": "5%", "description": "with repetitions = \"auto\": the target half-width of the median's interval, relative to the median" },
+            "min_repetitions": { "type": "integer", "minimum": 1, "maximum": 100000, "default": 3, "description": "with repetitions = \"auto\": at least this many" },
+            "max_repetitions": { "type": "integer", "minimum": 1, "maximum": 100000, "default": 20, "description": "with repetitions = \"auto\": at most this many" },
+            "warmup": { "type": "integer", "minimum": 0, "maximum": 100000, "default": 0 },
             "timeout": { "$ref": "#/$defs/duration", "default": "10m", "description": "limit for one repetition of one cell" },
             "order": { "enum": ["interleaved", "grouped"], "default": "interleaved" },
             "workload": { "oneOf": workload_variants },

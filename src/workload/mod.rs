@@ -62,6 +62,15 @@ impl WorkloadConfig {
         }
     }
 
+    /// SHA-512 steps one repetition computes, where the work is known in advance.
+    pub fn hashes(&self) -> Option<u64> {
+        match self {
+            WorkloadConfig::HashChain(c) => Some(c.tasks as u64 * c.iterations),
+            WorkloadConfig::Mixed(c) => Some(c.tasks as u64 * c.iterations),
+            _ => None,
+        }
+    }
+
     /// What one task costs, for the ideal bound and the plan's estimate; None when it
     /// cannot be known in advance (real URLs before a sequential cell measured them).
     pub fn cost(&self, calibration: &Calibration) -> Option<TaskCost> {
