@@ -4,6 +4,7 @@ pub mod app;
 pub mod chart;
 pub mod cli;
 pub mod ideal;
+pub mod machine;
 pub mod measure;
 pub mod model;
 pub mod plan;
