@@ -248,7 +248,67 @@ fn chart_speed() {
     );
 }
 
+/// Statistics, intervals and flags of 10,000 cells of three repetitions each, and the
+/// printed comparisons.
+fn summary_speed() {
+    use conclab::results::runs::RunRow;
+    use conclab::workload::Check;
+    let models = ["sequential", "thread_pool", "rayon", "process_pool"];
+    let mut cells = Vec::new();
+    let mut rows = Vec::new();
+    for i in 0..10_000usize {
+        let model = models[i % models.len()];
+        let cell = format!("c{i}");
+        for rep in 1..=3u32 {
+            let wall = 1.0 + (i % 7) as f64 * 0.1 + rep as f64 * 0.01;
+            rows.push(RunRow {
+                experiment: "big".into(),
+                cell: cell.clone(),
+                workload: "hash_chain".into(),
+                model: model.into(),
+                workers: 1 + i % 64,
+                axes: vec![("iterations".into(), (i / 4).to_string())],
+                repetition: rep,
+                wall_s: wall,
+                setup_s: 0.0,
+                user_s: wall * 1.9,
+                sys_s: 0.01,
+                peak_rss_kib: Some(5000),
+                tasks: 6,
+                ok: 6,
+                failed: 0,
+                check: Check::Pass,
+                detail: String::new(),
+                ideal_s: Some(1.0),
+                task_p50_s: None,
+                task_p99_s: None,
+                started_at: String::new(),
+                host: String::new(),
+                in_flight: Some(2.0),
+                hashes: Some(6_000_000),
+                calibrated_ns_per_hash: Some(570.0),
+            });
+        }
+        cells.push(cell);
+    }
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let s = conclab::results::summary::summarize(&cells, &rows, 2);
+            std::hint::black_box(conclab::results::flags::warnings(&s, 2));
+            std::hint::black_box(conclab::report::comparisons(&s));
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "summary: statistics, intervals and flags of 10,000 cells (30,000 rows): median {:.0} ms of 5",
+        times[2].as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
+    summary_speed();
     memory_over_repetitions();
     hashing();
     span_recording();

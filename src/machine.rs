@@ -72,10 +72,9 @@ impl Watch {
     /// Takes one probe: `SAMPLES_PER_PROBE` calibration samples and as many capacity
     /// samples, interleaved, and records them all.
     ///
-    /// Cost: each capacity sample hashes for two 40 ms windows (one thread, then `cores`
-    /// threads) and each calibration sample for 2,000 steps (1-5 ms), so a probe takes
-    /// about 0.3 s of wall time (0.28-0.31 s measured on a busy 2-vCPU VM) and keeps every
-    /// core busy for half of it.
+    /// Cost: each capacity sample hashes for three 40 ms windows (one thread, `cores`
+    /// threads, one thread) and each calibration sample for 2,000 steps (1-5 ms), so a
+    /// probe takes about 0.4 s of wall time and keeps every core busy for a third of it.
     pub fn probe(&mut self, moment: &str) {
         let probe_index = self
             .samples
@@ -165,9 +164,13 @@ fn ns_per_hash() -> f64 {
 }
 
 /// One capacity sample: what `cores` threads hashing together deliver, in single threads.
+/// One thread is timed before and after, and the faster of the two is the unit: a single
+/// thread slowed by the host would otherwise inflate the ratio past the core count.
 fn capacity(cores: usize) -> f64 {
-    let one = steps_per_second(1);
-    steps_per_second(cores) / one
+    let before = steps_per_second(1);
+    let together = steps_per_second(cores);
+    let after = steps_per_second(1);
+    together / before.max(after)
 }
 
 /// Hash steps per second that `threads` threads deliver together over one window each.

@@ -7,8 +7,8 @@ use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
 use crate::runner::done_counts;
 use crate::selection::{Filter, Shard, check_filters, select};
-use crate::spec::{Experiment, Repetitions};
 use crate::spec::matrix::expand;
+use crate::spec::{Experiment, Repetitions};
 use crate::workload::{Calibration, hash_chain};
 
 /// Fixed cost of one repetition that the ideal leaves out (runtime and thread start-up).

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::machine::Watch;
 use crate::results::csv_file::{self, AppendCsv};
 use crate::results::environment::{Environment, logical_cores};
 use crate::results::{runs, tasks};
@@ -22,11 +23,10 @@ pub fn experiment_of(dir: &Path) -> anyhow::Result<Experiment> {
     Ok(crate::spec::load(&file, &[])?)
 }
 
-fn cores_of(dir: &Path) -> usize {
+fn environment_of(dir: &Path) -> Option<Environment> {
     std::fs::read_to_string(dir.join("environment.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Environment>(&t).ok())
-        .map_or_else(logical_cores, |e| e.logical_cores)
 }
 
 /// Rewrites summary.csv of `dir` from its runs.csv and prints the table.
@@ -40,7 +40,8 @@ pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
         );
     }
     let (_, rows) = runs::read(&path)?;
-    let cores = cores_of(dir);
+    let env = environment_of(dir);
+    let cores = env.as_ref().map_or_else(logical_cores, |e| e.logical_cores);
     let summary = crate::runner::write_summary(&exp, dir, &rows, cores)?;
     if summary.is_empty() {
         bail!(
@@ -49,6 +50,10 @@ pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
         );
     }
     crate::report::print_summary(&exp.name, &summary, cores);
+    let samples = env.map(|e| e.samples).unwrap_or_default();
+    if let Some(w) = Watch::from_samples(cores, samples).warning() {
+        crate::report::say(&format!("  warning: {w}"));
+    }
     Ok(exp)
 }
 

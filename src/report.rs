@@ -1,5 +1,6 @@
 //! What a run prints on stdout: a table of medians per experiment and the speedups.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use crate::results::summary::SummaryRow;
@@ -34,11 +35,7 @@ pub fn seconds_range(lo: f64, hi: f64) -> String {
     } else {
         (1e6, "µs", 1)
     };
-    format!(
-        "{:.digits$}-{:.digits$} {unit}",
-        lo * scale,
-        hi * scale
-    )
+    format!("{:.digits$}-{:.digits$} {unit}", lo * scale, hi * scale)
 }
 
 fn ratio(v: Option<f64>) -> String {
@@ -124,53 +121,55 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
 /// The best worker count of each model (per combination of extra axes), set against
 /// sequential and explained; then which models the fastest cannot be told apart from.
 pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
+    type Axes = Vec<(String, String)>;
     let mut out = Vec::new();
-    let mut best_cells: Vec<&SummaryRow> = Vec::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.model != "sequential" && r.speedup.is_some())
-    {
-        if best_cells
-            .iter()
-            .any(|b| b.model == r.model && b.axes == r.axes)
-        {
+    // The best cell of each (model, axes), in the order models first appear.
+    let mut best: Vec<&SummaryRow> = Vec::new();
+    let mut index: HashMap<(&str, &Axes), usize> = HashMap::new();
+    let mut baselines: HashMap<&Axes, &SummaryRow> = HashMap::new();
+    for r in rows {
+        if r.model == "sequential" {
+            baselines.entry(&r.axes).or_insert(r);
             continue;
         }
-        let best = rows
-            .iter()
-            .filter(|o| o.model == r.model && o.axes == r.axes && o.speedup.is_some())
-            .max_by(|a, b| {
-                a.speedup
-                    .unwrap_or(0.0)
-                    .total_cmp(&b.speedup.unwrap_or(0.0))
-            })
-            .expect("r itself qualifies");
-        best_cells.push(best);
-        let baseline = rows
-            .iter()
-            .find(|o| o.model == "sequential" && o.axes == best.axes);
-        out.push(format!("{} {}", best.label(), explain(best, baseline)));
+        let Some(s) = r.speedup else { continue };
+        match index.get(&(r.model.as_str(), &r.axes)) {
+            Some(&i) if best[i].speedup.unwrap_or(0.0) >= s => {}
+            Some(&i) => best[i] = r,
+            None => {
+                index.insert((r.model.as_str(), &r.axes), best.len());
+                best.push(r);
+            }
+        }
+    }
+    for b in &best {
+        out.push(format!(
+            "{} {}",
+            b.label(),
+            explain(b, baselines.get(&b.axes).copied())
+        ));
     }
     // Per combination of axes: the fastest cell, and the others it cannot be told from.
-    let mut seen_axes: Vec<&Vec<(String, String)>> = Vec::new();
-    for b in &best_cells {
-        if seen_axes.contains(&&b.axes) {
-            continue;
-        }
-        seen_axes.push(&b.axes);
-        let group: Vec<&&SummaryRow> = best_cells.iter().filter(|o| o.axes == b.axes).collect();
-        let Some(fastest) = group
+    let mut groups: Vec<(&Axes, Vec<&SummaryRow>)> = Vec::new();
+    let mut group_of: HashMap<&Axes, usize> = HashMap::new();
+    for b in &best {
+        let i = *group_of.entry(&b.axes).or_insert_with(|| {
+            groups.push((&b.axes, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(b);
+    }
+    for (_, group) in groups.iter().filter(|(_, g)| g.len() > 1) {
+        let fastest = group
             .iter()
-            .max_by(|x, y| x.stats.median.total_cmp(&y.stats.median).reverse())
-        else {
-            continue;
-        };
+            .min_by(|x, y| x.stats.median.total_cmp(&y.stats.median))
+            .expect("a group has cells");
         let ties: Vec<String> = group
             .iter()
             .filter(|o| o.cell != fastest.cell && o.stats.ci.overlaps(&fastest.stats.ci))
             .map(|o| o.label())
             .collect();
-        if group.len() > 1 && !ties.is_empty() {
+        if !ties.is_empty() {
             out.push(format!(
                 "fastest: {}; not distinguishable from it: {}",
                 fastest.label(),
@@ -190,9 +189,10 @@ fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
     let mut text = if overlaps {
         format!("is not distinguishable from sequential ({s:.2}x {range})")
     } else {
-        format!("{} {range}", versus_sequential(s))
+        versus_sequential(s, &range)
     };
-    if let (Some(speed), Some(base_speed)) = (r.core_speed, r.baseline_core_speed.filter(|b| *b > 0.0))
+    if let (Some(speed), Some(base_speed)) =
+        (r.core_speed, r.baseline_core_speed.filter(|b| *b > 0.0))
     {
         let relative = speed / base_speed;
         text.push_str(&format!(
@@ -210,13 +210,21 @@ fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
 
 /// A speedup in words. Within 2% is no difference worth a direction: "1.00x faster" would
 /// read as a gain.
-fn versus_sequential(speedup: f64) -> String {
-    if (0.98..=1.02).contains(&speedup) {
-        format!("ran as fast as sequential ({speedup:.2}x)")
-    } else if speedup > 1.0 {
-        format!("ran {speedup:.2}x faster than sequential")
+fn versus_sequential(speedup: f64, range: &str) -> String {
+    let range = if range.is_empty() {
+        String::new()
     } else {
-        format!("ran {:.2}x slower than sequential", 1.0 / speedup)
+        format!(" {range}")
+    };
+    if (0.98..=1.02).contains(&speedup) {
+        format!("ran as fast as sequential ({speedup:.2}x{range})")
+    } else if speedup > 1.0 {
+        format!("ran {speedup:.2}x{range} faster than sequential")
+    } else {
+        format!(
+            "ran {:.2}x slower than sequential ({speedup:.2}x{range})",
+            1.0 / speedup
+        )
     }
 }
 
@@ -226,9 +234,21 @@ mod tests {
 
     #[test]
     fn speedups_near_one_have_no_direction() {
-        assert_eq!(versus_sequential(1.0), "ran as fast as sequential (1.00x)");
-        assert_eq!(versus_sequential(0.99), "ran as fast as sequential (0.99x)");
-        assert_eq!(versus_sequential(1.97), "ran 1.97x faster than sequential");
-        assert_eq!(versus_sequential(0.5), "ran 2.00x slower than sequential");
+        assert_eq!(
+            versus_sequential(1.0, ""),
+            "ran as fast as sequential (1.00x)"
+        );
+        assert_eq!(
+            versus_sequential(0.99, ""),
+            "ran as fast as sequential (0.99x)"
+        );
+        assert_eq!(
+            versus_sequential(1.97, "[1.90-2.01]"),
+            "ran 1.97x [1.90-2.01] faster than sequential"
+        );
+        assert_eq!(
+            versus_sequential(0.5, ""),
+            "ran 2.00x slower than sequential (0.50x)"
+        );
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::ideal::ideal_seconds;
+use crate::machine::Watch;
 use crate::measure::{self, CpuTimes};
 use crate::model::{Job, scheduler};
 use crate::progress::Progress;
@@ -81,9 +82,25 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
         .sum();
     let cells: usize = prepared.iter().map(|p| p.schedule.cells_to_run()).sum();
     let mut progress = Progress::new(total, cells, opts.quiet);
-    let ns_per_hash = hash_chain::calibrate_ns_per_hash();
+    // The machine is watched only where it decides figures: cells that compute.
+    let computes = |p: &Prepared<'_>| {
+        (0..p.cells.len())
+            .any(|c| p.schedule.wants_more(c) && p.cells[c].workload.hashes().is_some())
+    };
+    let watching = prepared.iter().any(computes);
+    let mut watch = Watch::new(env.logical_cores);
+    if watching {
+        progress.note("probing the machine (hash rate, capacity of its cores)");
+        watch.probe("start");
+    }
     let mut outcome = RunOutcome::default();
-    for p in &mut prepared {
+    for (i, p) in prepared.iter_mut().enumerate() {
+        if watching && i > 0 && computes(p) {
+            watch.probe("between");
+        }
+        let ns_per_hash = watch
+            .best_ns_per_hash()
+            .unwrap_or_else(hash_chain::calibrate_ns_per_hash);
         // One experiment that cannot run (its server would not start, a file cannot be
         // written) is reported and the others still run.
         let o = match run_experiment(p, opts, &env, ns_per_hash, &mut progress) {
@@ -103,6 +120,21 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
         }
     }
     progress.clear();
+    if watching && !outcome.interrupted {
+        watch.probe("end");
+    }
+    if watching {
+        let env = Environment {
+            samples: watch.samples().to_vec(),
+            ..env.clone()
+        };
+        for p in &prepared {
+            env.write(&p.dir)?;
+        }
+        if let Some(w) = watch.warning() {
+            report::say(&format!("\nwarning: {w}"));
+        }
+    }
     Ok(outcome)
 }
 
@@ -144,10 +176,7 @@ fn prepare<'e>(
     let tasks = TasksFile::open(&dir.join("tasks.csv"), &axes)?;
     std::fs::write(dir.join("experiment.toml"), exp.resolved_toml())
         .with_context(|| format!("cannot write {}", dir.display()))?;
-    std::fs::write(
-        dir.join("environment.json"),
-        serde_json::to_string_pretty(env)? + "\n",
-    )?;
+    env.write(&dir)?;
     let cells = select(expand(exp), &opts.only, opts.shard);
     let existing = cells
         .iter()
@@ -203,7 +232,7 @@ fn run_experiment(
                 .or_insert((fp, cell.label()));
         }
     }
-    while let Some((ci, repetition)) = p.schedule.next() {
+    while let Some((ci, repetition)) = p.schedule.next_repetition() {
         if INTERRUPTED.load(Ordering::Relaxed) {
             outcome.interrupted = true;
             break;
@@ -412,10 +441,7 @@ impl Repetition {
         let ok = self.records.iter().filter(|r| r.result.ok).count();
         let busy: f64 = self.records.iter().map(|r| r.end_s - r.start_s).sum();
         // The work is known only when every task did all of it.
-        let hashes = cell
-            .workload
-            .hashes()
-            .filter(|_| ok == self.records.len());
+        let hashes = cell.workload.hashes().filter(|_| ok == self.records.len());
         RunRow {
             experiment: exp.name.clone(),
             cell: cell.id.clone(),

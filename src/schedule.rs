@@ -78,7 +78,7 @@ impl Schedule {
     }
 
     /// The next (cell index, repetition number), or None when every cell is done.
-    pub fn next(&mut self) -> Option<(usize, u32)> {
+    pub fn next_repetition(&mut self) -> Option<(usize, u32)> {
         let i = match self.order {
             Order::Grouped => {
                 while self.current < self.cells.len() && !self.wants_more(self.current) {
@@ -88,7 +88,9 @@ impl Schedule {
             }
             Order::Interleaved => {
                 if self.round.is_empty() {
-                    self.round = (0..self.cells.len()).filter(|&i| self.wants_more(i)).collect();
+                    self.round = (0..self.cells.len())
+                        .filter(|&i| self.wants_more(i))
+                        .collect();
                 }
                 self.round.pop_front()?
             }
@@ -138,7 +140,9 @@ impl Schedule {
 
     /// The cells that get at least one repetition in this run.
     pub fn cells_to_run(&self) -> usize {
-        (0..self.cells.len()).filter(|&i| self.wants_more(i)).count()
+        (0..self.cells.len())
+            .filter(|&i| self.wants_more(i))
+            .count()
     }
 }
 
@@ -160,7 +164,7 @@ mod tests {
     /// Runs the schedule to the end, with each cell's k-th repetition taking `wall(i, k)`.
     fn drive(s: &mut Schedule, wall: impl Fn(usize, u32) -> f64) -> Vec<(usize, u32)> {
         let mut order = Vec::new();
-        while let Some((i, rep)) = s.next() {
+        while let Some((i, rep)) = s.next_repetition() {
             order.push((i, rep));
             s.record(i, wall(i, rep));
         }
@@ -183,7 +187,10 @@ mod tests {
         assert_eq!(count(&order, 0), 3, "steady: the minimum");
         assert_eq!(count(&order, 1), 12, "noisy: up to the maximum");
         // Rounds interleave: the first round runs both cells, later ones only the noisy.
-        assert_eq!(&order[..6], &[(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]);
+        assert_eq!(
+            &order[..6],
+            &[(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]
+        );
         assert!(order[6..].iter().all(|(i, _)| *i == 1));
         assert!(s.finished(0) && s.finished(1));
     }
@@ -204,10 +211,22 @@ mod tests {
             AUTO,
             vec![(steady.clone(), 3), (vec![1.0], 1)],
         );
-        assert_eq!(s.least_remaining(), 2, "cell 1 needs two more to reach the minimum");
+        assert_eq!(
+            s.least_remaining(),
+            2,
+            "cell 1 needs two more to reach the minimum"
+        );
         let order = drive(&mut s, |_, _| 1.0);
-        assert_eq!(order, vec![(1, 2), (1, 3)], "numbering continues after the last row");
-        let mut fixed = Schedule::new(Order::Grouped, Repetitions::Fixed(3), vec![(steady, 3), (vec![], 0)]);
+        assert_eq!(
+            order,
+            vec![(1, 2), (1, 3)],
+            "numbering continues after the last row"
+        );
+        let mut fixed = Schedule::new(
+            Order::Grouped,
+            Repetitions::Fixed(3),
+            vec![(steady, 3), (vec![], 0)],
+        );
         assert_eq!(drive(&mut fixed, |_, _| 1.0), vec![(1, 1), (1, 2), (1, 3)]);
     }
 
@@ -215,7 +234,7 @@ mod tests {
     fn a_cell_that_always_fails_ends_at_the_maximum() {
         let mut s = Schedule::new(Order::Interleaved, AUTO, vec![(vec![], 0)]);
         let mut n = 0;
-        while s.next().is_some() {
+        while s.next_repetition().is_some() {
             n += 1;
         }
         assert_eq!(n, 12);

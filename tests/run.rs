@@ -22,7 +22,11 @@ fn every_model_verifies_the_same_digests_and_writes_the_documented_columns() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
     let text = std::fs::read_to_string(lab.path().join("results/tiny/runs.csv")).unwrap();
-    assert_eq!(text.lines().next().unwrap(), RUNS_HEADER);
+    assert_eq!(
+        text.lines().next().unwrap(),
+        format!("{RUNS_HEADER},in_flight,hashes,calibrated_ns_per_hash"),
+        "SPEC's columns in order; the added ones follow at the end"
+    );
     let runs = lab.csv("results/tiny/runs.csv");
     // sequential and threads ignore workers: 1 + 1 + 5 models x 2 workers = 12 cells, 2 repetitions each
     assert_eq!(runs.rows.len(), 12 * 2);

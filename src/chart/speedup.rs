@@ -123,7 +123,13 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         for p in pts {
             if let Some((lo, hi)) = p.speedup_ci {
                 let x = (p.workers as f64).log2();
-                whisker(&mut chart, x, (lo.min(yhi), hi.min(yhi)), (x1 - x0) * 0.008, colour)?;
+                whisker(
+                    &mut chart,
+                    x,
+                    (lo.min(yhi), hi.min(yhi)),
+                    (x1 - x0) * 0.008,
+                    colour,
+                )?;
             }
         }
     }

@@ -11,9 +11,20 @@ pub struct Environment {
     pub cpu_model: String,
     pub conclab_version: String,
     pub started_at: String,
+    /// What the machine delivered while the run went on: single-thread hash time and
+    /// capacity samples, each with its time (see [`crate::machine`]).
+    #[serde(default)]
+    pub samples: Vec<crate::machine::Sample>,
 }
 
 impl Environment {
+    /// Writes `environment.json` into an experiment's results folder.
+    pub fn write(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        let path = dir.join("environment.json");
+        std::fs::write(&path, serde_json::to_string_pretty(self)? + "\n")
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+    }
+
     pub fn detect() -> Environment {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         Environment {
@@ -29,6 +40,7 @@ impl Environment {
                 .unwrap_or_else(|| std::env::consts::ARCH.to_string()),
             conclab_version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            samples: Vec::new(),
         }
     }
 }

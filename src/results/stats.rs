@@ -191,11 +191,23 @@ mod tests {
 
     #[test]
     fn speedup_interval_takes_the_extremes_of_both() {
-        let base = MedianCi { low: 3.8, high: 4.2, coverage: 0.95 };
-        let cell = MedianCi { low: 1.9, high: 2.1, coverage: 0.95 };
+        let base = MedianCi {
+            low: 3.8,
+            high: 4.2,
+            coverage: 0.95,
+        };
+        let cell = MedianCi {
+            low: 1.9,
+            high: 2.1,
+            coverage: 0.95,
+        };
         let (lo, hi) = ratio_interval(&base, &cell).unwrap();
         assert!((lo - 3.8 / 2.1).abs() < 1e-12 && (hi - 4.2 / 1.9).abs() < 1e-12);
-        assert!(base.overlaps(&MedianCi { low: 4.1, high: 5.0, coverage: 0.95 }));
+        assert!(base.overlaps(&MedianCi {
+            low: 4.1,
+            high: 5.0,
+            coverage: 0.95
+        }));
         assert!(!base.overlaps(&cell));
         assert!((cell.relative_half_width(2.0) - 0.05).abs() < 1e-12);
     }

@@ -1,5 +1,6 @@
 //! `summary.csv`: one row per cell, with statistics, speedup over sequential and the ideal.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -65,18 +66,26 @@ fn counted<'a>(rows: &[&'a RunRow]) -> Vec<&'a RunRow> {
 /// Summarises the rows of the cells listed in `cells` (ids, in display order); rows of
 /// other cells are ignored.
 pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<SummaryRow> {
-    let by_cell = |id: &str| -> Vec<&RunRow> { rows.iter().filter(|r| r.cell == id).collect() };
+    let mut by_cell: HashMap<&str, Vec<&RunRow>> =
+        cells.iter().map(|c| (c.as_str(), Vec::new())).collect();
+    for r in rows {
+        if let Some(v) = by_cell.get_mut(r.cell.as_str()) {
+            v.push(r);
+        }
+    }
     // One reference for every cell: the best single-thread hash time the runs calibrated.
-    let best_ns_per_hash = rows
-        .iter()
-        .filter(|r| cells.contains(&r.cell))
+    let best_ns_per_hash = by_cell
+        .values()
+        .flatten()
         .filter_map(|r| r.calibrated_ns_per_hash)
         .filter(|v| *v > 0.0)
-        .fold(None, |best: Option<f64>, v| Some(best.map_or(v, |b| b.min(v))));
+        .fold(None, |best: Option<f64>, v| {
+            Some(best.map_or(v, |b| b.min(v)))
+        });
     let mut out = Vec::new();
     for id in cells {
-        let all = by_cell(id);
-        let used = counted(&all);
+        let all = &by_cell[id.as_str()];
+        let used = counted(all);
         let Some(first) = used.first() else { continue };
         let walls: Vec<f64> = used.iter().map(|r| r.wall_s).collect();
         let Some(st) = stats(&walls) else { continue };
@@ -132,13 +141,14 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
     }
     // Speedup is against the sequential cell with the same values of the extra axes; a
     // sequential cell that never passed is no baseline.
-    let baselines: Vec<(Vec<(String, String)>, Stats, Option<f64>)> = out
+    type Axes = Vec<(String, String)>;
+    let baselines: HashMap<Axes, (Stats, Option<f64>)> = out
         .iter()
         .filter(|s| s.model == "sequential" && s.check != Check::Fail)
-        .map(|s| (s.axes.clone(), s.stats.clone(), s.core_speed))
+        .map(|s| (s.axes.clone(), (s.stats.clone(), s.core_speed)))
         .collect();
     for s in &mut out {
-        if let Some((_, base, base_speed)) = baselines.iter().find(|(axes, ..)| *axes == s.axes)
+        if let Some((base, base_speed)) = baselines.get(&s.axes)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;

@@ -570,7 +570,14 @@ impl Checker {
                 "warmup" => {
                     warmup = match self.int(n, "warmup", 0) {
                         Some(w) if w > repetitions::MAX_REPETITIONS => {
-                            self.at_node(n, "warmup", format!("must be at most {}, got {w}", repetitions::MAX_REPETITIONS));
+                            self.at_node(
+                                n,
+                                "warmup",
+                                format!(
+                                    "must be at most {}, got {w}",
+                                    repetitions::MAX_REPETITIONS
+                                ),
+                            );
                             0
                         }
                         w => w.unwrap_or(0) as u32,

@@ -14,7 +14,11 @@ pub enum Repetitions {
     Fixed(u32),
     /// Repeat until the median's interval is within `precision` of it (half-width over
     /// median), at least `min` and at most `max` times.
-    Auto { precision: f64, min: u32, max: u32 },
+    Auto {
+        precision: f64,
+        min: u32,
+        max: u32,
+    },
 }
 
 impl Default for Repetitions {
@@ -74,9 +78,7 @@ fn percent(fraction: f64) -> String {
 
 /// `"5%"` as 0.05.
 fn parse_precision(text: &str) -> Result<f64, String> {
-    let bad = || {
-        format!("must be a percentage between 0% and 100% such as \"5%\", got \"{text}\"")
-    };
+    let bad = || format!("must be a percentage between 0% and 100% such as \"5%\", got \"{text}\"");
     let number = text.trim().strip_suffix('%').ok_or_else(bad)?;
     match number.trim().parse::<f64>() {
         Ok(p) if p > 0.0 && p < 100.0 => Ok(p / 100.0),
