@@ -194,11 +194,16 @@ fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
     if let (Some(speed), Some(base_speed)) =
         (r.core_speed, r.baseline_core_speed.filter(|b| *b > 0.0))
     {
+        // speedup = (busy / sequential's busy) x (speed / sequential's speed), exactly per
+        // repetition; sequential's busy is shown only when it was not a whole core.
         let relative = speed / base_speed;
-        text.push_str(&format!(
-            " = {:.2} cores busy x {relative:.2} per-core speed",
-            r.parallelism
-        ));
+        let busy = match r.baseline_parallelism {
+            Some(b) if (b - 1.0).abs() > 0.03 => {
+                format!("{:.2} cores busy (sequential: {b:.2})", r.parallelism)
+            }
+            _ => format!("{:.2} cores busy", r.parallelism),
+        };
+        text.push_str(&format!(" = {busy} x {relative:.2} per-core speed"));
         if relative < 0.9 {
             text.push_str(" (the cores slowed each other)");
         }

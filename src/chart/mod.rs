@@ -468,7 +468,7 @@ pub fn whisker_legend(points: &[Point]) -> String {
     if points.iter().all(|p| p.n >= 6) {
         "| 95% interval of the median".into()
     } else {
-        "| interval of the median (min–max under 6 runs)".into()
+        "| interval (min–max when n<6)".into()
     }
 }
 

@@ -39,8 +39,10 @@ pub struct SummaryRow {
     /// Calibrated best CPU time per hash / this cell's CPU time per hash; for workloads
     /// whose work is known (hash chains, mixed).
     pub core_speed: Option<f64>,
-    /// The sequential baseline's core speed, to explain a speedup relative to it.
+    /// The sequential baseline's core speed and cores busy, to explain a speedup
+    /// relative to it.
     pub baseline_core_speed: Option<f64>,
+    pub baseline_parallelism: Option<f64>,
     pub flags: Vec<Flag>,
 }
 
@@ -136,19 +138,25 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             in_flight,
             core_speed,
             baseline_core_speed: None,
+            baseline_parallelism: None,
             flags: Vec::new(),
         });
     }
     // Speedup is against the sequential cell with the same values of the extra axes; a
     // sequential cell that never passed is no baseline.
     type Axes = Vec<(String, String)>;
-    let baselines: HashMap<Axes, (Stats, Option<f64>)> = out
+    let baselines: HashMap<Axes, (Stats, Option<f64>, f64)> = out
         .iter()
         .filter(|s| s.model == "sequential" && s.check != Check::Fail)
-        .map(|s| (s.axes.clone(), (s.stats.clone(), s.core_speed)))
+        .map(|s| {
+            (
+                s.axes.clone(),
+                (s.stats.clone(), s.core_speed, s.parallelism),
+            )
+        })
         .collect();
     for s in &mut out {
-        if let Some((base, base_speed)) = baselines.get(&s.axes)
+        if let Some((base, base_speed, base_busy)) = baselines.get(&s.axes)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;
@@ -156,6 +164,7 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             s.efficiency = Some(speedup / s.workers.max(1) as f64);
             s.speedup_ci = ratio_interval(&base.ci, &s.stats.ci);
             s.baseline_core_speed = *base_speed;
+            s.baseline_parallelism = Some(*base_busy);
         }
         s.flags = flags_of(s, cores);
     }
