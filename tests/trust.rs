@@ -200,3 +200,25 @@ fn auto_keys_are_checked_with_positions() {
         assert!(err.contains(want), "missing {want:?} in:\n{err}");
     }
 }
+
+/// Issue 10: numbers that overflowed, wrapped or panicked are refused with their position.
+#[test]
+fn every_number_is_range_checked() {
+    let lab = Lab::new();
+    lab.write(
+        "huge.toml",
+        "warmup = 4294967296\n[workload]\nkind = \"sleep\"\ntasks = 99999999999\nduration = \"99999999999999999999999h\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [1, 60000000]\n",
+    );
+    let out = lab.cmd().args(["validate", "huge.toml"]).output().unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    for want in [
+        "huge.toml:1:10: warmup: must be at most 100000",
+        "huge.toml:4:9: workload.tasks: must be at most 1000000",
+        "huge.toml:5:12: workload.duration: \"99999999999999999999999h\" is longer than 168h",
+        "huge.toml:8:15: matrix.workers: must be at most 1000000",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    assert!(!lab.path().join("results").exists());
+}

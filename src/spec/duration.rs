@@ -12,6 +12,9 @@ const UNITS: &[(&str, f64)] = &[
     ("h", 3600.0),
 ];
 
+/// A week: longer than any wait or timeout an experiment needs, far from overflow.
+const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+
 /// Parses `"<number><unit>"`; the error text says what is allowed.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -37,7 +40,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if value < 0.0 {
         return Err(format!("\"{text}\" is negative; durations are >= 0"));
     }
-    Ok(Duration::from_secs_f64(value * scale))
+    let seconds = value * scale;
+    if seconds > MAX_SECONDS {
+        return Err(format!(
+            "\"{text}\" is longer than {}, the longest duration conclab takes",
+            format_duration(Duration::from_secs_f64(MAX_SECONDS))
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 /// Formats a duration so that [`parse_duration`] reads it back exactly (to the nanosecond).

@@ -386,6 +386,16 @@ impl Checker {
         }
     }
 
+    /// A whole number from `min` to `max`.
+    fn count(&mut self, node: &Node, key: &str, min: u64, max: u64) -> Option<u64> {
+        let n = self.int(node, key, min as i64)?;
+        if n > max {
+            self.at_node(node, key, format!("must be at most {max}, got {n}"));
+            return None;
+        }
+        Some(n)
+    }
+
     fn string<'n>(&mut self, node: &'n Node, key: &str) -> Option<&'n str> {
         match &node.value {
             Value::Str(s) => Some(s),
@@ -452,7 +462,7 @@ impl Checker {
 
     fn param(&mut self, node: &Node, key: &str, ty: ParamType) -> Option<ParamValue> {
         match ty {
-            ParamType::Count { min } => self.int(node, key, min as i64).map(ParamValue::Int),
+            ParamType::Count { min, max } => self.count(node, key, min, max).map(ParamValue::Int),
             ParamType::Duration { positive } => {
                 self.duration(node, key, positive).map(ParamValue::Dur)
             }
@@ -747,7 +757,7 @@ impl Checker {
                     };
                     let list: Vec<usize> = items
                         .iter()
-                        .filter_map(|i| self.int(i, &key, 1))
+                        .filter_map(|i| self.count(i, &key, 1, params::MAX_WORKERS))
                         .map(|n| n as usize)
                         .collect();
                     if list.len() == items.len() {
@@ -900,7 +910,7 @@ impl Checker {
             match e.key.as_str() {
                 "timeline_workers" => {
                     c.timeline_workers = self
-                        .int(&e.node, "chart.timeline_workers", 1)
+                        .count(&e.node, "chart.timeline_workers", 1, params::MAX_WORKERS)
                         .map(|n| n as usize)
                 }
                 _ => self.unknown_key(

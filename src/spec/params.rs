@@ -8,8 +8,8 @@ use super::duration::format_duration;
 /// What a parameter accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ParamType {
-    /// A whole number >= min.
-    Count { min: u64 },
+    /// A whole number from min to max.
+    Count { min: u64, max: u64 },
     /// A duration string; `positive` forbids zero.
     Duration { positive: bool },
     /// A float in 0..=1.
@@ -27,7 +27,7 @@ pub enum ParamType {
 impl ParamType {
     pub fn describe(&self) -> String {
         match self {
-            ParamType::Count { min } => format!("a whole number >= {min}"),
+            ParamType::Count { min, max } => format!("a whole number from {min} to {max}"),
             ParamType::Duration { positive: true } => "a duration > 0 such as \"100ms\"".into(),
             ParamType::Duration { positive: false } => "a duration >= 0 such as \"100ms\"".into(),
             ParamType::Fraction => "a number from 0.0 to 1.0".into(),
@@ -67,11 +67,22 @@ pub struct KindDef {
     pub params: &'static [ParamDef],
 }
 
+/// Upper bounds that keep every count far from overflow and every run within memory:
+/// one task record each, a body in memory, a hash chain of about a week at most.
+pub const MAX_TASKS: u64 = 1_000_000;
+pub const MAX_BODY_BYTES: u64 = 1 << 30;
+pub const MAX_ITERATIONS: u64 = 1_000_000_000_000;
+/// Threads, processes or tasks in flight one cell may ask for.
+pub const MAX_WORKERS: u64 = 1_000_000;
+
 pub const SEED_INPUTS: &[&str] = &["pass", "passwd", "MyPassw", "MyPasswd123", "p", "a"];
 
 const TASKS10: ParamDef = ParamDef {
     name: "tasks",
-    ty: ParamType::Count { min: 1 },
+    ty: ParamType::Count {
+        min: 1,
+        max: MAX_TASKS,
+    },
     default: Default::Int(10),
     doc: "number of tasks",
 };
@@ -96,7 +107,10 @@ pub const KINDS: &[KindDef] = &[
         params: &[
             ParamDef {
                 name: "tasks",
-                ty: ParamType::Count { min: 1 },
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_TASKS,
+                },
                 default: Default::LenOf("urls", 10),
                 doc: "number of requests (urls are cycled)",
             },
@@ -120,7 +134,10 @@ pub const KINDS: &[KindDef] = &[
             },
             ParamDef {
                 name: "body_bytes",
-                ty: ParamType::Count { min: 0 },
+                ty: ParamType::Count {
+                    min: 0,
+                    max: MAX_BODY_BYTES,
+                },
                 default: Default::Int(1024),
                 doc: "embedded server: response body size",
             },
@@ -156,13 +173,19 @@ pub const KINDS: &[KindDef] = &[
             },
             ParamDef {
                 name: "iterations",
-                ty: ParamType::Count { min: 1 },
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_ITERATIONS,
+                },
                 default: Default::Int(1_000_000),
                 doc: "hash steps per task",
             },
             ParamDef {
                 name: "tasks",
-                ty: ParamType::Count { min: 1 },
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_TASKS,
+                },
                 default: Default::LenOf("inputs", 6),
                 doc: "number of chains (inputs cycled)",
             },
@@ -200,7 +223,10 @@ pub const KINDS: &[KindDef] = &[
             TASKS10,
             ParamDef {
                 name: "iterations",
-                ty: ParamType::Count { min: 1 },
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_ITERATIONS,
+                },
                 default: Default::Int(100_000),
                 doc: "hash steps per task",
             },

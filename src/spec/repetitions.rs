@@ -92,16 +92,7 @@ impl Checker {
     pub(super) fn repetitions(&mut self, top: &[Entry]) -> Repetitions {
         let find = |key: &str| top.iter().find(|e| e.key == key);
         let count = |c: &mut Checker, node: &Node, key: &str| -> Option<u32> {
-            let n = c.int(node, key, 1)?;
-            if n > MAX_REPETITIONS {
-                c.at_node(
-                    node,
-                    key,
-                    format!("must be at most {MAX_REPETITIONS}, got {n}"),
-                );
-                return None;
-            }
-            Some(n as u32)
+            c.count(node, key, 1, MAX_REPETITIONS).map(|n| n as u32)
         };
         let auto = match find("repetitions").map(|e| &e.node) {
             None => false,

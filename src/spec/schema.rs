@@ -10,7 +10,9 @@ const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
 
 fn param_schema(ty: ParamType, doc: &str) -> Value {
     let mut v = match ty {
-        ParamType::Count { min } => json!({ "type": "integer", "minimum": min }),
+        ParamType::Count { min, max } => {
+            json!({ "type": "integer", "minimum": min, "maximum": max })
+        }
         ParamType::Duration { .. } => json!({ "$ref": "#/$defs/duration" }),
         ParamType::Fraction => json!({ "type": "number", "minimum": 0.0, "maximum": 1.0 }),
         ParamType::Strings => {
