@@ -322,6 +322,8 @@ fn run_experiment(
         let left = remaining.get_mut(&ci).expect("scheduled");
         *left -= 1;
         if *left == 0 {
+            p.runs.sync_data()?;
+            p.tasks.sync_data()?;
             progress.cell_done();
             workloads.remove(&ci);
         }
