@@ -14,5 +14,6 @@ pub mod results;
 pub mod runner;
 pub mod selection;
 pub mod server;
+pub mod signals;
 pub mod spec;
 pub mod workload;

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -24,7 +23,6 @@ use crate::server::{ServerChild, ServerConfig};
 use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment, Order};
-use crate::workload::context::INTERRUPTED;
 use crate::workload::{
     BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload,
     WorkloadConfig, hash_chain,
@@ -231,7 +229,7 @@ fn run_experiment(
     }
     let schedule = p.schedule.clone();
     for (ci, repetition) in schedule {
-        if INTERRUPTED.load(Ordering::Relaxed) {
+        if crate::signals::interrupted() {
             outcome.interrupted = true;
             break;
         }
@@ -515,7 +513,7 @@ pub fn measure_repetition(
             }
         }
     });
-    let interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    let interrupted = crate::signals::interrupted();
     let mut cpu = measure::cpu_self().since(cpu0);
     let mut peak = measure::peak_rss_kib();
     let (execution, error) = match result {

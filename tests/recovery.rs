@@ -104,3 +104,119 @@ fn a_malformed_row_in_the_middle_stops_the_run_with_its_line() {
     );
     assert!(files_starting(&lab.path().join("results/m"), "runs-torn-").is_empty());
 }
+
+/// Pids of the processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent pid is the second field after the command name in parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// Whether `pid` is a live conclab process (not gone, not a zombie).
+fn conclab_alive(pid: u32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split(|b| *b == 0)
+        .next()
+        .is_some_and(|a| a.ends_with(b"conclab"))
+}
+
+/// Starts `conclab run FILE`, waits (bounded) until runs.csv holds `rows` rows, sends
+/// `signal`, and returns the output with the pids of the children it had then.
+fn interrupt_after(
+    lab: &Lab,
+    file: &str,
+    rows: usize,
+    signal: i32,
+) -> (std::process::Output, Vec<u32>) {
+    let exe = assert_cmd::cargo::cargo_bin("conclab");
+    let child = std::process::Command::new(exe)
+        .args(["run", file, "--out", "results", "-q", "--no-charts"])
+        .current_dir(lab.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stem = file.trim_end_matches(".toml");
+    let runs = lab.path().join(format!("results/{stem}/runs.csv"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&runs)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < rows + 1
+    {
+        assert!(std::time::Instant::now() < deadline, "no row written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let children = children_of(child.id());
+    // SAFETY: sends a signal to the child this test started.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    (child.wait_with_output().unwrap(), children)
+}
+
+#[test]
+fn sigterm_stops_the_run_and_its_server_exits_143_and_the_next_run_resumes() {
+    let lab = Lab::new();
+    // 3 cells x 3 repetitions of two 150 ms requests to the embedded server: ~2 s in all.
+    lab.write("term.toml", "repetitions = 3\n[workload]\nkind = \"http\"\ntasks = 2\nlatency = \"150ms\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\", \"async\"]\nworkers = [2]\n");
+    let (out, children) = interrupt_after(&lab, "term.toml", 1, libc::SIGTERM);
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    assert!(
+        err.contains("run the same command again to resume"),
+        "{err}"
+    );
+    assert!(!children.is_empty(), "the embedded server was running");
+    for pid in &children {
+        assert!(!conclab_alive(*pid), "child {pid} outlived the run");
+    }
+    let (kept, unique) = unique_pairs(&lab, "results/term/runs.csv");
+    assert!((1..9).contains(&kept), "{kept} rows kept");
+    assert_eq!(kept, unique);
+
+    let again = lab.run(&["term.toml"]);
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    assert_eq!(
+        unique_pairs(&lab, "results/term/runs.csv"),
+        (9, 9),
+        "the rest ran, nothing twice"
+    );
+    assert!(
+        lab.csv("results/term/runs.csv")
+            .column("check")
+            .iter()
+            .all(|c| *c == "pass")
+    );
+}
+
+#[test]
+fn sighup_stops_the_run_with_exit_129_and_the_next_run_resumes() {
+    let lab = Lab::new();
+    lab.write("hup.toml", "repetitions = 3\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"150ms\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\"]\nworkers = [2]\n");
+    let (out, _) = interrupt_after(&lab, "hup.toml", 1, libc::SIGHUP);
+    assert_eq!(out.status.code(), Some(129), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted by SIGHUP"),
+        "{}",
+        stderr(&out)
+    );
+    let (kept, unique) = unique_pairs(&lab, "results/hup/runs.csv");
+    assert!((1..6).contains(&kept), "{kept} rows kept");
+    assert_eq!(kept, unique);
+    assert_eq!(code(&lab.run(&["hup.toml"])), 0);
+    assert_eq!(unique_pairs(&lab, "results/hup/runs.csv"), (6, 6));
+}
