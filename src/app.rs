@@ -1,16 +1,14 @@
 //! Carries out a parsed command line and maps the outcome to an exit code.
 
-use std::sync::atomic::Ordering;
-
 use crate::cli::{Cli, Command, PathsArg, Selection};
 use crate::report::say;
 use crate::runner::{RunOptions, UsageError};
 use crate::spec::{Experiment, SpecError};
-use crate::workload::context::INTERRUPTED;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// Interrupted by SIGINT; SIGTERM and SIGHUP give 128 + their number too (143, 129).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runs the command; every error is printed here and becomes an exit code.
@@ -43,7 +41,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => {
             let experiments = load(&args.paths, Some(&args.selection))?;
-            install_interrupt_handler();
+            if let Err(e) = crate::signals::install() {
+                eprintln!("warning: signals will stop the run at once, without cleanup: {e}");
+            }
             crate::server::raise_open_file_limit();
             let opts = RunOptions {
                 out: args.selection.out.clone(),
@@ -55,10 +55,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             };
             let outcome = crate::runner::run(&experiments, &opts)?;
             Ok(if outcome.interrupted {
+                let by = crate::signals::signal()
+                    .map_or_else(String::new, |s| format!(" by {}", crate::signals::name(s)));
                 eprintln!(
-                    "interrupted: the rows finished so far are kept; run the same command again to resume"
+                    "interrupted{by}: the rows finished so far are kept; run the same command again to resume"
                 );
-                EXIT_INTERRUPTED
+                crate::signals::exit_code()
             } else if outcome.failed {
                 EXIT_FAILED
             } else {
@@ -130,16 +132,4 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
     }
-}
-
-/// First Ctrl-C: finish cleanly (current repetition cancelled, rows kept). Second: leave now.
-fn install_interrupt_handler() {
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(EXIT_INTERRUPTED);
-        }
-        eprintln!(
-            "\ninterrupted: stopping the current repetition (press Ctrl-C again to quit at once)"
-        );
-    });
 }

@@ -16,5 +16,6 @@ pub mod runner;
 pub mod schedule;
 pub mod selection;
 pub mod server;
+pub mod signals;
 pub mod spec;
 pub mod workload;

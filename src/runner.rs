@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -26,7 +25,6 @@ use crate::server::{ServerChild, ServerConfig};
 use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment};
-use crate::workload::context::INTERRUPTED;
 use crate::workload::{
     BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload,
     WorkloadConfig, hash_chain,
@@ -233,7 +231,7 @@ fn run_experiment(
         }
     }
     while let Some((ci, repetition)) = p.schedule.next_repetition() {
-        if INTERRUPTED.load(Ordering::Relaxed) {
+        if crate::signals::interrupted() {
             outcome.interrupted = true;
             break;
         }
@@ -328,6 +326,8 @@ fn run_experiment(
         }
         p.rows.push(row);
         if p.schedule.finished(ci) {
+            p.runs.sync_data()?;
+            p.tasks.sync_data()?;
             progress.cell_done();
             workloads.remove(&ci);
         }
@@ -532,7 +532,7 @@ pub fn measure_repetition(
             }
         }
     });
-    let interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    let interrupted = crate::signals::interrupted();
     let mut cpu = measure::cpu_self().since(cpu0);
     let mut peak = measure::peak_rss_kib();
     let (execution, error) = match result {

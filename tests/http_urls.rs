@@ -146,3 +146,86 @@ fn http2_against_a_server_that_speaks_only_http1_fails_every_request() {
         tasks.column("error")
     );
 }
+
+/// A server that answers every request with `HTTP/1.0 200 OK` (or, on `/v11`, `HTTP/1.1`),
+/// a Content-Length and a body, then closes the connection, as many small servers do.
+fn http10_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut stream = stream;
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+                    return;
+                }
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                let version = if request_line.contains(" /v11 ") {
+                    "HTTP/1.1"
+                } else {
+                    "HTTP/1.0"
+                };
+                let response = format!("{version} 200 OK\r\nContent-Length: 7\r\n\r\nhello10");
+                let _ = stream.write_all(response.as_bytes());
+                // Close our side, then read whatever the client still sends until it closes:
+                // closing with unread data would reset the connection before the client
+                // has read the answer.
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn http10_answers_pass_in_http11_mode_for_blocking_and_async_models() {
+    let port = http10_server();
+    let lab = Lab::new();
+    lab.write(
+        "old.toml",
+        &format!(
+            "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 4\nurls = [\"http://127.0.0.1:{port}/\"]\n[matrix]\nmodel = [\"sequential\", \"thread_pool\", \"async\", \"async_pool\", \"async_blocking\"]\nworkers = [2]\n"
+        ),
+    );
+    let out = lab.run(&["old.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let runs = lab.csv("results/old/runs.csv");
+    assert_eq!(runs.rows.len(), 5);
+    assert!(
+        runs.column("detail").iter().all(|d| *d == "200:4"),
+        "{:?}",
+        runs.column("detail")
+    );
+    let tasks = lab.csv("results/old/tasks.csv");
+    assert!(tasks.column("bytes").iter().all(|b| *b == "7"));
+}
+
+#[test]
+fn http2_mode_reports_an_http1_answer_as_a_protocol_error() {
+    let port = http10_server();
+    let lab = Lab::new();
+    lab.write(
+        "two.toml",
+        &format!(
+            "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 2\nhttp_version = \"2\"\nrequest_timeout = \"2s\"\nurls = [\"http://127.0.0.1:{port}/v11\"]\n[matrix]\nmodel = [\"async\", \"async_pool\"]\nworkers = [2]\n"
+        ),
+    );
+    let out = lab.run(&["two.toml"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let runs = lab.csv("results/two/runs.csv");
+    assert_eq!(runs.column("check"), ["fail", "fail"]);
+    assert!(
+        runs.column("detail").iter().all(|d| *d == "protocol:2"),
+        "{:?}",
+        runs.column("detail")
+    );
+}

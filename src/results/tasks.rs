@@ -40,6 +40,11 @@ impl TasksFile {
         Ok(TasksFile { file, recorded })
     }
 
+    /// Waits until the timelines written so far are on the disk.
+    pub fn sync_data(&mut self) -> anyhow::Result<()> {
+        self.file.sync_data()
+    }
+
     /// Appends the timeline of one repetition of `cell`.
     pub fn append(&mut self, cell: &Cell, records: &[TaskRecord]) -> anyhow::Result<()> {
         let workers = cell.workers.to_string();

@@ -47,16 +47,49 @@ impl Cell {
     }
 }
 
+/// The version of the canonical form that cell ids are hashed from.
+///
+/// Format 1 is the compact serde_json of [`Definition`]: the workload configuration (its
+/// `kind` tag, then its fields in declaration order), the model, the workers, and for
+/// `gil_threads` its `switch_interval`. Every id written so far was made from it, hashed
+/// with no prefix, and the ids pinned in this module's tests hold it fixed.
+///
+/// Ids must survive upgrades, because `run` counts a cell's finished repetitions by id:
+/// - A field added later to a workload configuration or to [`Definition`] must be left
+///   out of the form while it holds its default: `#[serde(default, skip_serializing_if =
+///   "crate::spec::matrix::is_default")]` (or an `Option` skipped when `None`). Every cell
+///   that existed before keeps its id; only a cell that sets the field to something else
+///   is new. (Fields that were in format 1 from the start, such as `http2`, are always
+///   written, as they always were.)
+/// - Reordering or renaming a field, or any change that cannot follow that rule, makes a
+///   new format: bump this number and hash `"cell/N\n"` followed by the form, so the new
+///   ids can never collide with old ones, and say in the README that old results stop
+///   counting.
+pub const CELL_ID_FORMAT: u32 = 1;
+
+/// Everything that defines a cell, in the canonical form of [`CELL_ID_FORMAT`].
 #[derive(Serialize)]
 struct Definition<'a> {
     workload: &'a WorkloadConfig,
     model: ModelKind,
     workers: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    settings: Option<&'a ModelSettings>,
+    settings: Option<SettingsUsed<'a>>,
 }
 
-pub fn cell_id(
+/// The model settings a model reads; settings that other models read never change its id.
+#[derive(Serialize)]
+struct SettingsUsed<'a> {
+    switch_interval: &'a std::time::Duration,
+}
+
+/// For `skip_serializing_if` on a field added after format 1 (see [`CELL_ID_FORMAT`]).
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// The canonical form of a cell's definition: the text its id is a hash of.
+pub fn canonical_definition(
     workload: &WorkloadConfig,
     model: ModelKind,
     workers: usize,
@@ -66,10 +99,22 @@ pub fn cell_id(
         workload,
         model,
         workers,
-        settings: (model == ModelKind::GilThreads).then_some(settings),
+        settings: (model == ModelKind::GilThreads).then_some(SettingsUsed {
+            switch_interval: &settings.switch_interval,
+        }),
     };
-    let json = serde_json::to_vec(&def).expect("cell definitions serialise");
-    hex::encode(&Sha512::digest(&json)[..6])
+    serde_json::to_string(&def).expect("cell definitions serialise")
+}
+
+/// A short stable hash of everything that defines a cell (see [`CELL_ID_FORMAT`]).
+pub fn cell_id(
+    workload: &WorkloadConfig,
+    model: ModelKind,
+    workers: usize,
+    settings: &ModelSettings,
+) -> String {
+    let form = canonical_definition(workload, model, workers, settings);
+    hex::encode(&Sha512::digest(form.as_bytes())[..6])
 }
 
 /// Every cell of the experiment: extra axes outermost, then models in file order, then
@@ -179,5 +224,144 @@ mod tests {
         );
         let tasks: Vec<usize> = expand(&e).iter().map(|c| c.workload.tasks()).collect();
         assert_eq!(tasks, vec![1, 3]);
+    }
+
+    /// Ids of cells as earlier versions wrote them into runs.csv. If one of these changes,
+    /// every user's existing results stop counting: read [`CELL_ID_FORMAT`] first.
+    #[test]
+    fn pinned_ids_never_change() {
+        let cases = [
+            (
+                "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [2]\n",
+                vec!["47aff1da984d"],
+            ),
+            (
+                "[workload]\nkind = \"sleep\"\ntasks = 4\nduration = \"1ms\"\n[matrix]\nmodel = [\"sequential\", \"threads\"]\n",
+                vec!["2c55497338df", "531400769e59"],
+            ),
+            (
+                "[workload]\nkind = \"hash_chain\"\ninputs = [\"pass\", \"a\"]\niterations = 1000\nexpect = { pass = \"e907f4045ca9cdf3db84faeae1d10edc5ff5d8f306045eaf3da545af7b06316842b503f620ba85debb21fe4ecceb2adb994fb158653a62925552202c2a057855\" }\n[matrix]\nmodel = [\"rayon\"]\nworkers = [3]\n",
+                vec!["5e3de43055bd"],
+            ),
+            (
+                "[workload]\nkind = \"counter\"\ntasks = 6\nsync = \"mutex\"\n[matrix]\nmodel = [\"process_pool\"]\nworkers = [2]\n",
+                vec!["26034b3dee39"],
+            ),
+            (
+                "[workload]\nkind = \"mixed\"\n[matrix]\nmodel = [\"async\"]\nworkers = [4]\n",
+                vec!["0b6a8e6c720f"],
+            ),
+            (
+                "[workload]\nkind = \"http\"\n[matrix]\nmodel = [\"async_pool\"]\nworkers = [8]\n",
+                vec!["5c2585c0c3f1"],
+            ),
+            (
+                "[workload]\nkind = \"http\"\ntasks = 20\nurls = [\"http://127.0.0.1:9/\"]\nhttp_version = \"2\"\n[matrix]\nmodel = [\"async\"]\nworkers = [10]\n",
+                vec!["cb90a5d6498d"],
+            ),
+            (
+                "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n",
+                vec!["871fbd228ef4"],
+            ),
+            (
+                "[workload]\nkind = \"hash_chain\"\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n[models.gil_threads]\nswitch_interval = \"1ms\"\n",
+                vec!["16c01e88ff4d"],
+            ),
+            (
+                "[workload]\nkind = \"counter\"\n[matrix]\nmodel = [\"async_blocking\"]\nworkers = [1]\nsync = [\"none\", \"atomic\"]\n",
+                vec!["34fa7affff0d", "2b35ffda3383"],
+            ),
+        ];
+        for (text, ids) in cases {
+            let got: Vec<String> = expand(&exp(text)).into_iter().map(|c| c.id).collect();
+            assert_eq!(got, ids, "{text}");
+        }
+    }
+
+    /// The results committed as a chart fixture were written by an earlier version: their
+    /// resolved experiment must still expand to the very cells their rows name. (The
+    /// io-bound fixture is older than `http2`, whose addition changed every http id: the
+    /// very accident the rule on [`CELL_ID_FORMAT`] now prevents.)
+    #[test]
+    fn ids_written_by_earlier_versions_still_match_their_experiments() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts");
+        let dir = root.join("race");
+        let e = crate::spec::load(&dir.join("experiment.toml"), &[]).unwrap();
+        let (_, rows) = crate::results::runs::read(&dir.join("runs.csv")).unwrap();
+        let written: std::collections::BTreeSet<String> =
+            rows.into_iter().map(|r| r.cell).collect();
+        let expanded: std::collections::BTreeSet<String> =
+            expand(&e).into_iter().map(|c| c.id).collect();
+        assert_eq!(expanded, written);
+    }
+
+    #[test]
+    fn a_parameter_written_out_at_its_default_keeps_the_id() {
+        let id = |text: &str| expand(&exp(text))[0].id.clone();
+        let http = "[workload]\nkind = \"http\"\n[matrix]\nmodel = [\"async\"]\nworkers = [4]\n";
+        let explicit = http.replace(
+            "kind = \"http\"\n",
+            "kind = \"http\"\nhttp_version = \"1.1\"\n",
+        );
+        assert_eq!(id(http), id(&explicit));
+        assert_ne!(id(http), id(&explicit.replace("\"1.1\"", "\"2\"")));
+        let gil =
+            "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n";
+        assert_eq!(
+            id(gil),
+            id(&format!(
+                "{gil}[models.gil_threads]\nswitch_interval = \"5ms\"\n"
+            ))
+        );
+        // Settings a model does not read leave its id alone.
+        let pool =
+            "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [2]\n";
+        assert_eq!(
+            id(pool),
+            id(&format!(
+                "{pool}[models.gil_threads]\nswitch_interval = \"1ms\"\n"
+            ))
+        );
+    }
+
+    /// The rule for fields added after format 1, shown on two versions of one configuration.
+    #[test]
+    fn a_field_added_with_skip_if_default_keeps_every_old_id() {
+        #[derive(Serialize)]
+        struct Before {
+            tasks: usize,
+        }
+        #[derive(Serialize)]
+        struct After {
+            tasks: usize,
+            #[serde(skip_serializing_if = "is_default")]
+            retries: u32,
+        }
+        let old = serde_json::to_string(&Before { tasks: 3 }).unwrap();
+        let same = serde_json::to_string(&After {
+            tasks: 3,
+            retries: 0,
+        })
+        .unwrap();
+        let new = serde_json::to_string(&After {
+            tasks: 3,
+            retries: 2,
+        })
+        .unwrap();
+        assert_eq!(old, same);
+        assert_ne!(old, new);
+    }
+
+    #[test]
+    fn the_canonical_form_of_format_1_is_the_definitions_json() {
+        let e = exp(
+            "[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"1ms\"\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n",
+        );
+        let c = &expand(&e)[0];
+        assert_eq!(
+            canonical_definition(&c.workload, c.model, c.workers, &c.settings),
+            "{\"workload\":{\"kind\":\"sleep\",\"tasks\":2,\"duration\":{\"secs\":0,\"nanos\":1000000}},\"model\":\"gil_threads\",\"workers\":2,\"settings\":{\"switch_interval\":{\"secs\":0,\"nanos\":5000000}}}"
+        );
+        assert_eq!(CELL_ID_FORMAT, 1);
     }
 }

@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 
 use super::CounterStore;
 
-/// Set by Ctrl-C: every running repetition winds down at its next check.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Longest uninterrupted sleep, so a timeout or Ctrl-C is noticed within this.
+/// Longest uninterrupted sleep, so a timeout or a signal is noticed within this.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
 
-/// Asks the tasks of one repetition to stop (timeout) — or all of them (Ctrl-C).
+/// Asks the tasks of one repetition to stop (timeout) — or all of them (a signal, see
+/// [`crate::signals`]).
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<AtomicBool>);
 
@@ -29,7 +27,7 @@ impl Cancel {
 
     #[inline]
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::Relaxed) || INTERRUPTED.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed) || crate::signals::interrupted()
     }
 }
 

@@ -226,38 +226,67 @@ async fn get_async(client: &reqwest::Client, url: &str, http2: bool) -> HttpOutc
         Ok(mut response) => {
             let status = response.status().as_u16();
             let mut bytes = 0u64;
-            let expected = if http2 {
-                reqwest::Version::HTTP_2
-            } else {
-                reqwest::Version::HTTP_11
-            };
-            let mut error = (response.version() != expected).then(|| "protocol".to_string());
+            let mut error =
+                (!answered_in(response.version(), http2)).then(|| "protocol".to_string());
             loop {
                 match response.chunk().await {
                     Ok(Some(chunk)) => bytes += chunk.len() as u64,
                     Ok(None) => break,
                     Err(e) => {
-                        error = error.or(Some(reqwest_kind(&e)));
+                        error = error.or(Some(reqwest_kind(&e, http2)));
                         break;
                     }
                 }
             }
             (Some(status), bytes, error)
         }
-        Err(e) => (None, 0, Some(reqwest_kind(&e))),
+        Err(e) => (None, 0, Some(reqwest_kind(&e, http2))),
     };
     HttpOutcome::new(started, status, bytes, error)
 }
 
-fn reqwest_kind(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
+/// Whether an answer came in a version the request allows: HTTP/2 when asked for it;
+/// otherwise HTTP/1.1 or HTTP/1.0, which is a valid answer to an HTTP/1.1 request (RFC
+/// 9110, section 6.2) and what many small servers send.
+fn answered_in(version: reqwest::Version, http2: bool) -> bool {
+    if http2 {
+        version == reqwest::Version::HTTP_2
     } else {
-        "io"
+        version == reqwest::Version::HTTP_11 || version == reqwest::Version::HTTP_10
     }
-    .into()
+}
+
+/// The kind of a failed async request. An answer that does not parse as the HTTP version
+/// asked for is `protocol`: in HTTP/2 mode a server that speaks only HTTP/1 answers the
+/// connection preface with text that no HTTP/2 frame parses, and the connection is torn
+/// down with an HTTP/2 error rather than an IO one.
+fn reqwest_kind(e: &reqwest::Error, http2: bool) -> String {
+    if e.is_timeout() {
+        return "timeout".into();
+    }
+    if e.is_connect() {
+        return "connect".into();
+    }
+    let chain = || std::iter::successors(std::error::Error::source(e), |s| s.source());
+    if let Some(io) = chain().find_map(|s| s.downcast_ref::<std::io::Error>()) {
+        return io_kind(io);
+    }
+    let protocol = chain()
+        .filter_map(|s| s.downcast_ref::<hyper::Error>())
+        .any(|h| {
+            h.is_parse()
+                || h.is_parse_status()
+                || h.is_parse_version_h2()
+                || (http2
+                    && !(h.is_closed()
+                        || h.is_canceled()
+                        || h.is_incomplete_message()
+                        || h.is_timeout()
+                        || h.is_user()
+                        || h.is_body_write_aborted()
+                        || h.is_shutdown()))
+        });
+    if protocol { "protocol" } else { "io" }.into()
 }
 
 /// The per-repetition client state of async models.
@@ -403,6 +432,18 @@ mod tests {
         let mut c = config(0, 0.0);
         c.urls = Some(vec!["http://a/".into(), "http://b/".into()]);
         assert_eq!(c.url(3, None), "http://b/");
+    }
+
+    #[test]
+    fn http10_and_http11_answer_an_http11_request_and_only_http2_an_http2_one() {
+        use reqwest::Version;
+        for v in [Version::HTTP_10, Version::HTTP_11] {
+            assert!(answered_in(v, false), "{v:?}");
+            assert!(!answered_in(v, true), "{v:?}");
+        }
+        assert!(answered_in(Version::HTTP_2, true));
+        assert!(!answered_in(Version::HTTP_2, false));
+        assert!(!answered_in(Version::HTTP_09, false));
     }
 
     #[test]
