@@ -89,7 +89,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
             );
         }
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let _lock = crate::results::lock::lock(out).map_err(crate::runner::UsageError)?;
     for f in ["experiment.toml", "environment.json"] {
         let from = dirs[0].join(f);
         if from.is_file() && !out.join(f).is_file() {

@@ -15,6 +15,7 @@ use crate::model::{Job, scheduler};
 use crate::progress::Progress;
 use crate::report;
 use crate::results::environment::Environment;
+use crate::results::lock::{FolderLock, lock};
 use crate::results::runs::{self, RunRow};
 use crate::results::summary;
 use crate::results::tasks::TasksFile;
@@ -63,16 +64,23 @@ struct Prepared<'e> {
     tasks: TasksFile,
     /// Which repetition of which cell runs next.
     schedule: Schedule,
+    /// This run is the folder's only writer while it holds this.
+    _lock: FolderLock,
 }
 
 pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunOutcome> {
     for exp in experiments {
         check_filters(exp, &opts.only).map_err(UsageError)?;
     }
+    // Every results folder is checked and locked before anything is written to any.
+    let mut locks = Vec::new();
+    for exp in experiments {
+        locks.push(lock(&opts.out.join(&exp.name)).map_err(UsageError)?);
+    }
     let env = Environment::detect();
     let mut prepared = Vec::new();
-    for exp in experiments {
-        prepared.push(prepare(exp, opts, &env)?);
+    for (exp, lock) in experiments.iter().zip(locks) {
+        prepared.push(prepare(exp, opts, &env, lock)?);
     }
     let total: u64 = prepared
         .iter()
@@ -157,9 +165,9 @@ fn prepare<'e>(
     exp: &'e Experiment,
     opts: &RunOptions,
     env: &Environment,
+    lock: FolderLock,
 ) -> anyhow::Result<Prepared<'e>> {
     let dir = opts.out.join(&exp.name);
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if opts.fresh {
         for moved in archive(&dir)? {
             eprintln!(
@@ -190,6 +198,7 @@ fn prepare<'e>(
         .collect();
     let schedule = Schedule::new(exp.order, exp.repetitions, existing);
     Ok(Prepared {
+        _lock: lock,
         exp,
         dir,
         cells,
@@ -211,11 +220,12 @@ fn run_experiment(
     let mut outcome = RunOutcome::default();
     // The embedded server runs as a child process, outside the measured time, for the
     // whole experiment; dropping the handle stops it on every way out of this function.
-    let server = start_server(p)?;
-    let build_env = BuildEnv {
+    let mut server = start_server(p)?;
+    let mut build_env = BuildEnv {
         server_url: server.as_ref().map(|s| s.base_url().to_string()),
     };
     let mut workloads: HashMap<usize, Arc<dyn Workload>> = HashMap::new();
+    let mut warmed: std::collections::HashSet<usize> = Default::default();
     // Results that must agree across models and runs of one workload configuration.
     let mut fingerprints: HashMap<String, (String, String)> = HashMap::new();
     let cell_by_id: HashMap<&str, &Cell> = p.cells.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -244,6 +254,14 @@ fn run_experiment(
             ns_per_hash,
             request_latency_s: sequential_latency(&p.rows, &cell),
         };
+        // A server that died between repetitions is restarted before the next one.
+        if let Some(why) = supervise(&mut server, &mut build_env)? {
+            progress.note(&format!(
+                "{}: the embedded server exited ({why}); restarted it",
+                exp.name
+            ));
+            workloads.clear();
+        }
         let workload = match workloads.get(&ci) {
             Some(w) => w.clone(),
             None => {
@@ -252,31 +270,33 @@ fn run_experiment(
                     .build(&build_env)
                     .with_context(|| format!("{label}: cannot set up the workload"))?;
                 workloads.insert(ci, w.clone());
-                for k in 1..=exp.warmup {
-                    let what = format!("warm-up {k}/{}", exp.warmup);
-                    progress.start(&exp.name, &label, &what);
-                    let rep = measure_repetition(
-                        &cell,
-                        &w,
-                        &build_env,
-                        exp.timeout,
-                        env.logical_cores,
-                        &calibration,
-                    );
-                    progress.finish(
-                        &exp.name,
-                        &label,
-                        &what,
-                        &format!(
-                            "{} {}",
-                            report::seconds(rep.wall_s),
-                            rep.verdict.check.as_str()
-                        ),
-                    );
-                }
                 w
             }
         };
+        if warmed.insert(ci) {
+            for k in 1..=exp.warmup {
+                let what = format!("warm-up {k}/{}", exp.warmup);
+                progress.start(&exp.name, &label, &what);
+                let rep = measure_repetition(
+                    &cell,
+                    &workload,
+                    &build_env,
+                    exp.timeout,
+                    env.logical_cores,
+                    &calibration,
+                );
+                progress.finish(
+                    &exp.name,
+                    &label,
+                    &what,
+                    &format!(
+                        "{} {}",
+                        report::seconds(rep.wall_s),
+                        rep.verdict.check.as_str()
+                    ),
+                );
+            }
+        }
         let what = format!("rep {repetition}/{}", exp.repetitions.describe());
         progress.start(&exp.name, &label, &what);
         let mut rep = measure_repetition(
@@ -290,6 +310,15 @@ fn run_experiment(
         if rep.interrupted {
             outcome.interrupted = true;
             break;
+        }
+        // The repetition that met a dead server fails for that reason, not its symptoms.
+        if let Some(why) = supervise(&mut server, &mut build_env)? {
+            rep.verdict = Verdict::fail(format!("embedded server exited ({why})"));
+            progress.note(&format!(
+                "{}: the embedded server exited ({why}); restarted it",
+                exp.name
+            ));
+            workloads.clear();
         }
         if let Some(fp) = rep.verdict.fingerprint.clone() {
             match fingerprints.get(&workload_key(&cell)) {
@@ -378,6 +407,23 @@ fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
     let server = ServerChild::spawn(&exe, &ServerConfig::default())
         .with_context(|| format!("{}: cannot start the embedded HTTP server", p.exp.name))?;
     Ok(Some(server))
+}
+
+/// Restarts the embedded server if it has exited (outside any measured time) and points
+/// the workloads' environment at the new one; returns how the old one ended.
+fn supervise(
+    server: &mut Option<ServerChild>,
+    build_env: &mut BuildEnv,
+) -> anyhow::Result<Option<String>> {
+    let Some(why) = server.as_mut().and_then(|s| s.exited()) else {
+        return Ok(None);
+    };
+    let exe = crate::model::process_pool::executable()?;
+    let fresh = ServerChild::spawn(&exe, &ServerConfig::default())
+        .context("cannot restart the embedded HTTP server")?;
+    build_env.server_url = Some(fresh.base_url().to_string());
+    *server = Some(fresh);
+    Ok(Some(why))
 }
 
 /// Rewrites summary.csv from every row of the experiment's current cells.

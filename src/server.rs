@@ -308,6 +308,17 @@ impl ServerChild {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// How the server ended, if it has: `signal 9`, `exit code 1`.
+    pub fn exited(&mut self) -> Option<String> {
+        use std::os::unix::process::ExitStatusExt;
+        let status = self.child.try_wait().ok()??;
+        Some(match (status.signal(), status.code()) {
+            (Some(sig), _) => format!("signal {sig}"),
+            (None, Some(code)) => format!("exit code {code}"),
+            (None, None) => "unknown status".into(),
+        })
+    }
 }
 
 impl Drop for ServerChild {

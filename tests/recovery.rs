@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{Lab, code, stderr};
+use common::{Lab, children_of, code, conclab_alive, spawn_run, stderr, wait_for_rows};
 
 /// Two cells of two quick repetitions each.
 const QUICK: &str = "repetitions = 2\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"1ms\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\"]\nworkers = [2]\n";
@@ -105,35 +105,6 @@ fn a_malformed_row_in_the_middle_stops_the_run_with_its_line() {
     assert!(files_starting(&lab.path().join("results/m"), "runs-torn-").is_empty());
 }
 
-/// Pids of the processes whose parent is `pid`.
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        // The parent pid is the second field after the command name in parentheses.
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            found.push(child);
-        }
-    }
-    found
-}
-
-/// Whether `pid` is a live conclab process (not gone, not a zombie).
-fn conclab_alive(pid: u32) -> bool {
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    cmdline
-        .split(|b| *b == 0)
-        .next()
-        .is_some_and(|a| a.ends_with(b"conclab"))
-}
-
 /// Starts `conclab run FILE`, waits (bounded) until runs.csv holds `rows` rows, sends
 /// `signal`, and returns the output with the pids of the children it had then.
 fn interrupt_after(
@@ -142,25 +113,8 @@ fn interrupt_after(
     rows: usize,
     signal: i32,
 ) -> (std::process::Output, Vec<u32>) {
-    let exe = assert_cmd::cargo::cargo_bin("conclab");
-    let child = std::process::Command::new(exe)
-        .args(["run", file, "--out", "results", "-q", "--no-charts"])
-        .current_dir(lab.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stem = file.trim_end_matches(".toml");
-    let runs = lab.path().join(format!("results/{stem}/runs.csv"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_to_string(&runs)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < rows + 1
-    {
-        assert!(std::time::Instant::now() < deadline, "no row written");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = spawn_run(lab, file);
+    wait_for_rows(lab, file.trim_end_matches(".toml"), rows);
     let children = children_of(child.id());
     // SAFETY: sends a signal to the child this test started.
     unsafe { libc::kill(child.id() as i32, signal) };

@@ -3,6 +3,7 @@
 pub mod csv_file;
 pub mod environment;
 pub mod flags;
+pub mod lock;
 pub mod runs;
 pub mod stats;
 pub mod summary;

@@ -90,3 +90,58 @@ pub fn stderr(o: &std::process::Output) -> String {
 pub fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Starts `conclab run FILE --out results -q --no-charts` in the background, its stderr
+/// piped.
+pub fn spawn_run(lab: &Lab, file: &str) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("conclab"))
+        .args(["run", file, "--out", "results", "-q", "--no-charts"])
+        .current_dir(lab.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most a minute) until `results/<experiment>/runs.csv` holds `rows` rows.
+pub fn wait_for_rows(lab: &Lab, experiment: &str, rows: usize) {
+    let runs = lab.path().join(format!("results/{experiment}/runs.csv"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&runs)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < rows + 1
+    {
+        assert!(std::time::Instant::now() < deadline, "no row written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Pids of the processes whose parent is `pid`.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The parent pid is the second field after the command name in parentheses.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// Whether `pid` is a live conclab process (not gone, not a zombie).
+pub fn conclab_alive(pid: u32) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    cmdline
+        .split(|b| *b == 0)
+        .next()
+        .is_some_and(|a| a.ends_with(b"conclab"))
+}
