@@ -14,6 +14,7 @@ use crate::measure::{self, CpuTimes};
 use crate::model::{Job, scheduler};
 use crate::progress::Progress;
 use crate::report;
+use crate::results::digests::{Ballot, fingerprint_of};
 use crate::results::environment::Environment;
 use crate::results::lock::{FolderLock, lock};
 use crate::results::runs::{self, RunRow};
@@ -227,17 +228,15 @@ fn run_experiment(
     let mut workloads: HashMap<usize, Arc<dyn Workload>> = HashMap::new();
     let mut warmed: std::collections::HashSet<usize> = Default::default();
     // Results that must agree across models and runs of one workload configuration.
-    let mut fingerprints: HashMap<String, (String, String)> = HashMap::new();
+    let mut ballots: HashMap<String, Ballot> = HashMap::new();
     let cell_by_id: HashMap<&str, &Cell> = p.cells.iter().map(|c| (c.id.as_str(), c)).collect();
     for r in p.rows.iter().filter(|r| r.check == Check::Pass) {
-        if let (Some(cell), Some(fp)) = (
-            cell_by_id.get(r.cell.as_str()),
-            r.detail.strip_prefix("digest "),
-        ) {
-            let fp: String = fp.chars().take(16).collect();
-            fingerprints
+        if let (Some(cell), Some(fp)) = (cell_by_id.get(r.cell.as_str()), fingerprint_of(&r.detail))
+        {
+            ballots
                 .entry(workload_key(cell))
-                .or_insert((fp, cell.label()));
+                .or_default()
+                .cast(&cell.id, cell.model.name(), fp);
         }
     }
     while let Some((ci, repetition)) = p.schedule.next_repetition() {
@@ -320,16 +319,12 @@ fn run_experiment(
             ));
             workloads.clear();
         }
-        if let Some(fp) = rep.verdict.fingerprint.clone() {
-            match fingerprints.get(&workload_key(&cell)) {
-                Some((want, by)) if *want != fp && rep.verdict.check == Check::Pass => {
-                    rep.verdict = Verdict::fail(format!("digest {fp} differs from {want} ({by})"));
-                }
-                Some(_) => {}
-                None if rep.verdict.check == Check::Pass => {
-                    fingerprints.insert(workload_key(&cell), (fp, label.clone()));
-                }
-                None => {}
+        if let Some(fp) = rep.verdict.fingerprint.clone()
+            && rep.verdict.check == Check::Pass
+        {
+            let ballot = ballots.entry(workload_key(&cell)).or_default();
+            if let Err(why) = ballot.judge(&cell.id, cell.model.name(), &fp) {
+                rep.verdict = Verdict::fail(format!("{}: {why}", cell.model.name()));
             }
         }
         let row = rep.row(exp, &cell, repetition, &env.host, ns_per_hash);
@@ -362,6 +357,8 @@ fn run_experiment(
         }
     }
     let summary = write_summary(exp, &p.dir, &p.rows, env.logical_cores)?;
+    // A cell can fail only in the summary: its digest passed alone but not beside the others.
+    outcome.failed |= summary.iter().any(|s| s.check == Check::Fail);
     if !outcome.interrupted {
         progress.clear();
     }

@@ -222,3 +222,59 @@ fn every_number_is_range_checked() {
     }
     assert!(!lab.path().join("results").exists());
 }
+
+/// Issue 10: a wrong result that happens to be written first does not make every right
+/// one fail; the majority decides, and the wrong model is named.
+#[test]
+fn a_wrong_model_among_right_ones_is_the_one_that_fails() {
+    let lab = Lab::new();
+    let file = CHAINS
+        .replace("repetitions = 3", "repetitions = 1")
+        .replace(
+            "\"sequential\", \"thread_pool\"",
+            "\"sequential\", \"thread_pool\", \"rayon\"",
+        );
+    lab.write("t.toml", &file);
+    // rayon alone first, then its digest corrupted as a broken model would write it.
+    let first = lab.run(&["t.toml", "--only", "model=rayon"]);
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let runs = lab.path().join("results/t/runs.csv");
+    let text = std::fs::read_to_string(&runs).unwrap();
+    let right = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(",digest ")
+        .nth(1)
+        .unwrap()[..16]
+        .to_string();
+    std::fs::write(&runs, text.replace(&right, "0123456789abcdef")).unwrap();
+
+    let out = lab.run(&["t.toml"]);
+    assert_eq!(
+        code(&out),
+        1,
+        "the wrong cell fails the run: {}",
+        stderr(&out)
+    );
+    let summary = lab.csv("results/t/summary.csv");
+    for r in &summary.rows {
+        let want = if r["model"] == "rayon" {
+            "fail"
+        } else {
+            "pass"
+        };
+        assert_eq!(r["check"], want, "{}", r["model"]);
+    }
+    let runs = lab.csv("results/t/runs.csv");
+    assert!(
+        runs.column("check").iter().skip(1).all(|c| *c == "pass"),
+        "{:?}",
+        runs.column("detail")
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("rayon: digest 0123456789abcdef differs from {right}, reached by 2 of 3 cells (sequential, thread_pool)")),
+        "{text}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Result files of one experiment: runs, task timelines, summary, environment; resume and archive.
 
 pub mod csv_file;
+pub mod digests;
 pub mod environment;
 pub mod flags;
 pub mod lock;

@@ -161,14 +161,31 @@ pub fn axes_of(header: &[String]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Opens runs.csv for appending; returns the rows already there.
+/// Opens runs.csv for appending; returns the rows already there. A row that does not
+/// parse is an error naming its line, never skipped: resume would run it again unseen.
 pub fn open(path: &Path, axes: &[String]) -> anyhow::Result<(AppendCsv, Vec<RunRow>)> {
     let (file, maps) = AppendCsv::open(path, &header(axes))?;
-    let rows = maps
-        .iter()
-        .filter_map(|m| RunRow::from_map(m, axes))
-        .collect();
+    let rows = parse_rows(path, &maps, axes)?;
     Ok((file, rows))
+}
+
+fn parse_rows(
+    path: &Path,
+    maps: &[HashMap<String, String>],
+    axes: &[String],
+) -> anyhow::Result<Vec<RunRow>> {
+    maps.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            RunRow::from_map(m, axes).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: line {}: a value is missing or malformed",
+                    path.display(),
+                    i + 2
+                )
+            })
+        })
+        .collect()
 }
 
 /// Reads every row of a runs.csv, with the axes its own header names.
@@ -183,16 +200,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<RunRow>)> {
         }
     }
     let axes = axes_of(&header);
-    let mut rows = Vec::new();
-    for (i, m) in maps.iter().enumerate() {
-        rows.push(RunRow::from_map(m, &axes).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: line {}: a value is missing or malformed",
-                path.display(),
-                i + 2
-            )
-        })?);
-    }
+    let rows = parse_rows(path, &maps, &axes)?;
     Ok((axes, rows))
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use super::digests;
 use super::flags::{Flag, flags_of};
 use super::runs::RunRow;
 use super::stats::{Stats, median, ratio_interval, stats};
@@ -142,6 +143,7 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             flags: Vec::new(),
         });
     }
+    reconcile_digests(&mut out);
     // Speedup is against the sequential cell with the same values of the extra axes; a
     // sequential cell that never passed is no baseline.
     type Axes = Vec<(String, String)>;
@@ -169,6 +171,46 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         s.flags = flags_of(s, cores);
     }
     out
+}
+
+/// Cells of one workload configuration (same kind, same extra axes) must reach the same
+/// digests: a cell that passed on its own but disagrees with the majority fails here, so
+/// a wrong model that happened to run first cannot stand (see [`digests::reference`]).
+fn reconcile_digests(out: &mut [SummaryRow]) {
+    type Configuration<'a> = (&'a str, &'a [(String, String)]);
+    let mut groups: HashMap<Configuration, Vec<usize>> = HashMap::new();
+    for (i, s) in out.iter().enumerate() {
+        if s.check == Check::Pass && digests::fingerprint_of(&s.detail).is_some() {
+            groups
+                .entry((s.workload.as_str(), s.axes.as_slice()))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut verdicts: Vec<(usize, String)> = Vec::new();
+    for members in groups.values() {
+        let votes: Vec<digests::Vote> = members
+            .iter()
+            .map(|&i| digests::Vote {
+                cell: &out[i].cell,
+                model: &out[i].model,
+                fingerprint: digests::fingerprint_of(&out[i].detail).expect("grouped"),
+            })
+            .collect();
+        let Some(reference) = digests::reference(&votes) else {
+            continue;
+        };
+        for (&i, v) in members.iter().zip(&votes) {
+            if v.fingerprint != reference {
+                let why = digests::disagreement(v.fingerprint, reference, &votes);
+                verdicts.push((i, format!("{}: {why}", v.model)));
+            }
+        }
+    }
+    for (i, detail) in verdicts {
+        out[i].check = Check::Fail;
+        out[i].detail = detail;
+    }
 }
 
 pub fn header(axes: &[String]) -> Vec<String> {
@@ -331,5 +373,15 @@ mod tests {
         assert_eq!((s[0].stats.n, s[0].check), (1, Check::Pass));
         assert_eq!((s[1].stats.n, s[1].check), (1, Check::Fail));
         assert_eq!(s[0].speedup, None, "no sequential cell, no speedup");
+    }
+
+    #[test]
+    fn a_failed_sequential_cell_is_no_baseline() {
+        let rows = vec![
+            row("s", "sequential", 1, 2.0, Check::Fail),
+            row("p", "thread_pool", 2, 1.0, Check::Pass),
+        ];
+        let s = summarize(&["s".into(), "p".into()], &rows, 2);
+        assert_eq!(s[1].speedup, None);
     }
 }
