@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use crate::ideal::ideal_seconds;
 use crate::measure::{self, CpuTimes};
-use crate::model::{Job, scheduler};
+use crate::model::supervisor::{GRACE, OwnedJob, Supervised, supervise};
 use crate::progress::Progress;
 use crate::report;
 use crate::results::environment::Environment;
@@ -317,6 +317,10 @@ fn run_experiment(
             &format!("{} {}", report::seconds(row.wall_s), row.check.as_str()),
         );
         p.rows.push(row);
+        if rep.abandoned {
+            // The abandoned model still uses it: the next repetition gets a fresh one.
+            workloads.remove(&ci);
+        }
         let left = remaining.get_mut(&ci).expect("scheduled");
         *left -= 1;
         if *left == 0 {
@@ -414,6 +418,8 @@ pub struct Repetition {
     pub ideal_s: Option<f64>,
     pub started_at: String,
     pub interrupted: bool,
+    /// The model did not stop after its cancel and still runs, detached, on `workload`.
+    pub abandoned: bool,
 }
 
 impl Repetition {
@@ -467,52 +473,26 @@ pub fn measure_repetition(
         .workload
         .cost(calibration)
         .map(|cost| ideal_seconds(cell.model, cell.workers, tasks, cost, cores));
-    let sched = scheduler(cell.model);
     workload.start_repetition();
     measure::reset_peak_rss();
     let cancel = Cancel::new();
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let (cpu0, children0) = (measure::cpu_self(), measure::cpu_children());
     let epoch = Instant::now();
-    let job = Job {
-        workload,
+    let job = OwnedJob {
+        workload: workload.clone(),
         workers: cell.workers,
-        settings: &cell.settings,
-        cancel: &cancel,
+        settings: cell.settings.clone(),
+        cancel: cancel.clone(),
         epoch,
-        env,
+        env: env.clone(),
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut timed_out = false;
-    let (result, wall) = std::thread::scope(|scope| {
-        let job = &job;
-        let tx = tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("model".into())
-            .spawn_scoped(scope, move || {
-                let r = sched.run(job);
-                let _ = tx.send((r, epoch.elapsed()));
-            });
-        if let Err(e) = spawned {
-            return (
-                Err(anyhow::anyhow!("cannot start the model thread: {e}")),
-                epoch.elapsed(),
-            );
-        }
-        match rx.recv_timeout(timeout) {
-            Ok(v) => v,
-            Err(_) => {
-                timed_out = true;
-                cancel.set();
-                rx.recv().unwrap_or_else(|_| {
-                    (
-                        Err(anyhow::anyhow!("the model thread panicked")),
-                        epoch.elapsed(),
-                    )
-                })
-            }
-        }
-    });
+    let Supervised {
+        result,
+        wall,
+        timed_out,
+        abandoned,
+    } = supervise(cell.model, job, timeout, GRACE);
     let interrupted = crate::signals::interrupted();
     let mut cpu = measure::cpu_self().since(cpu0);
     let mut peak = measure::peak_rss_kib();
@@ -573,5 +553,6 @@ pub fn measure_repetition(
         ideal_s,
         started_at,
         interrupted,
+        abandoned,
     }
 }
