@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::ideal::ideal_seconds;
 use crate::machine::Watch;
 use crate::measure::{self, CpuTimes};
-use crate::model::{Job, scheduler};
+use crate::model::supervisor::{GRACE, OwnedJob, Supervised, supervise};
 use crate::progress::Progress;
 use crate::report;
 use crate::results::digests::{Ballot, fingerprint_of};
@@ -254,7 +254,7 @@ fn run_experiment(
             request_latency_s: sequential_latency(&p.rows, &cell),
         };
         // A server that died between repetitions is restarted before the next one.
-        if let Some(why) = supervise(&mut server, &mut build_env)? {
+        if let Some(why) = restart_dead_server(&mut server, &mut build_env)? {
             progress.note(&format!(
                 "{}: the embedded server exited ({why}); restarted it",
                 exp.name
@@ -311,7 +311,7 @@ fn run_experiment(
             break;
         }
         // The repetition that met a dead server fails for that reason, not its symptoms.
-        if let Some(why) = supervise(&mut server, &mut build_env)? {
+        if let Some(why) = restart_dead_server(&mut server, &mut build_env)? {
             rep.verdict = Verdict::fail(format!("embedded server exited ({why})"));
             progress.note(&format!(
                 "{}: the embedded server exited ({why}); restarted it",
@@ -349,6 +349,10 @@ fn run_experiment(
             p.schedule.record(ci, row.wall_s);
         }
         p.rows.push(row);
+        if rep.abandoned {
+            // The abandoned model still uses it: the next repetition gets a fresh one.
+            workloads.remove(&ci);
+        }
         if p.schedule.finished(ci) {
             p.runs.sync_data()?;
             p.tasks.sync_data()?;
@@ -408,7 +412,7 @@ fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
 
 /// Restarts the embedded server if it has exited (outside any measured time) and points
 /// the workloads' environment at the new one; returns how the old one ended.
-fn supervise(
+fn restart_dead_server(
     server: &mut Option<ServerChild>,
     build_env: &mut BuildEnv,
 ) -> anyhow::Result<Option<String>> {
@@ -463,6 +467,8 @@ pub struct Repetition {
     pub ideal_s: Option<f64>,
     pub started_at: String,
     pub interrupted: bool,
+    /// The model did not stop after its cancel and still runs, detached, on `workload`.
+    pub abandoned: bool,
 }
 
 impl Repetition {
@@ -529,52 +535,26 @@ pub fn measure_repetition(
         .workload
         .cost(calibration)
         .map(|cost| ideal_seconds(cell.model, cell.workers, tasks, cost, cores));
-    let sched = scheduler(cell.model);
     workload.start_repetition();
     measure::reset_peak_rss();
     let cancel = Cancel::new();
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let (cpu0, children0) = (measure::cpu_self(), measure::cpu_children());
     let epoch = Instant::now();
-    let job = Job {
-        workload,
+    let job = OwnedJob {
+        workload: workload.clone(),
         workers: cell.workers,
-        settings: &cell.settings,
-        cancel: &cancel,
+        settings: cell.settings.clone(),
+        cancel: cancel.clone(),
         epoch,
-        env,
+        env: env.clone(),
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut timed_out = false;
-    let (result, wall) = std::thread::scope(|scope| {
-        let job = &job;
-        let tx = tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("model".into())
-            .spawn_scoped(scope, move || {
-                let r = sched.run(job);
-                let _ = tx.send((r, epoch.elapsed()));
-            });
-        if let Err(e) = spawned {
-            return (
-                Err(anyhow::anyhow!("cannot start the model thread: {e}")),
-                epoch.elapsed(),
-            );
-        }
-        match rx.recv_timeout(timeout) {
-            Ok(v) => v,
-            Err(_) => {
-                timed_out = true;
-                cancel.set();
-                rx.recv().unwrap_or_else(|_| {
-                    (
-                        Err(anyhow::anyhow!("the model thread panicked")),
-                        epoch.elapsed(),
-                    )
-                })
-            }
-        }
-    });
+    let Supervised {
+        result,
+        wall,
+        timed_out,
+        abandoned,
+    } = supervise(cell.model, job, timeout, GRACE);
     let interrupted = crate::signals::interrupted();
     let mut cpu = measure::cpu_self().since(cpu0);
     let mut peak = measure::peak_rss_kib();
@@ -635,5 +615,6 @@ pub fn measure_repetition(
         ideal_s,
         started_at,
         interrupted,
+        abandoned,
     }
 }

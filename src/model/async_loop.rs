@@ -1,11 +1,14 @@
 //! `async`: one tokio event loop on one thread; at most W tasks in flight.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use super::{Execution, Job, Scheduler, run_task_async};
-use crate::workload::{AsyncWorker, TaskRecord};
+use crate::workload::{AsyncWorker, TaskRecord, TaskResult};
 
 pub struct AsyncLoop;
 
@@ -26,11 +29,11 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
     let permits = Arc::new(Semaphore::new(job.workers.min(Semaphore::MAX_PERMITS)));
     let epoch = job.epoch;
     let records = runtime.block_on(async {
-        let mut set = tokio::task::JoinSet::new();
+        let mut tasks = Tasks::default();
         for task in 0..job.workload.tasks() {
             let (workload, worker, permits) =
                 (job.workload.clone(), worker.clone(), permits.clone());
-            set.spawn(async move {
+            tasks.spawn(task, async move {
                 let _permit = permits
                     .acquire_owned()
                     .await
@@ -38,7 +41,7 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
                 run_task_async(workload.as_ref(), task, &worker, epoch, || 0).await
             });
         }
-        collect(set).await
+        tasks.collect(epoch).await
     });
     Ok(Execution {
         setup,
@@ -47,13 +50,50 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
     })
 }
 
-/// Joins every spawned task; a panicked task becomes a failed record.
-pub async fn collect(mut set: tokio::task::JoinSet<TaskRecord>) -> Vec<TaskRecord> {
-    let mut records = Vec::with_capacity(set.len());
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
-            records.push(r);
-        }
+/// The spawned tasks of one repetition, with the task number of each.
+#[derive(Default)]
+pub struct Tasks {
+    set: JoinSet<TaskRecord>,
+    numbers: HashMap<tokio::task::Id, usize>,
+}
+
+impl Tasks {
+    pub fn spawn(
+        &mut self,
+        task: usize,
+        future: impl Future<Output = TaskRecord> + Send + 'static,
+    ) {
+        let handle = self.set.spawn(future);
+        self.numbers.insert(handle.id(), task);
     }
-    records
+
+    /// Joins every task. A task that panicked is a failed record with the panic's
+    /// message, ending when it was joined.
+    pub async fn collect(mut self, epoch: Instant) -> Vec<TaskRecord> {
+        let mut records = Vec::with_capacity(self.set.len());
+        while let Some(joined) = self.set.join_next_with_id().await {
+            match joined {
+                Ok((_, r)) => records.push(r),
+                Err(e) => {
+                    let Some(&task) = self.numbers.get(&e.id()) else {
+                        continue;
+                    };
+                    let message = if e.is_panic() {
+                        super::panic_message(e.into_panic().as_ref())
+                    } else {
+                        "cancelled".to_string()
+                    };
+                    let at = epoch.elapsed().as_secs_f64();
+                    records.push(TaskRecord {
+                        task,
+                        lane: 0,
+                        start_s: at,
+                        end_s: at,
+                        result: TaskResult::error(message),
+                    });
+                }
+            }
+        }
+        records
+    }
 }

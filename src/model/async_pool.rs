@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::async_loop::collect;
+use super::async_loop::Tasks;
 use super::{Execution, Job, Scheduler, run_task_async};
 use crate::workload::AsyncWorker;
 
@@ -33,14 +33,14 @@ impl Scheduler for AsyncPool {
         let worker = Arc::new(AsyncWorker::new(false, job.cancel.clone()));
         let epoch = job.epoch;
         let records = runtime.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
+            let mut tasks = Tasks::default();
             for task in 0..job.workload.tasks() {
                 let (workload, worker) = (job.workload.clone(), worker.clone());
-                set.spawn(async move {
+                tasks.spawn(task, async move {
                     run_task_async(workload.as_ref(), task, &worker, epoch, lane).await
                 });
             }
-            collect(set).await
+            tasks.collect(epoch).await
         });
         runtime.shutdown_background();
         Ok(Execution {

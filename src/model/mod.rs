@@ -9,10 +9,13 @@ pub mod kind;
 pub mod process_pool;
 mod rayon_pool;
 mod sequential;
+pub mod supervisor;
 mod thread_pool;
 mod threads;
 
-use std::sync::Arc;
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 pub use kind::{Concurrency, ModelKind};
@@ -113,7 +116,8 @@ pub fn run_alone(
     run_workload(kind, &workload, workers, cancel)
 }
 
-/// Runs one task on the calling thread and records its span.
+/// Runs one task on the calling thread and records its span. A task that panics is a
+/// failed task with the panic's message; the thread goes on with the next one.
 #[inline]
 pub fn run_task(
     workload: &dyn Workload,
@@ -122,7 +126,8 @@ pub fn run_task(
     epoch: Instant,
 ) -> TaskRecord {
     let start_s = epoch.elapsed().as_secs_f64();
-    let result = workload.run_blocking(task, worker);
+    let result = catch_unwind(AssertUnwindSafe(|| workload.run_blocking(task, worker)))
+        .unwrap_or_else(|payload| TaskResult::error(panic_message(payload.as_ref())));
     let end_s = epoch.elapsed().as_secs_f64();
     TaskRecord {
         task,
@@ -179,15 +184,106 @@ pub fn spawn_scoped<'scope, 'env, T: Send + 'scope>(
         .map_err(|e| anyhow::anyhow!("cannot start a thread: {e}"))
 }
 
+/// `panicked: <message>`, from what a panic carried.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    format!("panicked: {message}")
+}
+
+/// Where a pool's threads wait until every one of them has started, so that the pool's
+/// start-up is timed apart from its tasks. Unlike a barrier it can be called off: when a
+/// thread cannot be started, the ones already waiting go home instead of waiting for ever.
+#[derive(Default)]
+pub struct PoolStart {
+    state: Mutex<PoolStartState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct PoolStartState {
+    arrived: usize,
+    /// `Some(true)` once the pool runs, `Some(false)` once it is called off.
+    verdict: Option<bool>,
+}
+
+impl PoolStart {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolStartState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A pool thread has started: waits until the pool runs (true) or is called off (false).
+    pub fn arrive(&self) -> bool {
+        let mut state = self.lock();
+        state.arrived += 1;
+        self.changed.notify_all();
+        loop {
+            if let Some(run) = state.verdict {
+                return run;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Waits until `threads` threads have arrived, then lets them run.
+    pub fn open(&self, threads: usize) {
+        let mut state = self.lock();
+        while state.arrived < threads {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        state.verdict = Some(true);
+        self.changed.notify_all();
+    }
+
+    /// Sends every thread that arrived, or will, home without running a task.
+    pub fn call_off(&self) {
+        self.lock().verdict = Some(false);
+        self.changed.notify_all();
+    }
+}
+
+/// Starts `threads` pool threads running `body(lane)` once all of them have started. If
+/// one cannot be started, the others end without running anything and the error, with the
+/// operating system's reason, is returned.
+pub fn start_pool<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    start: &'scope PoolStart,
+    threads: usize,
+    name: &str,
+    body: impl Fn(usize) -> Vec<TaskRecord> + Send + Sync + Copy + 'scope,
+) -> anyhow::Result<Vec<std::thread::ScopedJoinHandle<'scope, Vec<TaskRecord>>>> {
+    let mut handles = Vec::with_capacity(threads);
+    for lane in 0..threads {
+        let spawned = spawn_scoped(scope, format!("{name}-{lane}"), move || {
+            if start.arrive() {
+                body(lane)
+            } else {
+                Vec::new()
+            }
+        });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                start.call_off();
+                return Err(e.context(format!("thread {} of a pool of {threads}", lane + 1)));
+            }
+        }
+    }
+    Ok(handles)
+}
+
 /// Releases a pool whose threads wait at `started` and collects their records; setup is
-/// the time until release. A thread that panicked loses its tasks, which the runner then
-/// reports as not run.
+/// the time until release. A thread that panicked outside a task loses its tasks, which
+/// the runner then reports as not run.
 pub fn release_and_join(
     job: &Job<'_>,
-    started: &std::sync::Barrier,
+    started: &PoolStart,
     handles: Vec<std::thread::ScopedJoinHandle<'_, Vec<TaskRecord>>>,
 ) -> Execution {
-    started.wait();
+    started.open(handles.len());
     let setup = job.epoch.elapsed();
     let records = handles
         .into_iter()
@@ -202,12 +298,53 @@ pub fn release_and_join(
 }
 
 /// A task thread panicked: record it as a failed task rather than crash the run.
-pub fn panicked(task: usize, lane: usize) -> TaskRecord {
+pub fn panicked(task: usize, lane: usize, payload: &(dyn Any + Send)) -> TaskRecord {
     TaskRecord {
         task,
         lane,
         start_s: 0.0,
         end_s: 0.0,
-        result: TaskResult::error("panicked"),
+        result: TaskResult::error(panic_message(payload)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_called_off_pool_start_sends_its_waiting_threads_home() {
+        let start = PoolStart::default();
+        let ran = std::thread::scope(|scope| {
+            let waiting: Vec<_> = (0..3).map(|_| scope.spawn(|| start.arrive())).collect();
+            start.call_off();
+            waiting
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(ran, [false, false, false]);
+        assert!(!start.arrive(), "a thread arriving late goes home too");
+    }
+
+    #[test]
+    fn an_opened_pool_start_waits_for_every_thread_then_lets_them_run() {
+        let start = PoolStart::default();
+        let ran = std::thread::scope(|scope| {
+            let waiting: Vec<_> = (0..3).map(|_| scope.spawn(|| start.arrive())).collect();
+            start.open(3);
+            waiting
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(ran, [true, true, true]);
+    }
+
+    #[test]
+    fn panic_messages_come_from_str_and_string_payloads() {
+        assert_eq!(panic_message(&"boom"), "panicked: boom");
+        assert_eq!(panic_message(&String::from("bang")), "panicked: bang");
+        assert_eq!(panic_message(&42), "panicked: (no message)");
     }
 }

@@ -146,9 +146,9 @@ impl Scheduler for ProcessPool {
         let mut records = Vec::with_capacity(tasks);
         let mut children = CpuTimes::default();
         let mut peak_rss_kib = 0;
-        for (lane, outcome) in outcomes.into_iter().enumerate() {
+        for outcome in outcomes {
+            // A feeder that panicked loses its records: its tasks are reported as not run.
             let Ok((done, exit)) = outcome else {
-                records.push(super::panicked(usize::MAX, lane));
                 continue;
             };
             records.extend(done);
@@ -157,7 +157,6 @@ impl Scheduler for ProcessPool {
                 peak_rss_kib = peak_rss_kib.max(exit.peak_rss_kib);
             }
         }
-        records.retain(|r| r.task != usize::MAX);
         let taken = next.load(Ordering::Relaxed).min(tasks);
         if taken < tasks && !job.cancel.is_set() {
             let at = job.epoch.elapsed().as_secs_f64();

@@ -1,9 +1,8 @@
 //! `thread_pool`: W OS threads take tasks from a shared queue until it is empty.
 
-use std::sync::Barrier;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Execution, Job, Scheduler, release_and_join, run_task, spawn_scoped};
+use super::{Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
 use crate::workload::Worker;
 
 pub struct ThreadPool;
@@ -14,24 +13,20 @@ impl Scheduler for ThreadPool {
         let tasks = workload.tasks();
         // The queue is the next task index: taking a task is one fetch_add.
         let next = AtomicUsize::new(0);
-        let started = Barrier::new(job.workers + 1);
+        let started = PoolStart::default();
         std::thread::scope(|scope| {
-            let mut handles = Vec::with_capacity(job.workers);
-            for lane in 0..job.workers {
-                let (next, started) = (&next, &started);
-                handles.push(spawn_scoped(scope, format!("pool-{lane}"), move || {
-                    started.wait();
-                    let mut worker = Worker::new(lane, job.cancel);
-                    let mut records = Vec::new();
-                    loop {
-                        let task = next.fetch_add(1, Ordering::Relaxed);
-                        if task >= tasks || job.cancel.is_set() {
-                            return records;
-                        }
-                        records.push(run_task(workload, task, &mut worker, job.epoch));
+            let next = &next;
+            let handles = start_pool(scope, &started, job.workers, "pool", move |lane| {
+                let mut worker = Worker::new(lane, job.cancel);
+                let mut records = Vec::new();
+                loop {
+                    let task = next.fetch_add(1, Ordering::Relaxed);
+                    if task >= tasks || job.cancel.is_set() {
+                        return records;
                     }
-                })?);
-            }
+                    records.push(run_task(workload, task, &mut worker, job.epoch));
+                }
+            })?;
             Ok(release_and_join(job, &started, handles))
         })
     }

@@ -32,7 +32,10 @@ impl Scheduler for Threads {
             }
             let records = handles
                 .into_iter()
-                .map(|(task, h)| h.join().unwrap_or_else(|_| panicked(task, task)))
+                .map(|(task, h)| {
+                    h.join()
+                        .unwrap_or_else(|payload| panicked(task, task, payload.as_ref()))
+                })
                 .collect();
             Ok(Execution {
                 records,
