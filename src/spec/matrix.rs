@@ -132,7 +132,7 @@ pub fn expand(exp: &Experiment) -> Vec<Cell> {
         fill_defaults(exp.kind, &mut params);
         let workload = WorkloadConfig::from_params(exp.kind.name, &params);
         for &model in &exp.models {
-            for &w in &exp.workers {
+            for &w in exp.workers_of(model) {
                 let workers = model.fixed_workers(workload.tasks()).unwrap_or(w);
                 let id = cell_id(&workload, model, workers, &exp.settings);
                 if seen.insert(id.clone()) {

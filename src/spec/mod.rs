@@ -73,7 +73,19 @@ pub struct Experiment {
     pub workers: Vec<usize>,
     pub axes: Vec<Axis>,
     pub settings: ModelSettings,
+    /// `[models.NAME] workers = [...]`: worker counts of one model instead of the matrix's.
+    pub model_workers: Vec<(ModelKind, Vec<usize>)>,
     pub chart: ChartSettings,
+}
+
+impl Experiment {
+    /// The worker counts model `m` runs at: its own list, or the matrix's.
+    pub fn workers_of(&self, m: ModelKind) -> &[usize] {
+        self.model_workers
+            .iter()
+            .find(|(k, _)| *k == m)
+            .map_or(&self.workers, |(_, w)| w)
+    }
 }
 
 /// A `--set KEY=VALUE` override.
@@ -633,7 +645,9 @@ impl Checker {
         if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
             self.http2_models(models, &params, &axes, workload, matrix);
         }
-        let settings = models.map(|m| self.model_settings(m)).unwrap_or_default();
+        let (settings, model_workers) = models
+            .map(|m| self.model_settings(m, model_list.as_deref()))
+            .unwrap_or_default();
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
         Some(Experiment {
             name: name.unwrap_or_else(|| sanitize_name(stem)),
@@ -649,6 +663,7 @@ impl Checker {
             workers,
             axes,
             settings,
+            model_workers,
             chart,
         })
     }
@@ -752,17 +767,8 @@ impl Checker {
                     }
                 }
                 "workers" => {
-                    let Some(items) = self.array(e, &key, "workers = [1, 2, 4]") else {
-                        continue;
-                    };
-                    let list: Vec<usize> = items
-                        .iter()
-                        .filter_map(|i| self.count(i, &key, 1, params::MAX_WORKERS))
-                        .map(|n| n as usize)
-                        .collect();
-                    if list.len() == items.len() {
+                    if let Some(list) = self.worker_list(e, &key) {
                         workers = list;
-                        workers.dedup();
                     }
                 }
                 _ => {
@@ -866,8 +872,13 @@ impl Checker {
         }
     }
 
-    fn model_settings(&mut self, models: &[Entry]) -> ModelSettings {
+    fn model_settings(
+        &mut self,
+        models: &[Entry],
+        in_matrix: Option<&[ModelKind]>,
+    ) -> (ModelSettings, Vec<(ModelKind, Vec<usize>)>) {
         let mut s = ModelSettings::default();
+        let mut own_workers = Vec::new();
         let names = ModelKind::names();
         for e in models {
             let key = format!("models.{}", e.key);
@@ -888,20 +899,52 @@ impl Checker {
             };
             for se in settings {
                 let k = format!("{key}.{}", se.key);
+                if se.key == "workers" {
+                    if in_matrix.is_some_and(|list| !list.contains(&m)) {
+                        self.at_key(
+                            se,
+                            &k,
+                            format!(
+                                "{m} is not in [matrix] model: add it there, or remove its workers"
+                            ),
+                        );
+                    } else if let Some(list) = self.worker_list(se, &k) {
+                        own_workers.push((m, list));
+                    }
+                    continue;
+                }
                 match (m, se.key.as_str()) {
                     (ModelKind::GilThreads, "switch_interval") => {
                         if let Some(d) = self.duration(&se.node, &k, true) {
                             s.switch_interval = d;
                         }
                     }
-                    (ModelKind::GilThreads, _) => {
-                        self.unknown_key(se, &k, &["switch_interval"], "[models.gil_threads]")
-                    }
-                    _ => self.unknown_key(se, &k, &[], &format!("[models.{m}]")),
+                    (ModelKind::GilThreads, _) => self.unknown_key(
+                        se,
+                        &k,
+                        &["switch_interval", "workers"],
+                        "[models.gil_threads]",
+                    ),
+                    _ => self.unknown_key(se, &k, &["workers"], &format!("[models.{m}]")),
                 }
             }
         }
-        s
+        (s, own_workers)
+    }
+
+    /// A list of worker counts, `[1, 2, 4]`; None (with the errors reported) otherwise.
+    fn worker_list(&mut self, entry: &Entry, key: &str) -> Option<Vec<usize>> {
+        let items = self.array(entry, key, "workers = [1, 2, 4]")?;
+        let list: Vec<usize> = items
+            .iter()
+            .filter_map(|i| self.count(i, key, 1, params::MAX_WORKERS))
+            .map(|n| n as usize)
+            .collect();
+        (list.len() == items.len()).then(|| {
+            let mut list = list;
+            list.dedup();
+            list
+        })
     }
 
     fn chart(&mut self, chart: &[Entry]) -> ChartSettings {
@@ -1010,6 +1053,22 @@ impl Experiment {
             "\n[models.gil_threads]\nswitch_interval = {}",
             q(&format_duration(self.settings.switch_interval))
         );
+        let list = |w: &[usize]| {
+            let w: Vec<String> = w.iter().map(|n| n.to_string()).collect();
+            format!("workers = [{}]", w.join(", "))
+        };
+        for (m, w) in &self.model_workers {
+            if *m == ModelKind::GilThreads {
+                let _ = writeln!(s, "{}", list(w));
+            }
+        }
+        for (m, w) in self
+            .model_workers
+            .iter()
+            .filter(|(m, _)| *m != ModelKind::GilThreads)
+        {
+            let _ = writeln!(s, "\n[models.{m}]\n{}", list(w));
+        }
         if let Some(w) = self.chart.timeline_workers {
             let _ = writeln!(s, "\n[chart]\ntimeline_workers = {w}");
         }
@@ -1047,11 +1106,38 @@ mod tests {
     }
 
     #[test]
+    fn a_model_may_have_worker_counts_of_its_own() {
+        let e = parse(
+            "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\", \"async\"]\nworkers = [3]\n[models.async]\nworkers = [1, 5]\n",
+        );
+        let cells: Vec<(String, usize)> = matrix::expand(&e)
+            .into_iter()
+            .map(|c| (c.model.name().to_string(), c.workers))
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                ("thread_pool".into(), 3),
+                ("async".into(), 1),
+                ("async".into(), 5)
+            ]
+        );
+        let err = parse_experiment("f.toml", "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"async\"]\n[models.rayon]\nworkers = [0]\n", Path::new("f.toml"), &[]).unwrap_err();
+        assert_eq!(err.diagnostics[0].key, "models.rayon.workers");
+        assert!(
+            err.diagnostics[0]
+                .message
+                .contains("rayon is not in [matrix] model")
+        );
+    }
+
+    #[test]
     fn the_resolved_file_defines_the_same_cells() {
         for text in [
             "[workload]\nkind = \"hash_chain\"\niterations = 10\n[matrix]\nmodel = [\"sequential\", \"threads\"]\ninputs = [[\"a\"], [\"b\", \"c\"]]\n",
             "name = \"x\"\n[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"async\", \"gil_threads\"]\nworkers = [1, 8]\nduration = [\"1ms\", \"1.5s\"]\n[models.gil_threads]\nswitch_interval = \"1ms\"\n",
             "[workload]\nkind = \"hash_chain\"\nexpect = { pass = \"795551a1c6923576e0335d47fafc233b63573c919a989a052f93bf2ab4d314818fbc515831a25c59ddbef2c3b259c6c3df7250fffb2b5ed9c482d9a8e28ed7fa\" }\n[matrix]\nmodel = [\"rayon\"]\n",
+            "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\", \"async\", \"gil_threads\"]\nworkers = [1, 2]\n[models.async]\nworkers = [1, 5]\n[models.gil_threads]\nworkers = [3]\n",
         ] {
             let original = parse(text);
             let resolved = parse(&original.resolved_toml());

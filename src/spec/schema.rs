@@ -54,10 +54,11 @@ pub fn schema() -> Value {
     let models: Vec<&str> = ModelKind::names();
     let mut model_settings = Map::new();
     for m in &models {
+        let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::spec::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
         let settings = if *m == "gil_threads" {
-            json!({ "type": "object", "properties": { "switch_interval": { "$ref": "#/$defs/duration", "description": "hand the lock over after this long when others wait (default 5ms)" } }, "additionalProperties": false })
+            json!({ "type": "object", "properties": { "switch_interval": { "$ref": "#/$defs/duration", "description": "hand the lock over after this long when others wait (default 5ms)" }, "workers": workers }, "additionalProperties": false })
         } else {
-            json!({ "type": "object", "additionalProperties": false })
+            json!({ "type": "object", "properties": { "workers": workers }, "additionalProperties": false })
         };
         model_settings.insert(m.to_string(), settings);
     }
