@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use crate::model::kind::{baseline_of, is_baseline};
 use crate::results::summary::SummaryRow;
 use crate::workload::Check;
 
@@ -126,10 +127,10 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
     // The best cell of each (model, axes), in the order models first appear.
     let mut best: Vec<&SummaryRow> = Vec::new();
     let mut index: HashMap<(&str, &Axes), usize> = HashMap::new();
-    let mut baselines: HashMap<&Axes, &SummaryRow> = HashMap::new();
+    let mut baselines: HashMap<(&str, &Axes), &SummaryRow> = HashMap::new();
     for r in rows {
-        if r.model == "sequential" {
-            baselines.entry(&r.axes).or_insert(r);
+        if is_baseline(&r.model) {
+            baselines.entry((r.model.as_str(), &r.axes)).or_insert(r);
             continue;
         }
         let Some(s) = r.speedup else { continue };
@@ -146,7 +147,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
         out.push(format!(
             "{} {}",
             b.label(),
-            explain(b, baselines.get(&b.axes).copied())
+            explain(b, baselines.get(&(baseline_of(&b.model), &b.axes)).copied())
         ));
     }
     // Per combination of axes: the fastest cell, and the others it cannot be told from.
@@ -185,11 +186,12 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
 fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
     let s = r.speedup.unwrap_or(0.0);
     let range = ratio_range(r.speedup_ci);
+    let base = baseline_of(&r.model);
     let overlaps = baseline.is_some_and(|b| b.stats.ci.overlaps(&r.stats.ci));
     let mut text = if overlaps {
-        format!("is not distinguishable from sequential ({s:.2}x {range})")
+        format!("is not distinguishable from {base} ({s:.2}x {range})")
     } else {
-        versus_sequential(s, &range)
+        versus(base, s, &range)
     };
     if let (Some(speed), Some(base_speed)) =
         (r.core_speed, r.baseline_core_speed.filter(|b| *b > 0.0))
@@ -215,19 +217,19 @@ fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
 
 /// A speedup in words. Within 2% is no difference worth a direction: "1.00x faster" would
 /// read as a gain.
-fn versus_sequential(speedup: f64, range: &str) -> String {
+fn versus(base: &str, speedup: f64, range: &str) -> String {
     let range = if range.is_empty() {
         String::new()
     } else {
         format!(" {range}")
     };
     if (0.98..=1.02).contains(&speedup) {
-        format!("ran as fast as sequential ({speedup:.2}x{range})")
+        format!("ran as fast as {base} ({speedup:.2}x{range})")
     } else if speedup > 1.0 {
-        format!("ran {speedup:.2}x{range} faster than sequential")
+        format!("ran {speedup:.2}x{range} faster than {base}")
     } else {
         format!(
-            "ran {:.2}x slower than sequential ({speedup:.2}x{range})",
+            "ran {:.2}x slower than {base} ({speedup:.2}x{range})",
             1.0 / speedup
         )
     }
@@ -235,7 +237,11 @@ fn versus_sequential(speedup: f64, range: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::versus_sequential;
+    use super::versus;
+
+    fn versus_sequential(speedup: f64, range: &str) -> String {
+        versus("sequential", speedup, range)
+    }
 
     #[test]
     fn speedups_near_one_have_no_direction() {

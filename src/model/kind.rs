@@ -97,6 +97,21 @@ impl ModelKind {
     }
 }
 
+/// The model a speedup is measured against: each runtime against its own sequential run
+/// (CPython's models against `cpython_sequential`, everything else against `sequential`).
+pub fn baseline_of(model: &str) -> &'static str {
+    if model.starts_with("cpython_") {
+        "cpython_sequential"
+    } else {
+        "sequential"
+    }
+}
+
+/// Whether `model` is a baseline of speedups itself.
+pub fn is_baseline(model: &str) -> bool {
+    baseline_of(model) == model
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Concurrency {
     pub waits: usize,

@@ -10,6 +10,7 @@ use super::flags::{Flag, flags_of};
 use super::runs::RunRow;
 use super::stats::{Stats, median, ratio_interval, stats};
 use super::{fmt_opt, fmt_s};
+use crate::model::kind::{baseline_of, is_baseline};
 use crate::workload::Check;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,21 +145,23 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         });
     }
     reconcile_digests(&mut out);
-    // Speedup is against the sequential cell with the same values of the extra axes; a
-    // sequential cell that never passed is no baseline.
-    type Axes = Vec<(String, String)>;
-    let baselines: HashMap<Axes, (Stats, Option<f64>, f64)> = out
+    // Speedup is against the sequential cell of the model's runtime (see
+    // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
+    // never passed is no baseline.
+    type Key = (String, Vec<(String, String)>);
+    let baselines: HashMap<Key, (Stats, Option<f64>, f64)> = out
         .iter()
-        .filter(|s| s.model == "sequential" && s.check != Check::Fail)
+        .filter(|s| is_baseline(&s.model) && s.check != Check::Fail)
         .map(|s| {
             (
-                s.axes.clone(),
+                (s.model.clone(), s.axes.clone()),
                 (s.stats.clone(), s.core_speed, s.parallelism),
             )
         })
         .collect();
     for s in &mut out {
-        if let Some((base, base_speed, base_busy)) = baselines.get(&s.axes)
+        let key = (baseline_of(&s.model).to_string(), s.axes.clone());
+        if let Some((base, base_speed, base_busy)) = baselines.get(&key)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;
