@@ -7,6 +7,7 @@ mod async_pool;
 mod gil_threads;
 pub mod kind;
 pub mod process_pool;
+pub mod protocol;
 mod rayon_pool;
 mod sequential;
 pub mod supervisor;
