@@ -160,6 +160,7 @@ impl Scheduler for ProcessPool {
             records,
             children: Some(children),
             children_peak_rss_kib: Some(peak_rss_kib),
+            ..Default::default()
         })
     }
 }

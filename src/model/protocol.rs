@@ -346,6 +346,8 @@ mod tests {
     }
 
     #[test]
+    // The child is reaped by `reap`, which is under test here.
+    #[allow(clippy::zombie_processes)]
     fn a_closed_pipe_ends_the_lines_and_keeps_what_was_unfinished() {
         let mut child = Command::new("sh")
             .args(["-c", "printf 'a\\nhalf'; exit 3"])
