@@ -505,8 +505,13 @@ impl Repetition {
         durations.sort_by(f64::total_cmp);
         let ok = self.records.iter().filter(|r| r.result.ok).count();
         let busy: f64 = self.records.iter().map(|r| r.end_s - r.start_s).sum();
-        // The work is known only when every task did all of it.
-        let hashes = cell.workload.hashes().filter(|_| ok == self.records.len());
+        // The work is known only when every task did all of it. Another program's hashing
+        // is no measure of the cores against conclab's calibration (CPython pays its
+        // interpreter on every step), so external cells get no core speed.
+        let hashes = cell
+            .workload
+            .hashes()
+            .filter(|_| ok == self.records.len() && !cell.model.is_external());
         RunRow {
             experiment: exp.name.clone(),
             cell: cell.id.clone(),
