@@ -397,3 +397,86 @@ fn the_cpython_models_start_the_carried_script_under_the_interpreter() {
         assert!(seconds(r, "setup_s") > 0.0, "{r:?}");
     }
 }
+
+/// A shell program that speaks just enough of the protocol to break it in `$1`'s way:
+/// its spans sit at the run line's `epoch_ns`, so only the fault is wrong.
+const BROKEN: &str = r#"
+[ "$1" = startup ] && { echo 'warming up' >&2; exit 4; }
+echo '{"ready": true}'
+read -r line
+epoch=$(echo "$line" | sed 's/.*"epoch_ns":\([0-9]*\).*/\1/')
+task() { echo "{\"task\": $1, \"lane\": 0, \"start_ns\": $2, \"end_ns\": $2, \"ok\": true, \"steps\": [{}]}"; }
+case "$1" in
+  twice) task 0 "$epoch"; task 0 "$epoch"; sleep 5 ;;
+  never) task 1 "$epoch"; echo '{"done": true}' ;;
+  stranger) task 7 "$epoch"; sleep 5 ;;
+  clock) task 0 1 ;;
+  unfinished) task 0 "$epoch"; printf '{"task": 1, "la' ;;
+  after) task 0 "$epoch"; task 1 "$epoch"; echo '{"done": true}'; exit 5 ;;
+esac
+"#;
+
+#[test]
+fn every_broken_promise_fails_its_cell_with_what_the_program_wrote() {
+    let lab = Lab::new();
+    lab.write("broken.sh", BROKEN);
+    let faults = [
+        (
+            "startup",
+            "startup exited during its start-up without its ready line (exit status 4); it wrote nothing",
+        ),
+        (
+            "twice",
+            "twice reported task 0 twice: \"{\\\"task\\\": 0, \\\"lane\\\": 0, \\\"start_ns\\\": ",
+        ),
+        (
+            "never",
+            "never wrote its done line without reporting task 0 (1 of 2 tasks reported)",
+        ),
+        (
+            "stranger",
+            "stranger reported task 7, which it was not given (tasks 0 to 1): ",
+        ),
+        (
+            "clock",
+            "clock wrote a task line that is wrong: task 0 starts before the run line (start_ns 1 < epoch_ns ",
+        ),
+        (
+            "unfinished",
+            "unfinished exited after 1 of 2 tasks without its done line (exit status 0); it last wrote an unfinished line: \"{\\\"task\\\": 1, \\\"la\"",
+        ),
+        (
+            "after",
+            "after ended with exit status 5 after its done line",
+        ),
+    ];
+    let mut file = String::from(
+        "repetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"1ms\"\n[matrix]\nmodel = [\"sequential\"",
+    );
+    for (name, _) in faults {
+        file.push_str(&format!(", \"{name}\""));
+    }
+    file.push_str("]\n");
+    for (name, _) in faults {
+        file.push_str(&format!(
+            "[models.{name}]\ncommand = [\"sh\", \"broken.sh\", \"{name}\"]\n"
+        ));
+    }
+    lab.write("broken.toml", &file);
+    let t = Instant::now();
+    let out = lab.run(&["broken.toml"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    // Programs that say no more are killed at once, not waited for.
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    let runs = lab.csv("results/broken/runs.csv");
+    assert_eq!(row(&runs, "sequential")["check"], "pass");
+    for (name, message) in faults {
+        let r = row(&runs, name);
+        assert_eq!(r["check"], "fail", "{name}");
+        assert!(
+            r["detail"].starts_with(message),
+            "{name}:\n  got  {}\n  want {message}",
+            r["detail"]
+        );
+    }
+}

@@ -105,7 +105,9 @@ impl Scheduler for External {
                 "{name} did not say it was ready within {}s (the start-up limit)",
                 READY_LIMIT.as_secs()
             ),
-            Err(fault) => return Err(program.failure(fault, "during its start-up")),
+            Err(fault) => {
+                return Err(program.failure(fault, "during its start-up", "its ready line"));
+            }
         }
 
         let epoch_ns = monotonic_ns();
@@ -117,7 +119,11 @@ impl Scheduler for External {
             Ok(()) => {}
             Err(Stop::Cancelled) => return Ok(program.cancelled(Vec::new(), setup)),
             Err(_) => {
-                return Err(program.failure(Fault::Closed, "before it read its run line"));
+                return Err(program.failure(
+                    Fault::Closed,
+                    "after its ready line",
+                    "reading its run line",
+                ));
             }
         }
 
@@ -131,7 +137,7 @@ impl Scheduler for External {
                 }
                 Err(fault) => {
                     let when = format!("after {reported} of {} tasks", plan.len());
-                    return Err(program.failure(fault, &when));
+                    return Err(program.failure(fault, &when, "its done line"));
                 }
             };
             match message {
@@ -299,8 +305,9 @@ impl Program {
             .map_or_else(|| "nothing".into(), quote_line)
     }
 
-    /// The error for a program that broke off the protocol, after it is killed and reaped.
-    fn failure(&mut self, fault: Fault, when: &str) -> anyhow::Error {
+    /// The error for a program that broke off the protocol `when`, before `awaited`,
+    /// after it is killed and reaped.
+    fn failure(&mut self, fault: Fault, when: &str, awaited: &str) -> anyhow::Error {
         let name = self.name.clone();
         match fault {
             Fault::Garbage(what) => {
@@ -311,10 +318,8 @@ impl Program {
                 // Its stdout is closed: it has exited, or is about to.
                 let unterminated = self.stdout.unterminated();
                 let exit = self.end(Duration::from_secs(1));
-                let mut message = format!(
-                    "{name} exited {when} without its done line ({})",
-                    exit.status
-                );
+                let mut message =
+                    format!("{name} exited {when} without {awaited} ({})", exit.status);
                 match (unterminated, &self.last) {
                     (Some(part), _) => message.push_str(&format!(
                         "; it last wrote an unfinished line: {}",
