@@ -1,28 +1,21 @@
 //! The ideal bound of a cell: the least wall time its model could reach on this machine.
 //!
 //! With `c_w` tasks allowed to wait at once and `p = min(c_cpu, cores)` allowed to compute
-//! at once (see [`ModelKind::concurrency`]), a task costing `cpu` seconds of computing and
+//! at once (see [`crate::model::Model::concurrency`]), a task costing `cpu` seconds of computing and
 //! `wait` seconds of waiting gives
 //! `max(ceil(tasks / p) * cpu, ceil(tasks / c_w) * (cpu + wait))`; a lock held across
 //! the wait (mutex counter) gives `tasks * wait`.
 
-use crate::model::ModelKind;
+use crate::model::Concurrency;
 use crate::workload::TaskCost;
 
-pub fn ideal_seconds(
-    model: ModelKind,
-    workers: usize,
-    tasks: usize,
-    cost: TaskCost,
-    cores: usize,
-) -> f64 {
+pub fn ideal_seconds(c: Concurrency, tasks: usize, cost: TaskCost, cores: usize) -> f64 {
     if tasks == 0 {
         return 0.0;
     }
     if cost.serial {
         return tasks as f64 * cost.wait_s;
     }
-    let c = model.concurrency(workers, tasks);
     let p = c.cpu.min(cores.max(1)).max(1);
     let rounds = |k: usize| tasks.div_ceil(k.max(1)) as f64;
     let compute = rounds(p) * cost.cpu_s;
@@ -33,6 +26,17 @@ pub fn ideal_seconds(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ModelKind;
+
+    fn ideal_seconds(
+        model: ModelKind,
+        workers: usize,
+        tasks: usize,
+        cost: TaskCost,
+        cores: usize,
+    ) -> f64 {
+        super::ideal_seconds(model.concurrency(workers, tasks), tasks, cost, cores)
+    }
 
     const WAIT: TaskCost = TaskCost {
         cpu_s: 0.0,

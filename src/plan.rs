@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::ideal::ideal_seconds;
+use crate::model::Model;
 use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
 use crate::runner::done_counts;
@@ -13,6 +14,8 @@ use crate::workload::{Calibration, hash_chain};
 
 /// Fixed cost of one repetition that the ideal leaves out (runtime and thread start-up).
 const OVERHEAD_S: f64 = 0.002;
+/// An external program's start-up, outside the measured time but not the run's.
+const EXTERNAL_START_S: f64 = 0.2;
 
 /// Prints the plan; returns the number of cells listed. Output stops quietly on a closed pipe.
 pub fn plan(
@@ -61,15 +64,29 @@ pub fn plan(
         if !say(&head) {
             return Ok(cells_total);
         }
+        let python_found = crate::model::cpython::interpreter_found(&exp.settings);
         for cell in &cells {
             // Real URLs have no known latency before they are measured.
-            let ideal = cell.workload.cost(&calibration).map(|cost| {
-                ideal_seconds(cell.model, cell.workers, cell.workload.tasks(), cost, cores)
-            });
+            let tasks = cell.workload.tasks();
+            let ideal = cell
+                .workload
+                .cost(&calibration)
+                .zip(cell.model.concurrency(cell.workers, tasks))
+                .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
-            let todo = reps.saturating_sub(done);
+            let skipped = matches!(cell.model, Model::Cpython(_)) && !python_found;
+            let todo = if skipped {
+                0
+            } else {
+                reps.saturating_sub(done)
+            };
             let warm = if todo > 0 { exp.warmup } else { 0 };
-            let estimate = (ideal.unwrap_or(0.0) + OVERHEAD_S) * (todo + warm) as f64;
+            let overhead = if cell.model.is_external() {
+                OVERHEAD_S + EXTERNAL_START_S
+            } else {
+                OVERHEAD_S
+            };
+            let estimate = (ideal.unwrap_or(0.0) + overhead) * (todo + warm) as f64;
             seconds_total += estimate;
             cells_total += 1;
             let mut line = format!(
@@ -81,7 +98,9 @@ pub fn plan(
             for (_, v) in &cell.axes {
                 line.push_str(&format!(" {v:>12}"));
             }
-            let status = if todo == 0 {
+            let status = if skipped {
+                format!("skipped: {} not found", exp.settings.python)
+            } else if todo == 0 {
                 "done".to_string()
             } else if done > 0 {
                 format!("{done}/{reps} done")

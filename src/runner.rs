@@ -11,6 +11,7 @@ use anyhow::Context;
 use crate::ideal::ideal_seconds;
 use crate::machine::Watch;
 use crate::measure::{self, CpuTimes};
+use crate::model::Model;
 use crate::model::supervisor::{GRACE, OwnedJob, Supervised, supervise};
 use crate::progress::Progress;
 use crate::report;
@@ -184,7 +185,7 @@ fn prepare<'e>(
     std::fs::write(dir.join("experiment.toml"), exp.resolved_toml())
         .with_context(|| format!("cannot write {}", dir.display()))?;
     env.write(&dir)?;
-    let cells = select(expand(exp), &opts.only, opts.shard);
+    let cells = skip_without_interpreter(exp, select(expand(exp), &opts.only, opts.shard));
     let existing = cells
         .iter()
         .map(|c| {
@@ -208,6 +209,21 @@ fn prepare<'e>(
         tasks,
         schedule,
     })
+}
+
+/// The cpython cells cannot run where their interpreter is missing: they are skipped
+/// with one line, not failed, so a machine without Python still runs everything else.
+fn skip_without_interpreter(exp: &Experiment, cells: Vec<Cell>) -> Vec<Cell> {
+    let is_cpython = |c: &Cell| matches!(c.model, Model::Cpython(_));
+    let skipped = cells.iter().filter(|c| is_cpython(c)).count();
+    if skipped == 0 || crate::model::cpython::interpreter_found(&exp.settings) {
+        return cells;
+    }
+    eprintln!(
+        "{}: {} not found: skipping {skipped} cpython_* cells; set [models.cpython] python = \"/path/to/python3\"",
+        exp.name, exp.settings.python
+    );
+    cells.into_iter().filter(|c| !is_cpython(c)).collect()
 }
 
 fn run_experiment(
@@ -489,8 +505,13 @@ impl Repetition {
         durations.sort_by(f64::total_cmp);
         let ok = self.records.iter().filter(|r| r.result.ok).count();
         let busy: f64 = self.records.iter().map(|r| r.end_s - r.start_s).sum();
-        // The work is known only when every task did all of it.
-        let hashes = cell.workload.hashes().filter(|_| ok == self.records.len());
+        // The work is known only when every task did all of it. Another program's hashing
+        // is no measure of the cores against conclab's calibration (CPython pays its
+        // interpreter on every step), so external cells get no core speed.
+        let hashes = cell
+            .workload
+            .hashes()
+            .filter(|_| ok == self.records.len() && !cell.model.is_external());
         RunRow {
             experiment: exp.name.clone(),
             cell: cell.id.clone(),
@@ -534,7 +555,8 @@ pub fn measure_repetition(
     let ideal_s = cell
         .workload
         .cost(calibration)
-        .map(|cost| ideal_seconds(cell.model, cell.workers, tasks, cost, cores));
+        .zip(cell.model.concurrency(cell.workers, tasks))
+        .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
     workload.start_repetition();
     measure::reset_peak_rss();
     let cancel = Cancel::new();
@@ -554,7 +576,7 @@ pub fn measure_repetition(
         wall,
         timed_out,
         abandoned,
-    } = supervise(cell.model, job, timeout, GRACE);
+    } = supervise(cell.model.clone(), job, timeout, GRACE);
     let interrupted = crate::signals::interrupted();
     let mut cpu = measure::cpu_self().since(cpu0);
     let mut peak = measure::peak_rss_kib();
@@ -570,6 +592,8 @@ pub fn measure_repetition(
     if let Some(child) = execution.children_peak_rss_kib {
         peak = Some(peak.unwrap_or(0).max(child));
     }
+    // An external program's start-up and exit are no part of the measured time.
+    let wall = wall.saturating_sub(execution.unmeasured);
     let mut records = execution.records;
     records.sort_by_key(|r| r.task);
     records.dedup_by_key(|r| r.task);

@@ -7,8 +7,9 @@ use plotters::style::{FontStyle, RGBColor, register_font};
 pub const FONT: &str = "sans-serif";
 
 /// Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), plus a
-/// dark yellow and a grey for the ninth model.
-const MODEL_COLOURS: [(&str, RGBColor); 9] = [
+/// dark yellow and a grey for the ninth model; each CPython model takes a darker shade of
+/// the Rust model it mirrors. Models of the user's own are drawn in [`UNKNOWN`].
+const MODEL_COLOURS: [(&str, RGBColor); 16] = [
     ("sequential", RGBColor(0, 0, 0)),
     ("threads", RGBColor(230, 159, 0)),
     ("thread_pool", RGBColor(86, 180, 233)),
@@ -18,6 +19,13 @@ const MODEL_COLOURS: [(&str, RGBColor); 9] = [
     ("async_pool", RGBColor(204, 121, 167)),
     ("async_blocking", RGBColor(160, 140, 0)),
     ("gil_threads", RGBColor(120, 120, 120)),
+    ("cpython_sequential", RGBColor(90, 60, 40)),
+    ("cpython_threads", RGBColor(150, 100, 0)),
+    ("cpython_thread_pool", RGBColor(40, 110, 150)),
+    ("cpython_process_pool", RGBColor(0, 60, 100)),
+    ("cpython_asyncio", RGBColor(140, 55, 0)),
+    ("cpython_asyncio_blocking", RGBColor(100, 90, 0)),
+    ("cpython_to_thread", RGBColor(110, 50, 140)),
 ];
 
 pub const UNKNOWN: RGBColor = RGBColor(170, 170, 170);
@@ -54,7 +62,7 @@ mod tests {
     #[test]
     fn every_model_has_its_own_colour() {
         let mut seen = std::collections::HashSet::new();
-        for m in crate::model::ModelKind::names() {
+        for m in crate::model::Model::builtin_names() {
             let c = model_colour(m);
             assert_ne!(c, UNKNOWN, "{m}");
             assert!(seen.insert((c.0, c.1, c.2)), "{m} shares a colour");

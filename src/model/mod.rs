@@ -4,9 +4,12 @@
 mod async_blocking;
 mod async_loop;
 mod async_pool;
+pub mod cpython;
+pub mod external;
 mod gil_threads;
 pub mod kind;
 pub mod process_pool;
+pub mod protocol;
 mod rayon_pool;
 mod sequential;
 pub mod supervisor;
@@ -18,7 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-pub use kind::{Concurrency, ModelKind};
+pub use kind::{Concurrency, CpythonModel, CustomModel, Model, ModelKind};
 
 use crate::measure::CpuTimes;
 use crate::spec::ModelSettings;
@@ -38,8 +41,14 @@ pub struct Job<'a> {
 /// What a model gives back from one repetition.
 #[derive(Debug, Default)]
 pub struct Execution {
-    /// Pool, runtime or process start-up, inside the measured wall time.
+    /// Pool, runtime or process start-up: inside the measured wall time, except for an
+    /// external model, whose start-up is also `unmeasured`.
     pub setup: Duration,
+    /// Time inside `run` that is no part of the measured wall time: an external program's
+    /// start-up until it is ready, and its exit after its last line. The runner measures
+    /// from before `run` to after it, and subtracts this; task spans are already measured
+    /// from the end of the start-up (see [`external`]).
+    pub unmeasured: Duration,
     /// One record per task that ran (any order).
     pub records: Vec<TaskRecord>,
     /// CPU time of child processes, when the model used any.
@@ -64,6 +73,16 @@ pub fn scheduler(kind: ModelKind) -> Box<dyn Scheduler> {
         ModelKind::AsyncBlocking => Box::new(async_blocking::AsyncBlocking),
         ModelKind::ProcessPool => Box::new(process_pool::ProcessPool),
         ModelKind::GilThreads => Box::new(gil_threads::GilThreads),
+    }
+}
+
+impl Model {
+    pub fn scheduler(&self) -> Box<dyn Scheduler> {
+        match self {
+            Model::Rust(kind) => scheduler(*kind),
+            Model::Cpython(m) => Box::new(external::External::cpython(*m)),
+            Model::Custom(m) => Box::new(external::External::custom(m.clone())),
+        }
     }
 }
 

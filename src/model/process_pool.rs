@@ -1,7 +1,6 @@
 //! `process_pool`: W child processes of the conclab executable, fed tasks over pipes.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsRawFd;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -12,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use super::protocol::{self, Exit, LineReader, Stop, monotonic_ns, quote_line};
 use super::{Execution, Job, Scheduler, run_task, spawn_scoped};
 use crate::measure::CpuTimes;
 use crate::workload::{
@@ -79,27 +79,14 @@ pub fn executable() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("cannot find the conclab executable to start workers")
 }
 
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// How long a child that was told to stop may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
-/// How often a parent blocked on a child's pipe checks for cancellation.
-const CANCEL_POLL_MS: libc::c_int = 50;
 
 impl Scheduler for ProcessPool {
     fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
         let exe = executable()?;
         let tasks = job.workload.tasks();
-        let epoch_monotonic_ns =
-            monotonic_ns().saturating_sub(job.epoch.elapsed().as_nanos() as u64);
+        let epoch_monotonic_ns = protocol::monotonic_ns_at(job.epoch);
         let store = job.workload.shared_counter();
         let next = AtomicUsize::new(0);
         let gate = StartGate::default();
@@ -173,6 +160,7 @@ impl Scheduler for ProcessPool {
             records,
             children: Some(children),
             children_peak_rss_kib: Some(peak_rss_kib),
+            ..Default::default()
         })
     }
 }
@@ -335,22 +323,13 @@ impl Loss<'_> {
     }
 }
 
-/// How a reaped child ended and what it used.
-#[derive(Debug, Clone)]
-struct Exit {
-    status: String,
-    usage: CpuTimes,
-    peak_rss_kib: u64,
-}
-
 /// One child process and the parent's ends of its pipes.
 struct WorkerProcess {
     lane: usize,
     pid: libc::pid_t,
     _child: Child,
     stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-    line: String,
+    stdout: LineReader<ChildStdout>,
     out: Vec<u8>,
     /// The child holds the shared counter's lock (it called `lock` and not yet `unlock`).
     holds_lock: bool,
@@ -376,8 +355,7 @@ impl WorkerProcess {
             pid: child.id() as libc::pid_t,
             _child: child,
             stdin: Some(stdin),
-            stdout: BufReader::new(stdout),
-            line: String::new(),
+            stdout: LineReader::new(stdout),
             out: Vec::with_capacity(256),
             holds_lock: false,
             exit: None,
@@ -404,20 +382,12 @@ impl WorkerProcess {
     }
 
     fn receive(&mut self, cancel: &Cancel) -> Result<FromWorker, Lost> {
-        if self.stdout.buffer().is_empty() && !readable(self.stdout.get_ref(), cancel) {
-            return Err(Lost::Cancelled);
-        }
-        self.line.clear();
-        if self.stdout.read_line(&mut self.line)? == 0 {
-            return Err(Lost::Gone);
-        }
-        serde_json::from_str(&self.line).map_err(|_| {
-            let mut shown: String = self.line.trim_end().chars().take(120).collect();
-            if shown.len() < self.line.trim_end().len() {
-                shown.push('…');
-            }
-            Lost::Garbled(format!("{shown:?}"))
-        })
+        let line = match self.stdout.next_line(cancel, None) {
+            Ok(line) => line,
+            Err(Stop::Cancelled) => return Err(Lost::Cancelled),
+            Err(_) => return Err(Lost::Gone),
+        };
+        serde_json::from_str(line).map_err(|_| Lost::Garbled(quote_line(line)))
     }
 
     /// Waits for the child's `ready`; false if cancelled first.
@@ -479,25 +449,7 @@ impl WorkerProcess {
     fn reap(&mut self, grace: Duration) -> &Exit {
         if self.exit.is_none() {
             self.stdin = None;
-            let deadline = Instant::now() + grace;
-            let mut pause = Duration::from_micros(20);
-            let exit = loop {
-                if let Some(exit) = wait(self.pid, false) {
-                    break exit;
-                }
-                if Instant::now() >= deadline {
-                    // SAFETY: the child is not reaped yet, so the pid is still ours.
-                    unsafe { libc::kill(self.pid, libc::SIGKILL) };
-                    break wait(self.pid, true).unwrap_or_else(|| Exit {
-                        status: "not reaped".into(),
-                        usage: CpuTimes::default(),
-                        peak_rss_kib: 0,
-                    });
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(5));
-            };
-            self.exit = Some(exit);
+            self.exit = Some(protocol::reap(self.pid, grace, false));
         }
         self.exit.as_ref().expect("set above")
     }
@@ -508,66 +460,6 @@ impl Drop for WorkerProcess {
     fn drop(&mut self) {
         self.reap(Duration::ZERO);
     }
-}
-
-/// Blocks until `pipe` has data or is closed; false if cancelled first.
-fn readable(pipe: &ChildStdout, cancel: &Cancel) -> bool {
-    let mut fd = libc::pollfd {
-        fd: pipe.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        if cancel.is_set() {
-            return false;
-        }
-        // SAFETY: one valid pollfd; poll writes only its revents.
-        if unsafe { libc::poll(&mut fd, 1, CANCEL_POLL_MS) } > 0 {
-            return true;
-        }
-    }
-}
-
-/// Reaps `pid` with its resource use; None if it has not exited and `block` is false.
-fn wait(pid: libc::pid_t, block: bool) -> Option<Exit> {
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is valid; wait4 writes status and usage only.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let options = if block { 0 } else { libc::WNOHANG };
-    loop {
-        // SAFETY: pointers to our locals; pid is a child of this process.
-        let r = unsafe { libc::wait4(pid, &mut status, options, &mut usage) };
-        if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        if r == 0 {
-            return None;
-        }
-        if r == -1 {
-            // Reaped elsewhere; nothing to report but that.
-            return Some(Exit {
-                status: "already reaped".into(),
-                usage: CpuTimes::default(),
-                peak_rss_kib: 0,
-            });
-        }
-        break;
-    }
-    let status = if libc::WIFSIGNALED(status) {
-        format!("signal {}", libc::WTERMSIG(status))
-    } else {
-        format!("exit status {}", libc::WEXITSTATUS(status))
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    Some(Exit {
-        status,
-        usage: CpuTimes {
-            user_s: seconds(usage.ru_utime),
-            sys_s: seconds(usage.ru_stime),
-        },
-        // Linux reports ru_maxrss in KiB.
-        peak_rss_kib: usage.ru_maxrss.max(0) as u64,
-    })
 }
 
 /// The child's end of the pipes: stdin for the parent's messages, stdout for its own.
@@ -692,21 +584,5 @@ mod tests {
             serde_json::from_str(&reply).unwrap(),
             ToWorker::Reply(Ok(7))
         ));
-    }
-
-    #[test]
-    fn the_monotonic_clock_matches_instant() {
-        let before = Instant::now();
-        let ns = monotonic_ns();
-        let after = Instant::now();
-        // Instant is CLOCK_MONOTONIC on Linux: an epoch shifted by the difference of two
-        // readings lands between the two Instants. The second pair is read inside a
-        // bracket of monotonic readings, so a preemption between them widens the allowed
-        // window by exactly its own length instead of failing the test under load.
-        let m2 = monotonic_ns();
-        let now = Instant::now();
-        let m3 = monotonic_ns();
-        let shifted = now.checked_sub(Duration::from_nanos(m2 - ns)).unwrap();
-        assert!(shifted >= before && shifted <= after + Duration::from_nanos(m3 - m2));
     }
 }

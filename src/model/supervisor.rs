@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
-use super::{Execution, Job, ModelKind, panic_message, scheduler};
+use super::{Execution, Job, Model, panic_message};
 use crate::spec::ModelSettings;
 use crate::spec::duration::format_duration;
 use crate::workload::{BuildEnv, Cancel, Workload};
@@ -61,16 +61,24 @@ pub struct Supervised {
     pub abandoned: bool,
 }
 
-/// Runs `kind` on `job` on a thread of its own and waits at most `timeout` for it, then
+/// Runs `model` on `job` on a thread of its own and waits at most `timeout` for it, then
 /// cancels it and waits at most `grace` more. A signal (see [`crate::signals`]) cancels
 /// every task itself; the wait then also ends within `grace`.
-pub fn supervise(kind: ModelKind, job: OwnedJob, timeout: Duration, grace: Duration) -> Supervised {
+pub fn supervise(
+    model: impl Into<Model>,
+    job: OwnedJob,
+    timeout: Duration,
+    grace: Duration,
+) -> Supervised {
+    let model = model.into();
+    let scheduler = model.scheduler();
+    let kind = model.name().to_string();
     let (tx, rx) = channel();
     let (epoch, cancel) = (job.epoch, job.cancel.clone());
-    let spawned = std::thread::Builder::new()
-        .name("model".into())
-        .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| scheduler(kind).run(&job.job())))
+    let spawned = std::thread::Builder::new().name("model".into()).spawn({
+        let kind = kind.clone();
+        move || {
+            let result = catch_unwind(AssertUnwindSafe(|| scheduler.run(&job.job())))
                 .unwrap_or_else(|payload| {
                     Err(anyhow::anyhow!(
                         "the {kind} model {}",
@@ -78,7 +86,8 @@ pub fn supervise(kind: ModelKind, job: OwnedJob, timeout: Duration, grace: Durat
                     ))
                 });
             let _ = tx.send((result, epoch.elapsed()));
-        });
+        }
+    });
     if let Err(e) = spawned {
         return Supervised {
             result: Err(anyhow::anyhow!("cannot start the model thread: {e}")),

@@ -3,9 +3,10 @@
 use serde::Serialize;
 use sha2::{Digest, Sha512};
 
+use super::models::DEFAULT_PYTHON;
 use super::params::{Params, fill_defaults};
 use super::{Experiment, ModelSettings};
-use crate::model::ModelKind;
+use crate::model::{Model, ModelKind};
 use crate::workload::WorkloadConfig;
 
 /// One point of the matrix: a model at a worker count on one workload configuration.
@@ -13,7 +14,7 @@ use crate::workload::WorkloadConfig;
 pub struct Cell {
     /// A short hash of everything that defines the cell; rows are keyed by it.
     pub id: String,
-    pub model: ModelKind,
+    pub model: Model,
     /// Workers as recorded: the file's value, or the concurrency a model that ignores it used.
     pub workers: usize,
     /// Values of the extra axes, in axis order, as written in CSV columns.
@@ -50,9 +51,11 @@ impl Cell {
 /// The version of the canonical form that cell ids are hashed from.
 ///
 /// Format 1 is the compact serde_json of [`Definition`]: the workload configuration (its
-/// `kind` tag, then its fields in declaration order), the model, the workers, and for
-/// `gil_threads` its `switch_interval`. Every id written so far was made from it, hashed
-/// with no prefix, and the ids pinned in this module's tests hold it fixed.
+/// `kind` tag, then its fields in declaration order), the model's name, the workers, and
+/// the settings the model reads: for `gil_threads` its `switch_interval`, for the cpython
+/// models `python` unless it is the default, for a model of the user's own its `command`
+/// as written. Every id written so far was made from it, hashed with no prefix, and the
+/// ids pinned in this module's tests hold it fixed.
 ///
 /// Ids must survive upgrades, because `run` counts a cell's finished repetitions by id:
 /// - A field added later to a workload configuration or to [`Definition`] must be left
@@ -71,7 +74,7 @@ pub const CELL_ID_FORMAT: u32 = 1;
 #[derive(Serialize)]
 struct Definition<'a> {
     workload: &'a WorkloadConfig,
-    model: ModelKind,
+    model: &'a Model,
     workers: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     settings: Option<SettingsUsed<'a>>,
@@ -80,7 +83,37 @@ struct Definition<'a> {
 /// The model settings a model reads; settings that other models read never change its id.
 #[derive(Serialize)]
 struct SettingsUsed<'a> {
-    switch_interval: &'a std::time::Duration,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    switch_interval: Option<&'a std::time::Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    python: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a [String]>,
+}
+
+impl<'a> SettingsUsed<'a> {
+    fn of(model: &'a Model, settings: &'a ModelSettings) -> Option<SettingsUsed<'a>> {
+        let none = SettingsUsed {
+            switch_interval: None,
+            python: None,
+            command: None,
+        };
+        match model {
+            Model::Rust(ModelKind::GilThreads) => Some(SettingsUsed {
+                switch_interval: Some(&settings.switch_interval),
+                ..none
+            }),
+            Model::Rust(_) => None,
+            Model::Cpython(_) => (settings.python != DEFAULT_PYTHON).then_some(SettingsUsed {
+                python: Some(&settings.python),
+                ..none
+            }),
+            Model::Custom(c) => Some(SettingsUsed {
+                command: Some(&c.command),
+                ..none
+            }),
+        }
+    }
 }
 
 /// For `skip_serializing_if` on a field added after format 1 (see [`CELL_ID_FORMAT`]).
@@ -91,7 +124,7 @@ pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 /// The canonical form of a cell's definition: the text its id is a hash of.
 pub fn canonical_definition(
     workload: &WorkloadConfig,
-    model: ModelKind,
+    model: &Model,
     workers: usize,
     settings: &ModelSettings,
 ) -> String {
@@ -99,9 +132,7 @@ pub fn canonical_definition(
         workload,
         model,
         workers,
-        settings: (model == ModelKind::GilThreads).then_some(SettingsUsed {
-            switch_interval: &settings.switch_interval,
-        }),
+        settings: SettingsUsed::of(model, settings),
     };
     serde_json::to_string(&def).expect("cell definitions serialise")
 }
@@ -109,7 +140,7 @@ pub fn canonical_definition(
 /// A short stable hash of everything that defines a cell (see [`CELL_ID_FORMAT`]).
 pub fn cell_id(
     workload: &WorkloadConfig,
-    model: ModelKind,
+    model: &Model,
     workers: usize,
     settings: &ModelSettings,
 ) -> String {
@@ -131,14 +162,14 @@ pub fn expand(exp: &Experiment) -> Vec<Cell> {
         }
         fill_defaults(exp.kind, &mut params);
         let workload = WorkloadConfig::from_params(exp.kind.name, &params);
-        for &model in &exp.models {
+        for model in &exp.models {
             for &w in exp.workers_of(model) {
                 let workers = model.fixed_workers(workload.tasks()).unwrap_or(w);
                 let id = cell_id(&workload, model, workers, &exp.settings);
                 if seen.insert(id.clone()) {
                     cells.push(Cell {
                         id,
-                        model,
+                        model: model.clone(),
                         workers,
                         axes: axes.clone(),
                         workload: workload.clone(),
@@ -189,7 +220,7 @@ mod tests {
         assert_eq!(cells.len(), 2 * (1 + 1 + 3));
         let threads: Vec<_> = cells
             .iter()
-            .filter(|c| c.model == ModelKind::Threads)
+            .filter(|c| c.model == Model::Rust(ModelKind::Threads))
             .collect();
         assert!(threads.iter().all(|c| c.workers == 4));
         assert_eq!(
@@ -270,6 +301,15 @@ mod tests {
             (
                 "[workload]\nkind = \"counter\"\n[matrix]\nmodel = [\"async_blocking\"]\nworkers = [1]\nsync = [\"none\", \"atomic\"]\n",
                 vec!["34fa7affff0d", "2b35ffda3383"],
+            ),
+            // External models (issue 11): the model's name, and the command as written.
+            (
+                "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"cpython_thread_pool\", \"cpython_threads\"]\nworkers = [2]\n",
+                vec!["9360a91516ff", "8b3e03c19c41"],
+            ),
+            (
+                "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"mine\"]\nworkers = [2]\n[models.mine]\ncommand = [\"python3\", \"mine.py\"]\n",
+                vec!["b3c4553adc11"],
             ),
         ];
         for (text, ids) in cases {
@@ -359,7 +399,7 @@ mod tests {
         );
         let c = &expand(&e)[0];
         assert_eq!(
-            canonical_definition(&c.workload, c.model, c.workers, &c.settings),
+            canonical_definition(&c.workload, &c.model, c.workers, &c.settings),
             "{\"workload\":{\"kind\":\"sleep\",\"tasks\":2,\"duration\":{\"secs\":0,\"nanos\":1000000}},\"model\":\"gil_threads\",\"workers\":2,\"settings\":{\"switch_interval\":{\"secs\":0,\"nanos\":5000000}}}"
         );
         assert_eq!(CELL_ID_FORMAT, 1);

@@ -3,21 +3,24 @@
 pub mod duration;
 pub mod error;
 pub mod matrix;
+pub mod models;
 pub mod params;
 pub mod repetitions;
 pub mod schema;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::ModelKind;
+use crate::model::{CustomModel, Model};
 use duration::{format_duration, parse_duration};
 use error::allowed_hint;
 pub use error::{Diagnostic, SpecError};
 pub use matrix::Cell;
+pub use models::ModelSettings;
 use params::{KindDef, ParamType, ParamValue, Params};
 pub use repetitions::Repetitions;
 use tree::{Entry, Node, Source, Value};
@@ -27,21 +30,6 @@ use tree::{Entry, Node, Source, Value};
 pub enum Order {
     Interleaved,
     Grouped,
-}
-
-/// Settings of the models that have any (`[models.NAME]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelSettings {
-    /// `gil_threads`: how long a thread may keep the interpreter lock while others wait.
-    pub switch_interval: Duration,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            switch_interval: Duration::from_millis(5),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -69,21 +57,21 @@ pub struct Experiment {
     pub kind: &'static KindDef,
     /// `[workload]` parameters as written (defaults are filled per cell).
     pub workload: Params,
-    pub models: Vec<ModelKind>,
+    pub models: Vec<Model>,
     pub workers: Vec<usize>,
     pub axes: Vec<Axis>,
     pub settings: ModelSettings,
     /// `[models.NAME] workers = [...]`: worker counts of one model instead of the matrix's.
-    pub model_workers: Vec<(ModelKind, Vec<usize>)>,
+    pub model_workers: Vec<(String, Vec<usize>)>,
     pub chart: ChartSettings,
 }
 
 impl Experiment {
     /// The worker counts model `m` runs at: its own list, or the matrix's.
-    pub fn workers_of(&self, m: ModelKind) -> &[usize] {
+    pub fn workers_of(&self, m: &Model) -> &[usize] {
         self.model_workers
             .iter()
-            .find(|(k, _)| *k == m)
+            .find(|(k, _)| k == m.name())
             .map_or(&self.workers, |(_, w)| w)
     }
 }
@@ -636,18 +624,19 @@ impl Checker {
                 key: "matrix".into(),
                 message: format!(
                     "missing [matrix] table: add [matrix] with model = [...] (allowed: {})",
-                    ModelKind::names().join(", ")
+                    Model::builtin_names().join(", ")
                 ),
             });
             return None;
         };
-        let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
+        let (settings, custom, own_workers) = models
+            .map(|m| self.models(m, &models::folder_of(path)))
+            .unwrap_or_default();
+        let (model_list, workers, axes) = self.matrix(matrix, kind, workload, &custom);
+        let model_workers = self.own_workers_in_matrix(own_workers, model_list.as_deref());
         if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
             self.http2_models(models, &params, &axes, workload, matrix);
         }
-        let (settings, model_workers) = models
-            .map(|m| self.model_settings(m, model_list.as_deref()))
-            .unwrap_or_default();
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
         Some(Experiment {
             name: name.unwrap_or_else(|| sanitize_name(stem)),
@@ -736,11 +725,13 @@ impl Checker {
         matrix: &[Entry],
         kind: Option<&KindDef>,
         workload: &[Entry],
-    ) -> (Option<Vec<ModelKind>>, Vec<usize>, Vec<Axis>) {
+        custom: &[Arc<CustomModel>],
+    ) -> (Option<Vec<Model>>, Vec<usize>, Vec<Axis>) {
         let mut models = None;
         let mut workers = vec![1];
         let mut axes = Vec::new();
-        let model_names = ModelKind::names();
+        let mut model_names = Model::builtin_names();
+        model_names.extend(custom.iter().map(|c| c.name.as_str()));
         for e in matrix {
             let key = format!("matrix.{}", e.key);
             match e.key.as_str() {
@@ -750,12 +741,16 @@ impl Checker {
                     else {
                         continue;
                     };
-                    let mut list: Vec<ModelKind> = Vec::new();
+                    let mut list: Vec<Model> = Vec::new();
                     for item in items {
-                        if let Some(m) = self
-                            .choice(item, &key, &model_names)
-                            .and_then(|m| ModelKind::from_name(&m))
-                        {
+                        if let Some(m) = self.choice(item, &key, &model_names).and_then(|m| {
+                            Model::builtin(&m).or_else(|| {
+                                custom
+                                    .iter()
+                                    .find(|c| c.name == m)
+                                    .map(|c| Model::Custom(c.clone()))
+                            })
+                        }) {
                             if list.contains(&m) {
                                 self.at_node(item, &key, format!("\"{m}\" is listed twice"));
                             }
@@ -824,12 +819,12 @@ impl Checker {
     }
 
     /// HTTP/2 is spoken by the async client only: ureq, the blocking models' client, has
-    /// HTTP/1.1 and nothing else, so a cell of a blocking model at "2" would lie. Decided
-    /// from the checked values (`http_version = 2`, `2.0` and `"2"` alike); the entries only
-    /// place the message.
+    /// HTTP/1.1 and nothing else, so a cell of a blocking model at "2" would lie; external
+    /// models are held to the same until their HTTP/2 is checked. Decided from the checked
+    /// values (`http_version = 2`, `2.0` and `"2"` alike); the entries only place the message.
     fn http2_models(
         &mut self,
-        models: &[ModelKind],
+        models: &[Model],
         params: &Params,
         axes: &[Axis],
         workload: &[Entry],
@@ -837,11 +832,29 @@ impl Checker {
     ) {
         let blocking: Vec<&str> = models
             .iter()
-            .filter(|m| !m.waits_async())
+            .filter(|m| !m.waits_async() && !m.is_external())
             .map(|m| m.name())
             .collect();
-        if blocking.is_empty() {
+        let external: Vec<&str> = models
+            .iter()
+            .filter(|m| m.is_external())
+            .map(|m| m.name())
+            .collect();
+        if blocking.is_empty() && external.is_empty() {
             return;
+        }
+        let mut why = Vec::new();
+        if !blocking.is_empty() {
+            why.push(format!(
+                "{} use ureq, which speaks HTTP/1.1",
+                blocking.join(", ")
+            ));
+        }
+        if !external.is_empty() {
+            why.push(format!(
+                "{} run in another program, which is handed HTTP/1.1 URLs only",
+                external.join(", ")
+            ));
         }
         let http2 = ParamValue::Str("2".into());
         let asked = [
@@ -865,71 +878,11 @@ impl Checker {
                 &e.node,
                 &format!("{table}.http_version"),
                 format!(
-                    "http_version \"2\" is spoken by the async models only (async, async_pool); {} use ureq, which speaks HTTP/1.1: list them in an experiment of their own, or keep http_version = \"1.1\"",
-                    blocking.join(", ")
+                    "http_version \"2\" is spoken by the async models only (async, async_pool); {}: list them in an experiment of their own, or keep http_version = \"1.1\"",
+                    why.join("; ")
                 ),
             );
         }
-    }
-
-    fn model_settings(
-        &mut self,
-        models: &[Entry],
-        in_matrix: Option<&[ModelKind]>,
-    ) -> (ModelSettings, Vec<(ModelKind, Vec<usize>)>) {
-        let mut s = ModelSettings::default();
-        let mut own_workers = Vec::new();
-        let names = ModelKind::names();
-        for e in models {
-            let key = format!("models.{}", e.key);
-            let Some(m) = ModelKind::from_name(&e.key) else {
-                self.at_key(
-                    e,
-                    &key,
-                    format!(
-                        "unknown model \"{}\"; {}",
-                        e.key,
-                        allowed_hint(&e.key, &names)
-                    ),
-                );
-                continue;
-            };
-            let Some(settings) = self.table(e, &key) else {
-                continue;
-            };
-            for se in settings {
-                let k = format!("{key}.{}", se.key);
-                if se.key == "workers" {
-                    if in_matrix.is_some_and(|list| !list.contains(&m)) {
-                        self.at_key(
-                            se,
-                            &k,
-                            format!(
-                                "{m} is not in [matrix] model: add it there, or remove its workers"
-                            ),
-                        );
-                    } else if let Some(list) = self.worker_list(se, &k) {
-                        own_workers.push((m, list));
-                    }
-                    continue;
-                }
-                match (m, se.key.as_str()) {
-                    (ModelKind::GilThreads, "switch_interval") => {
-                        if let Some(d) = self.duration(&se.node, &k, true) {
-                            s.switch_interval = d;
-                        }
-                    }
-                    (ModelKind::GilThreads, _) => self.unknown_key(
-                        se,
-                        &k,
-                        &["switch_interval", "workers"],
-                        "[models.gil_threads]",
-                    ),
-                    _ => self.unknown_key(se, &k, &["workers"], &format!("[models.{m}]")),
-                }
-            }
-        }
-        (s, own_workers)
     }
 
     /// A list of worker counts, `[1, 2, 4]`; None (with the errors reported) otherwise.
@@ -1048,26 +1001,48 @@ impl Experiment {
             let values: Vec<String> = a.values.iter().map(toml_value).collect();
             let _ = writeln!(s, "{} = [{}]", a.name, values.join(", "));
         }
+        // A model's own worker counts go into its table, whether or not it has settings.
+        let own = |name: &str| {
+            self.model_workers
+                .iter()
+                .find(|(m, _)| m == name)
+                .map(|(_, w)| {
+                    let w: Vec<String> = w.iter().map(|n| n.to_string()).collect();
+                    format!("workers = [{}]\n", w.join(", "))
+                })
+                .unwrap_or_default()
+        };
+        let _ = write!(
+            s,
+            "\n[models.gil_threads]\nswitch_interval = {}\n{}",
+            q(&format_duration(self.settings.switch_interval)),
+            own("gil_threads")
+        );
         let _ = writeln!(
             s,
-            "\n[models.gil_threads]\nswitch_interval = {}",
-            q(&format_duration(self.settings.switch_interval))
+            "\n[models.cpython]\npython = {}",
+            q(&self.settings.python)
         );
-        let list = |w: &[usize]| {
-            let w: Vec<String> = w.iter().map(|n| n.to_string()).collect();
-            format!("workers = [{}]", w.join(", "))
-        };
-        for (m, w) in &self.model_workers {
-            if *m == ModelKind::GilThreads {
-                let _ = writeln!(s, "{}", list(w));
+        for m in &self.models {
+            if let Model::Custom(c) = m {
+                let words: Vec<String> = c.command.iter().map(|w| q(w)).collect();
+                let _ = write!(
+                    s,
+                    "\n[models.{}]   # run in {}\ncommand = [{}]\n{}",
+                    c.name,
+                    q(&c.dir.display().to_string()),
+                    words.join(", "),
+                    own(&c.name)
+                );
             }
         }
-        for (m, w) in self
-            .model_workers
-            .iter()
-            .filter(|(m, _)| *m != ModelKind::GilThreads)
-        {
-            let _ = writeln!(s, "\n[models.{m}]\n{}", list(w));
+        for m in &self.models {
+            if !matches!(m, Model::Custom(_)) && m.name() != "gil_threads" {
+                let w = own(m.name());
+                if !w.is_empty() {
+                    let _ = write!(s, "\n[models.{}]\n{w}", m.name());
+                }
+            }
         }
         if let Some(w) = self.chart.timeline_workers {
             let _ = writeln!(s, "\n[chart]\ntimeline_workers = {w}");
@@ -1122,7 +1097,7 @@ mod tests {
                 ("async".into(), 5)
             ]
         );
-        let err = parse_experiment("f.toml", "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"async\"]\n[models.rayon]\nworkers = [0]\n", Path::new("f.toml"), &[]).unwrap_err();
+        let err = parse_experiment("f.toml", "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"async\"]\n[models.rayon]\nworkers = [2]\n", Path::new("f.toml"), &[]).unwrap_err();
         assert_eq!(err.diagnostics[0].key, "models.rayon.workers");
         assert!(
             err.diagnostics[0]

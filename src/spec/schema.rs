@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::params::{KINDS, ParamType};
-use crate::model::ModelKind;
+use crate::model::Model;
 
 const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
 
@@ -51,10 +51,10 @@ pub fn schema() -> Value {
             json!({ "type": "object", "properties": props, "required": ["kind"], "additionalProperties": false })
         })
         .collect();
-    let models: Vec<&str> = ModelKind::names();
+    let models: Vec<&str> = Model::builtin_names();
     let mut model_settings = Map::new();
+    let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::spec::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
     for m in &models {
-        let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::spec::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
         let settings = if *m == "gil_threads" {
             json!({ "type": "object", "properties": { "switch_interval": { "$ref": "#/$defs/duration", "description": "hand the lock over after this long when others wait (default 5ms)" }, "workers": workers }, "additionalProperties": false })
         } else {
@@ -62,6 +62,17 @@ pub fn schema() -> Value {
         };
         model_settings.insert(m.to_string(), settings);
     }
+    model_settings.insert(
+        "cpython".into(),
+        json!({ "type": "object", "properties": { "python": { "type": "string", "minLength": 1, "default": "python3", "description": "the interpreter of the cpython_* models: a name on PATH, or a path (relative to this file)" } }, "additionalProperties": false }),
+    );
+    let custom_model = json!({
+        "type": "object",
+        "description": "a model of your own: a program that speaks the protocol of docs/external-models.md",
+        "required": ["command"],
+        "properties": { "command": { "type": "array", "items": { "type": "string" }, "minItems": 1, "description": "the program and its arguments; relative paths are relative to this file" }, "workers": workers },
+        "additionalProperties": false
+    });
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "conclab experiment",
@@ -84,12 +95,12 @@ pub fn schema() -> Value {
                 "type": "object",
                 "required": ["model"],
                 "properties": {
-                    "model": { "type": "array", "items": { "enum": models }, "minItems": 1, "uniqueItems": true },
+                    "model": { "type": "array", "items": { "anyOf": [ { "enum": models }, { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "a model defined under [models.NAME] with a command" } ] }, "minItems": 1, "uniqueItems": true },
                     "workers": { "type": "array", "items": { "type": "integer", "minimum": 1 }, "minItems": 1, "default": [1] }
                 },
                 "additionalProperties": { "type": "array", "minItems": 1, "description": "any workload parameter, as an axis" }
             },
-            "models": { "type": "object", "properties": model_settings, "additionalProperties": false },
+            "models": { "type": "object", "properties": model_settings, "additionalProperties": custom_model },
             "chart": {
                 "type": "object",
                 "properties": { "timeline_workers": { "type": "integer", "minimum": 1 } },
@@ -114,11 +125,15 @@ mod tests {
             );
         }
         assert_eq!(
-            s["properties"]["matrix"]["properties"]["model"]["items"]["enum"]
+            s["properties"]["matrix"]["properties"]["model"]["items"]["anyOf"][0]["enum"]
                 .as_array()
                 .unwrap()
                 .len(),
-            9
+            16
+        );
+        assert_eq!(
+            s["properties"]["models"]["additionalProperties"]["required"],
+            serde_json::json!(["command"])
         );
     }
 }

@@ -26,6 +26,11 @@ impl MixedConfig {
         }
     }
 
+    /// The seed of task `task`'s chain: the standard inputs, cycled.
+    pub fn input(&self, task: usize) -> &'static str {
+        SEED_INPUTS[task % SEED_INPUTS.len()]
+    }
+
     /// The chain half, seeded from the standard inputs.
     fn chain(&self) -> HashChainConfig {
         HashChainConfig {

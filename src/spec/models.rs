@@ -1,0 +1,425 @@
+//! `[models.NAME]`: the settings of built-in models, and the models of the user's own.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::error::allowed_hint;
+use super::tree::{Entry, Value};
+use super::{Checker, valid_name};
+use crate::model::{CustomModel, Model, ModelKind};
+
+/// The interpreter of the `cpython_*` models unless `[models.cpython] python` says otherwise.
+pub const DEFAULT_PYTHON: &str = "python3";
+
+/// Settings of the models that have any (`[models.NAME]`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSettings {
+    /// `gil_threads`: how long a thread may keep the interpreter lock while others wait.
+    pub switch_interval: Duration,
+    /// `[models.cpython] python`, as written: it defines the cpython cells.
+    pub python: String,
+    /// The interpreter the cpython models start: `python`, resolved like a custom
+    /// model's program.
+    pub python_program: PathBuf,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        ModelSettings {
+            switch_interval: Duration::from_millis(5),
+            python: DEFAULT_PYTHON.into(),
+            python_program: DEFAULT_PYTHON.into(),
+        }
+    }
+}
+
+/// A program named in an experiment file: a relative path (`./model`, `bin/model`) is
+/// relative to the file's folder `dir`; a bare name is looked up on PATH when started, as
+/// a shell would.
+pub fn resolve_program(written: &str, dir: &Path) -> PathBuf {
+    let path = Path::new(written);
+    if path.is_relative() && path.components().count() > 1 {
+        dir.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// The folder relative paths in the experiment file `path` are relative to, absolute.
+pub fn folder_of(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// `[models.NAME] workers = [...]` as read, with where it was written.
+#[derive(Debug, Clone)]
+pub struct OwnWorkers {
+    model: String,
+    list: Vec<usize>,
+    at: (usize, usize),
+}
+
+/// The table that sets the interpreter of every `cpython_*` model.
+const CPYTHON_TABLE: &str = "cpython";
+
+impl Checker {
+    /// Checks `[models]`: settings of the built-in models, the interpreter of the cpython
+    /// models, and `[models.NAME] command = [...]` for a model of the user's own. Relative
+    /// paths are resolved against `dir`.
+    pub(super) fn models(
+        &mut self,
+        models: &[Entry],
+        dir: &Path,
+    ) -> (ModelSettings, Vec<Arc<CustomModel>>, Vec<OwnWorkers>) {
+        let mut s = ModelSettings::default();
+        let mut custom = Vec::new();
+        let mut own_workers = Vec::new();
+        for e in models {
+            let key = format!("models.{}", e.key);
+            let builtin = Model::builtin(&e.key);
+            let defines_command = e.node.get("command").is_some();
+            if builtin.is_none() && e.key != CPYTHON_TABLE && !defines_command {
+                let mut names = Model::builtin_names();
+                names.push(CPYTHON_TABLE);
+                self.at_key(
+                    e,
+                    &key,
+                    format!(
+                        "unknown model \"{}\"; {}; a model of your own needs command = [\"program\", ...]",
+                        e.key,
+                        allowed_hint(&e.key, &names)
+                    ),
+                );
+                continue;
+            }
+            let Some(settings) = self.table(e, &key) else {
+                continue;
+            };
+            // Any model may run at worker counts of its own; the rest are its settings.
+            let (workers, settings): (Vec<&Entry>, Vec<&Entry>) =
+                settings.iter().partition(|se| se.key == "workers");
+            let settings: Vec<Entry> = settings.into_iter().cloned().collect();
+            let settings = settings.as_slice();
+            for w in workers {
+                let k = format!("{key}.workers");
+                if e.key == CPYTHON_TABLE {
+                    self.unknown_key(w, &k, &["python"], "[models.cpython]");
+                } else if let Some(list) = self.worker_list(w, &k) {
+                    own_workers.push(OwnWorkers {
+                        model: e.key.clone(),
+                        list,
+                        at: (w.node.origin, w.key_span.start),
+                    });
+                }
+            }
+            match builtin {
+                Some(m) => self.builtin_settings(&m, settings, &key, &mut s),
+                None if e.key == CPYTHON_TABLE => {
+                    for se in settings {
+                        let k = format!("{key}.{}", se.key);
+                        if se.key != "python" {
+                            self.unknown_key(se, &k, &["python"], "[models.cpython]");
+                            continue;
+                        }
+                        match self.string(&se.node, &k) {
+                            Some("") => self.at_node(
+                                &se.node,
+                                &k,
+                                "must name a Python interpreter, e.g. \"python3\" or \"/usr/bin/python3.12\"".into(),
+                            ),
+                            Some(p) => {
+                                s.python = p.to_string();
+                                s.python_program = resolve_program(p, dir);
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                None => {
+                    if let Some(m) = self.custom_model(e, settings, &key, dir) {
+                        custom.push(Arc::new(m));
+                    }
+                }
+            }
+        }
+        (s, custom, own_workers)
+    }
+
+    /// Keeps the models' own worker counts whose model is in the matrix; the others are
+    /// errors at their key.
+    pub(super) fn own_workers_in_matrix(
+        &mut self,
+        own: Vec<OwnWorkers>,
+        matrix: Option<&[Model]>,
+    ) -> Vec<(String, Vec<usize>)> {
+        let mut kept = Vec::new();
+        for o in own {
+            match matrix {
+                Some(list) if !list.iter().any(|m| m.name() == o.model) => {
+                    let key = format!("models.{}.workers", o.model);
+                    self.report(
+                        o.at.0,
+                        o.at.1,
+                        &key,
+                        format!(
+                            "{} is not in [matrix] model: add it there, or remove its workers",
+                            o.model
+                        ),
+                    );
+                }
+                _ => kept.push((o.model, o.list)),
+            }
+        }
+        kept
+    }
+
+    fn builtin_settings(
+        &mut self,
+        m: &Model,
+        settings: &[Entry],
+        key: &str,
+        s: &mut ModelSettings,
+    ) {
+        for se in settings {
+            let k = format!("{key}.{}", se.key);
+            match (m, se.key.as_str()) {
+                (Model::Rust(ModelKind::GilThreads), "switch_interval") => {
+                    if let Some(d) = self.duration(&se.node, &k, true) {
+                        s.switch_interval = d;
+                    }
+                }
+                (Model::Rust(ModelKind::GilThreads), _) => {
+                    self.unknown_key(se, &k, &["switch_interval"], "[models.gil_threads]")
+                }
+                (Model::Cpython(_), _) => self.unknown_key(
+                    se,
+                    &k,
+                    &[],
+                    &format!("[models.{m}] (the interpreter is set in [models.cpython])"),
+                ),
+                _ => self.unknown_key(se, &k, &[], &format!("[models.{m}]")),
+            }
+        }
+    }
+
+    fn custom_model(
+        &mut self,
+        e: &Entry,
+        settings: &[Entry],
+        key: &str,
+        dir: &Path,
+    ) -> Option<CustomModel> {
+        let name = &e.key;
+        if !valid_name(name) {
+            self.at_key(e, key, format!("\"{name}\" is not a valid model name: use lowercase letters, digits, '_' and '-', starting with a letter or digit"));
+            return None;
+        }
+        if name.starts_with("cpython") {
+            self.at_key(
+                e,
+                key,
+                format!("\"{name}\": names starting with cpython are kept for the built-in models; name your model otherwise"),
+            );
+            return None;
+        }
+        let mut command = None;
+        for se in settings {
+            let k = format!("{key}.{}", se.key);
+            if se.key != "command" {
+                self.unknown_key(se, &k, &["command"], &format!("[models.{name}]"));
+                continue;
+            }
+            let example = "command = [\"python3\", \"my_model.py\"]";
+            let items = match &se.node.value {
+                Value::Array(items) if !items.is_empty() => items,
+                v => {
+                    self.at_node(&se.node, &k, format!("must be a non-empty array of strings (the program and its arguments), got {}; e.g. {example}", match v { Value::Array(_) => "an empty array", v => v.type_name() }));
+                    continue;
+                }
+            };
+            let words: Vec<String> = items
+                .iter()
+                .filter_map(|i| self.string(i, &k).map(str::to_string))
+                .collect();
+            if words.len() != items.len() {
+                continue;
+            }
+            if words[0].is_empty() {
+                self.at_node(
+                    &items[0],
+                    &k,
+                    format!("the program must not be empty; e.g. {example}"),
+                );
+                continue;
+            }
+            command = Some(words);
+        }
+        let command = command?;
+        Some(CustomModel {
+            name: name.clone(),
+            program: resolve_program(&command[0], dir),
+            command,
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::matrix::expand;
+    use crate::spec::{Experiment, parse_experiment};
+
+    const HEAD: &str = "[workload]\nkind = \"sleep\"\n";
+
+    fn parse(text: &str) -> Result<Experiment, Vec<String>> {
+        parse_experiment("/lab/m.toml", text, Path::new("/lab/m.toml"), &[])
+            .map_err(|e| e.diagnostics.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn a_model_of_ones_own_is_defined_by_its_command_and_run_from_the_files_folder() {
+        let e = parse(&format!(
+            "{HEAD}[matrix]\nmodel = [\"sequential\", \"mine\"]\nworkers = [2]\n[models.mine]\ncommand = [\"./bin/model\", \"--fast\"]\n"
+        ))
+        .unwrap();
+        let Model::Custom(m) = &e.models[1] else {
+            panic!("{:?}", e.models)
+        };
+        assert_eq!(m.name, "mine");
+        assert_eq!(m.command, ["./bin/model", "--fast"]);
+        assert_eq!(m.program, Path::new("/lab/./bin/model"));
+        assert_eq!(m.dir, Path::new("/lab"));
+        let cells = expand(&e);
+        assert_eq!(cells[1].label(), "mine w=2");
+        let other = parse(&format!(
+            "{HEAD}[matrix]\nmodel = [\"sequential\", \"mine\"]\nworkers = [2]\n[models.mine]\ncommand = [\"./bin/model\"]\n"
+        ))
+        .unwrap();
+        assert_ne!(
+            cells[1].id,
+            expand(&other)[1].id,
+            "the command defines the cell"
+        );
+        assert_eq!(cells[0].id, expand(&other)[0].id);
+    }
+
+    #[test]
+    fn the_interpreter_defines_the_cpython_cells_only_when_it_is_not_the_default() {
+        let id = |models: &str| {
+            let e = parse(&format!(
+                "{HEAD}[matrix]\nmodel = [\"cpython_thread_pool\"]\nworkers = [2]\n{models}"
+            ))
+            .unwrap();
+            (expand(&e)[0].id.clone(), e.settings.python_program)
+        };
+        let (default, program) = id("");
+        assert_eq!(program, Path::new("python3"));
+        assert_eq!(default, id("[models.cpython]\npython = \"python3\"\n").0);
+        let (other, program) = id("[models.cpython]\npython = \"venv/bin/python\"\n");
+        assert_ne!(default, other);
+        assert_eq!(program, Path::new("/lab/venv/bin/python"));
+        let e = parse(&format!(
+            "{HEAD}[matrix]\nmodel = [\"cpython_threads\", \"cpython_sequential\"]\nworkers = [4]\n"
+        ))
+        .unwrap();
+        let workers: Vec<usize> = expand(&e).iter().map(|c| c.workers).collect();
+        assert_eq!(workers, [10, 1], "threads: one per task; sequential: one");
+    }
+
+    #[test]
+    fn models_tables_are_checked_like_every_other_key() {
+        let errors = |models: &str| {
+            parse(&format!(
+                "{HEAD}[matrix]\nmodel = [\"sequential\"]\n{models}"
+            ))
+            .unwrap_err()
+        };
+        let typo = errors("[models.cpython_thread]\n");
+        assert_eq!(typo.len(), 1, "{typo:?}");
+        assert!(
+            typo[0].starts_with(
+                "/lab/m.toml:5:9: models.cpython_thread: unknown model \"cpython_thread\""
+            ) && typo[0].contains("did you mean \"cpython_threads\"?")
+                && typo[0].contains("a model of your own needs command"),
+            "{typo:?}"
+        );
+        let empty = errors("[models.mine]\ncommand = []\n");
+        assert!(
+            empty[0]
+                .starts_with("/lab/m.toml:6:11: models.mine.command: must be a non-empty array"),
+            "{empty:?}"
+        );
+        let text = errors("[models.mine]\ncommand = \"prog --fast\"\n");
+        assert!(text[0].contains("got a string"), "{text:?}");
+        let extra = errors("[models.mine]\ncommand = [\"p\"]\nargs = [\"x\"]\n");
+        assert!(
+            extra[0].contains("unknown key \"args\" in [models.mine]; allowed: command"),
+            "{extra:?}"
+        );
+        let python = errors("[models.cpython]\npyton = \"python3.12\"\n");
+        assert!(python[0].contains("did you mean \"python\"?"), "{python:?}");
+        let reserved = errors("[models.cpython_fast]\ncommand = [\"p\"]\n");
+        assert!(
+            reserved[0].contains("kept for the built-in models"),
+            "{reserved:?}"
+        );
+        let setting = errors("[models.cpython_threads]\npython = \"python3\"\n");
+        assert!(
+            setting[0].contains("the interpreter is set in [models.cpython]"),
+            "{setting:?}"
+        );
+        // A model used in the matrix but defined nowhere.
+        let undefined = parse(&format!("{HEAD}[matrix]\nmodel = [\"mine\"]\n")).unwrap_err();
+        assert!(
+            undefined[0].contains("\"mine\" is not allowed"),
+            "{undefined:?}"
+        );
+    }
+
+    #[test]
+    fn http2_is_refused_for_external_models() {
+        let err = parse(
+            "[workload]\nkind = \"http\"\nhttp_version = \"2\"\n[matrix]\nmodel = [\"async\", \"cpython_asyncio\", \"mine\"]\n[models.mine]\ncommand = [\"p\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert!(
+            err[0].contains(
+                "cpython_asyncio, mine run in another program, which is handed HTTP/1.1 URLs only"
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_resolved_file_keeps_external_cells() {
+        let e = parse(&format!(
+            "{HEAD}[matrix]\nmodel = [\"cpython_asyncio\", \"mine\"]\nworkers = [3]\n[models.cpython]\npython = \"python3.12\"\n[models.mine]\ncommand = [\"./m\", \"a b\"]\n"
+        ))
+        .unwrap();
+        let again = parse(&e.resolved_toml()).unwrap();
+        let ids = |e: &Experiment| expand(e).into_iter().map(|c| c.id).collect::<Vec<_>>();
+        assert_eq!(ids(&e), ids(&again), "{}", e.resolved_toml());
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file_and_bare_names_stay_for_path() {
+        let dir = Path::new("/exp");
+        assert_eq!(resolve_program("python3", dir), Path::new("python3"));
+        assert_eq!(resolve_program("./m.py", dir), Path::new("/exp/./m.py"));
+        assert_eq!(resolve_program("bin/m", dir), Path::new("/exp/bin/m"));
+        assert_eq!(
+            resolve_program("/usr/bin/python3", dir),
+            Path::new("/usr/bin/python3")
+        );
+        assert!(folder_of(Path::new("e.toml")).is_absolute());
+        assert_eq!(folder_of(Path::new("/a/b/e.toml")), Path::new("/a/b"));
+    }
+}
