@@ -65,6 +65,11 @@ mod tests {
             ideal_seconds(ModelKind::GilThreads, 10, 100, WAIT, 2),
             10.0 * 0.05
         );
+        assert_eq!(
+            ideal_seconds(ModelKind::AsyncToThread, 2, 10, WAIT, 2),
+            5.0 * 0.05,
+            "every wait holds one of the W threads"
+        );
     }
 
     #[test]
@@ -73,6 +78,7 @@ mod tests {
         assert_eq!(ideal_seconds(ModelKind::ThreadPool, 2, 6, CPU, 2), 3.0);
         assert_eq!(ideal_seconds(ModelKind::ThreadPool, 6, 6, CPU, 2), 3.0);
         assert_eq!(ideal_seconds(ModelKind::Rayon, 3, 6, CPU, 8), 2.0);
+        assert_eq!(ideal_seconds(ModelKind::AsyncToThread, 6, 6, CPU, 2), 3.0);
         assert_eq!(
             ideal_seconds(ModelKind::Async, 6, 6, CPU, 2),
             6.0,

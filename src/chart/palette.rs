@@ -7,8 +7,8 @@ use plotters::style::{FontStyle, RGBColor, register_font};
 pub const FONT: &str = "sans-serif";
 
 /// Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), plus a
-/// dark yellow and a grey for the ninth model.
-const MODEL_COLOURS: [(&str, RGBColor); 9] = [
+/// dark yellow, a purple and a grey for the models beyond eight.
+const MODEL_COLOURS: [(&str, RGBColor); 10] = [
     ("sequential", RGBColor(0, 0, 0)),
     ("threads", RGBColor(230, 159, 0)),
     ("thread_pool", RGBColor(86, 180, 233)),
@@ -17,6 +17,7 @@ const MODEL_COLOURS: [(&str, RGBColor); 9] = [
     ("async", RGBColor(213, 94, 0)),
     ("async_pool", RGBColor(204, 121, 167)),
     ("async_blocking", RGBColor(160, 140, 0)),
+    ("async_to_thread", RGBColor(110, 70, 170)),
     ("gil_threads", RGBColor(120, 120, 120)),
 ];
 

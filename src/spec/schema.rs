@@ -117,7 +117,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            9
+            crate::model::ModelKind::ALL.len()
         );
     }
 }

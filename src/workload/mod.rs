@@ -14,7 +14,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::params::Params;
-pub use context::{AsyncWorker, Cancel, Interpreter, Worker};
+pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, Interpreter, ToThread, Worker};
 pub use counter::{CounterOp, CounterStore};
 
 /// A workload's parameters, resolved for one cell. Serialised to define the cell and to
@@ -163,6 +163,17 @@ pub trait Workload: Send + Sync + 'static {
 
     /// Runs task `task` as a future on an event loop.
     fn run_async<'a>(&'a self, task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a>;
+
+    /// Runs task `task` on an event loop that hands its blocking calls to a pool of
+    /// threads and awaits each (`async_to_thread`): the whole blocking form is one call,
+    /// unless the task is made of parts that block one after another (steps).
+    fn run_to_thread<'a>(self: Arc<Self>, task: usize, to_thread: &'a ToThread) -> TaskFuture<'a> {
+        Box::pin(async move {
+            to_thread
+                .call(move |worker| self.run_blocking(task, worker))
+                .await
+        })
+    }
 
     /// Judges a whole repetition from its task records (one per task, in task order).
     fn verify(&self, records: &[TaskRecord]) -> Verdict;
