@@ -6,6 +6,7 @@ pub mod matrix;
 pub mod params;
 pub mod repetitions;
 pub mod schema;
+mod steps;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -547,6 +548,7 @@ impl Checker {
                 }
                 Some(ParamValue::Table(out))
             }
+            ParamType::Steps => self.steps(node, key).map(ParamValue::Steps),
         }
     }
 
@@ -609,7 +611,7 @@ impl Checker {
         }
         let file = &self.sources[0].name.clone();
         let Some(workload) = workload else {
-            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed".into() });
+            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed, steps".into() });
             return None;
         };
         let kind = self.kind(root, workload);
@@ -630,8 +632,14 @@ impl Checker {
             return None;
         };
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
+        if let Some(kind) = kind {
+            self.required_params(root, kind, workload, matrix);
+        }
         if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
             self.http2_models(models, &params, &axes, workload, matrix);
+        }
+        if let (Some(models), Some("steps")) = (&model_list, kind.map(|k| k.name)) {
+            self.steps_http2(models, workload, matrix);
         }
         let settings = models.map(|m| self.model_settings(m)).unwrap_or_default();
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
@@ -666,6 +674,34 @@ impl Checker {
         };
         let kind = self.choice(&e.node, "workload.kind", &names)?;
         params::kind(&kind)
+    }
+
+    /// A parameter without a default (`steps`) must be written in [workload] or as an axis.
+    fn required_params(
+        &mut self,
+        root: &Node,
+        kind: &KindDef,
+        workload: &[Entry],
+        matrix: &[Entry],
+    ) {
+        for p in kind.params {
+            let given = workload.iter().chain(matrix).any(|e| e.key == p.name);
+            if matches!(p.default, params::Default::Required) && !given {
+                let w = root.get("workload").expect("checked before");
+                self.at_key(
+                    w,
+                    "workload",
+                    format!(
+                        "missing key \"{}\" for kind {}: {}, e.g. {} = {}",
+                        p.name,
+                        kind.name,
+                        p.doc,
+                        p.name,
+                        params::STEPS_EXAMPLE
+                    ),
+                );
+            }
+        }
     }
 
     fn workload_params(&mut self, kind: &KindDef, workload: &[Entry]) -> Params {
@@ -1035,6 +1071,7 @@ fn toml_value(v: &ParamValue) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        ParamValue::Steps(list) => steps::steps_toml(list, toml_value),
     }
 }
 
