@@ -318,3 +318,45 @@ fn async_to_thread_runs_every_workload() {
         (Check::Pass, "200:6")
     );
 }
+
+#[test]
+fn every_model_runs_a_task_made_of_steps() {
+    let _serial = serial();
+    let WorkloadConfig::HashChain(chain) = chains(1000, 4) else {
+        unreachable!()
+    };
+    let config = WorkloadConfig::Steps(conclab::workload::steps::StepsConfig {
+        tasks: 4,
+        steps: vec![
+            WorkloadConfig::Sleep(SleepConfig {
+                tasks: 4,
+                duration: Duration::from_millis(2),
+            }),
+            WorkloadConfig::HashChain(chain),
+            counter(CounterSync::Mutex, 4),
+        ],
+    });
+    let mut fingerprints = std::collections::BTreeSet::new();
+    for kind in ModelKind::ALL {
+        let r = run(kind, &config, 2);
+        assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
+        for part in [
+            "step 1 sleep: 4 of 4 tasks finished",
+            "(1 expected digests match)",
+            "step 3 counter: final=4 expected=4",
+        ] {
+            assert!(
+                r.verdict.detail.contains(part),
+                "{kind}: {}",
+                r.verdict.detail
+            );
+        }
+        assert_eq!(r.execution.records.len(), 4, "{kind}");
+        fingerprints.insert(r.verdict.fingerprint.clone().unwrap());
+    }
+    assert_eq!(
+        fingerprints.len(),
+        1,
+        "every model reaches the same digests"
+    );
+}

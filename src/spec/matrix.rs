@@ -271,6 +271,10 @@ mod tests {
                 "[workload]\nkind = \"counter\"\n[matrix]\nmodel = [\"async_blocking\"]\nworkers = [1]\nsync = [\"none\", \"atomic\"]\n",
                 vec!["34fa7affff0d", "2b35ffda3383"],
             ),
+            (
+                "[workload]\nkind = \"steps\"\nsteps = [{ kind = \"http\", latency = \"200ms\" }, { kind = \"sleep\", duration = \"1s\" }, { kind = \"hash_chain\", iterations = 1000 }, { kind = \"counter\", sync = \"mutex\" }]\n[matrix]\nmodel = [\"async_to_thread\"]\nworkers = [5]\n",
+                vec!["35fbc6bf4d1e"],
+            ),
         ];
         for (text, ids) in cases {
             let got: Vec<String> = expand(&exp(text)).into_iter().map(|c| c.id).collect();
