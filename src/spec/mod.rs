@@ -632,8 +632,8 @@ impl Checker {
             return None;
         };
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload);
-        if let Some(kind) = kind {
-            self.required_params(root, kind, workload, matrix);
+        if kind.map(|k| k.name) == Some("steps") {
+            self.steps_given(root, workload, matrix);
         }
         if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
             self.http2_models(models, &params, &axes, workload, matrix);
@@ -674,34 +674,6 @@ impl Checker {
         };
         let kind = self.choice(&e.node, "workload.kind", &names)?;
         params::kind(&kind)
-    }
-
-    /// A parameter without a default (`steps`) must be written in [workload] or as an axis.
-    fn required_params(
-        &mut self,
-        root: &Node,
-        kind: &KindDef,
-        workload: &[Entry],
-        matrix: &[Entry],
-    ) {
-        for p in kind.params {
-            let given = workload.iter().chain(matrix).any(|e| e.key == p.name);
-            if matches!(p.default, params::Default::Required) && !given {
-                let w = root.get("workload").expect("checked before");
-                self.at_key(
-                    w,
-                    "workload",
-                    format!(
-                        "missing key \"{}\" for kind {}: {}, e.g. {} = {}",
-                        p.name,
-                        kind.name,
-                        p.doc,
-                        p.name,
-                        params::STEPS_EXAMPLE
-                    ),
-                );
-            }
-        }
     }
 
     fn workload_params(&mut self, kind: &KindDef, workload: &[Entry]) -> Params {

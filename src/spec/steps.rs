@@ -56,6 +56,22 @@ impl Checker {
         (steps.len() == items.len()).then_some(steps)
     }
 
+    /// `steps` has no default: it must be written in [workload] or as an axis.
+    pub(super) fn steps_given(&mut self, root: &Node, workload: &[Entry], matrix: &[Entry]) {
+        if workload.iter().chain(matrix).any(|e| e.key == "steps") {
+            return;
+        }
+        let w = root.get("workload").expect("checked before");
+        self.at_key(
+            w,
+            "workload",
+            format!(
+                "missing key \"steps\" for kind steps: the steps of every task, in order, e.g. steps = {}",
+                params::STEPS_EXAMPLE
+            ),
+        );
+    }
+
     fn step(&mut self, node: &Node, key: &str) -> Option<Step> {
         let Some(entries) = node.entries() else {
             self.at_node(
