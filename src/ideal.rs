@@ -3,8 +3,10 @@
 //! With `c_w` tasks allowed to wait at once and `p = min(c_cpu, cores)` allowed to compute
 //! at once (see [`crate::model::Model::concurrency`]), a task costing `cpu` seconds of computing and
 //! `wait` seconds of waiting gives
-//! `max(ceil(tasks / p) * cpu, ceil(tasks / c_w) * (cpu + wait))`; a lock held across
-//! the wait (mutex counter) gives `tasks * wait`.
+//! `max(ceil(tasks / p) * cpu, ceil(tasks / c_w) * (cpu + wait))`. A lock every task
+//! holds for `locked` of its wait (the mutex counter) adds a bound of its own: the first
+//! holder's whole task plus every other task's turn on the lock,
+//! `cpu + wait + (tasks - 1) * locked` (`tasks * wait` for the counter alone).
 
 use crate::model::Concurrency;
 use crate::workload::TaskCost;
@@ -13,14 +15,16 @@ pub fn ideal_seconds(c: Concurrency, tasks: usize, cost: TaskCost, cores: usize)
     if tasks == 0 {
         return 0.0;
     }
-    if cost.serial {
-        return tasks as f64 * cost.wait_s;
-    }
     let p = c.cpu.min(cores.max(1)).max(1);
     let rounds = |k: usize| tasks.div_ceil(k.max(1)) as f64;
     let compute = rounds(p) * cost.cpu_s;
     let overlapped = rounds(c.waits) * (cost.cpu_s + cost.wait_s);
-    compute.max(overlapped)
+    let locked = if cost.locked_s > 0.0 {
+        cost.cpu_s + cost.wait_s + (tasks - 1) as f64 * cost.locked_s
+    } else {
+        0.0
+    };
+    compute.max(overlapped).max(locked)
 }
 
 #[cfg(test)]
@@ -41,12 +45,12 @@ mod tests {
     const WAIT: TaskCost = TaskCost {
         cpu_s: 0.0,
         wait_s: 0.05,
-        serial: false,
+        locked_s: 0.0,
     };
     const CPU: TaskCost = TaskCost {
         cpu_s: 1.0,
         wait_s: 0.0,
-        serial: false,
+        locked_s: 0.0,
     };
 
     #[test]
@@ -69,6 +73,11 @@ mod tests {
             ideal_seconds(ModelKind::GilThreads, 10, 100, WAIT, 2),
             10.0 * 0.05
         );
+        assert_eq!(
+            ideal_seconds(ModelKind::AsyncToThread, 2, 10, WAIT, 2),
+            5.0 * 0.05,
+            "every wait holds one of the W threads"
+        );
     }
 
     #[test]
@@ -77,6 +86,7 @@ mod tests {
         assert_eq!(ideal_seconds(ModelKind::ThreadPool, 2, 6, CPU, 2), 3.0);
         assert_eq!(ideal_seconds(ModelKind::ThreadPool, 6, 6, CPU, 2), 3.0);
         assert_eq!(ideal_seconds(ModelKind::Rayon, 3, 6, CPU, 8), 2.0);
+        assert_eq!(ideal_seconds(ModelKind::AsyncToThread, 6, 6, CPU, 2), 3.0);
         assert_eq!(
             ideal_seconds(ModelKind::Async, 6, 6, CPU, 2),
             6.0,
@@ -94,7 +104,7 @@ mod tests {
         let mixed = TaskCost {
             cpu_s: 0.1,
             wait_s: 0.4,
-            serial: false,
+            locked_s: 0.0,
         };
         // 10 tasks, 2 cores, 10 threads: the waits overlap, the computing needs 5 rounds.
         assert!((ideal_seconds(ModelKind::Threads, 10, 10, mixed, 2) - 0.5).abs() < 1e-12);
@@ -102,8 +112,17 @@ mod tests {
         let locked = TaskCost {
             cpu_s: 0.0,
             wait_s: 1.0,
-            serial: true,
+            locked_s: 1.0,
         };
         assert_eq!(ideal_seconds(ModelKind::ThreadPool, 5, 10, locked, 2), 10.0);
+        // A task of steps: 0.1 s of requests, then 0.01 s on the lock. Threads overlap
+        // the requests; the locked parts queue behind the first.
+        let steps = TaskCost {
+            cpu_s: 0.0,
+            wait_s: 0.11,
+            locked_s: 0.01,
+        };
+        assert!((ideal_seconds(ModelKind::Threads, 10, 10, steps, 2) - 0.2).abs() < 1e-12);
+        assert!((ideal_seconds(ModelKind::Sequential, 1, 10, steps, 2) - 1.1).abs() < 1e-12);
     }
 }

@@ -29,8 +29,7 @@ use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment};
 use crate::workload::{
-    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload,
-    WorkloadConfig, hash_chain,
+    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload, hash_chain,
 };
 
 /// The run's settings, free of the command-line parser.
@@ -413,10 +412,8 @@ fn render_charts(dir: &Path, exp: &Experiment) -> bool {
 }
 
 fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
-    let needed = (0..p.cells.len()).any(|c| {
-        p.schedule.wants_more(c)
-            && matches!(&p.cells[c].workload, WorkloadConfig::Http(h) if h.urls.is_none())
-    });
+    let needed =
+        (0..p.cells.len()).any(|c| p.schedule.wants_more(c) && p.cells[c].workload.needs_server());
     if !needed {
         return Ok(None);
     }

@@ -102,6 +102,7 @@ fn a_panicking_task_is_a_failed_task_with_its_message_in_every_in_process_model(
         ModelKind::Async,
         ModelKind::AsyncPool,
         ModelKind::AsyncBlocking,
+        ModelKind::AsyncToThread,
     ] {
         let alone = run_workload(kind, &workload, 2, &Cancel::new())
             .unwrap_or_else(|e| panic!("{kind}: {e:#}"));
@@ -134,6 +135,7 @@ fn a_model_that_panics_fails_at_once_with_the_message_not_at_the_timeout() {
         ModelKind::Sequential,
         ModelKind::ThreadPool,
         ModelKind::Async,
+        ModelKind::AsyncToThread,
     ] {
         let started = Instant::now();
         let s = supervise(
@@ -217,7 +219,7 @@ fn a_pool_that_cannot_start_its_threads_fails_its_cell_with_the_os_reason() {
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     lab.write(
         "big.toml",
-        "repetitions = 1\ntimeout = \"30s\"\n[workload]\nkind = \"sleep\"\ntasks = 4\nduration = \"1ms\"\n[matrix]\nmodel = [\"thread_pool\", \"gil_threads\", \"rayon\", \"sequential\"]\nworkers = [3000]\n",
+        "repetitions = 1\ntimeout = \"30s\"\n[workload]\nkind = \"sleep\"\ntasks = 4\nduration = \"1ms\"\n[matrix]\nmodel = [\"thread_pool\", \"gil_threads\", \"rayon\", \"async_to_thread\", \"sequential\"]\nworkers = [3000]\n",
     );
     let mut command = std::process::Command::new(&exe);
     command
@@ -255,10 +257,19 @@ fn a_pool_that_cannot_start_its_threads_fails_its_cell_with_the_os_reason() {
     let runs = lab.csv("results/big/runs.csv");
     assert_eq!(
         runs.column("model"),
-        ["thread_pool", "gil_threads", "rayon", "sequential"]
+        [
+            "thread_pool",
+            "gil_threads",
+            "rayon",
+            "async_to_thread",
+            "sequential"
+        ]
     );
-    assert_eq!(runs.column("check"), ["fail", "fail", "fail", "pass"]);
-    for detail in &runs.column("detail")[..3] {
+    assert_eq!(
+        runs.column("check"),
+        ["fail", "fail", "fail", "fail", "pass"]
+    );
+    for detail in &runs.column("detail")[..4] {
         assert!(
             detail.contains("Resource temporarily unavailable (os error 11)"),
             "{detail}"

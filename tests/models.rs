@@ -140,6 +140,7 @@ fn a_locked_counter_serialises_the_waits() {
         ModelKind::ThreadPool,
         ModelKind::ProcessPool,
         ModelKind::GilThreads,
+        ModelKind::AsyncToThread,
     ] {
         let r = run(kind, &counter(CounterSync::Mutex, 6), 6);
         let spans = &r.execution.records;
@@ -204,4 +205,158 @@ fn every_model_runs_the_counter_and_the_chains() {
         assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
         assert_eq!(r.execution.records.len(), 3, "{kind}");
     }
+}
+
+/// How many rounds of task spans a run took: its extent over one task's (median) time.
+fn rounds(run: &Run) -> f64 {
+    let spans = &run.execution.records;
+    let first = spans
+        .iter()
+        .map(|s| s.start_s)
+        .fold(f64::INFINITY, f64::min);
+    let last = spans.iter().map(|s| s.end_s).fold(0.0, f64::max);
+    let mut lengths: Vec<f64> = spans.iter().map(|s| s.end_s - s.start_s).collect();
+    lengths.sort_by(f64::total_cmp);
+    (last - first) / lengths[lengths.len() / 2]
+}
+
+fn lanes(run: &Run) -> std::collections::BTreeSet<usize> {
+    run.execution.records.iter().map(|r| r.lane).collect()
+}
+
+#[test]
+fn async_to_thread_waits_on_its_w_threads() {
+    let _serial = serial();
+    let sleeps = WorkloadConfig::Sleep(SleepConfig {
+        tasks: 10,
+        duration: Duration::from_millis(100),
+    });
+    // Ten threads: one round of 0.1 s; two threads: five rounds (0.5 s). Judged by the
+    // spans, whose rounds a slow machine stretches alike, with wide margins.
+    let wide = run(ModelKind::AsyncToThread, &sleeps, 10);
+    assert_eq!(wide.verdict.check, Check::Pass, "{:?}", wide.verdict);
+    assert!(rounds(&wide) < 2.0, "{} rounds at w=10", rounds(&wide));
+    assert_eq!(lanes(&wide).len(), 10, "every call on a thread of its own");
+    let narrow = run(ModelKind::AsyncToThread, &sleeps, 2);
+    assert_eq!(narrow.verdict.check, Check::Pass, "{:?}", narrow.verdict);
+    assert!(
+        (3.5..8.0).contains(&rounds(&narrow)),
+        "{} rounds at w=2",
+        rounds(&narrow)
+    );
+    assert_eq!(
+        lanes(&narrow),
+        [0, 1].into(),
+        "the lanes are the two threads"
+    );
+    // Spans are time on the threads: two run at any moment.
+    for r in &narrow.execution.records {
+        let overlapping = narrow
+            .execution
+            .records
+            .iter()
+            .filter(|o| o.start_s < r.end_s - 0.01 && r.start_s < o.end_s - 0.01)
+            .count();
+        assert!(
+            overlapping <= 2,
+            "task {} overlaps {overlapping} spans",
+            r.task
+        );
+    }
+}
+
+#[test]
+fn async_to_thread_runs_every_workload() {
+    let _serial = serial();
+    let r = run(ModelKind::AsyncToThread, &chains(1000, 6), 3);
+    assert_eq!(r.verdict.check, Check::Pass, "{:?}", r.verdict);
+    assert!(
+        r.verdict.detail.contains("1 expected digests match"),
+        "{}",
+        r.verdict.detail
+    );
+    assert_eq!(
+        r.verdict.fingerprint,
+        run(ModelKind::Sequential, &chains(1000, 6), 1)
+            .verdict
+            .fingerprint
+    );
+    let mixed = WorkloadConfig::Mixed(conclab::workload::mixed::MixedConfig {
+        tasks: 4,
+        iterations: 500,
+        duration: Duration::from_millis(5),
+    });
+    let r = run(ModelKind::AsyncToThread, &mixed, 2);
+    assert_eq!(r.verdict.check, Check::Pass, "{:?}", r.verdict);
+    // The counter's wait runs on the threads: unlocked, two at a time lose updates.
+    let raced = run(ModelKind::AsyncToThread, &counter(CounterSync::None, 6), 2);
+    assert_eq!(raced.verdict.check, Check::Race, "{:?}", raced.verdict);
+    let server = conclab::server::ServerChild::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_conclab")),
+        &conclab::server::ServerConfig::default(),
+    )
+    .unwrap();
+    let http = WorkloadConfig::Http(conclab::workload::http::HttpConfig {
+        tasks: 6,
+        urls: None,
+        latency: Duration::from_millis(20),
+        jitter: Duration::ZERO,
+        body_bytes: 16,
+        error_rate: 0.0,
+        request_timeout: Duration::from_secs(10),
+        http2: false,
+    });
+    let env = conclab::workload::BuildEnv {
+        server_url: Some(server.base_url().to_string()),
+    };
+    let workload = http.build(&env).unwrap();
+    let alone =
+        conclab::model::run_workload(ModelKind::AsyncToThread, &workload, 3, &Cancel::new())
+            .unwrap();
+    assert_eq!(
+        (alone.verdict.check, alone.verdict.detail.as_str()),
+        (Check::Pass, "200:6")
+    );
+}
+
+#[test]
+fn every_model_runs_a_task_made_of_steps() {
+    let _serial = serial();
+    let WorkloadConfig::HashChain(chain) = chains(1000, 4) else {
+        unreachable!()
+    };
+    let config = WorkloadConfig::Steps(conclab::workload::steps::StepsConfig {
+        tasks: 4,
+        steps: vec![
+            WorkloadConfig::Sleep(SleepConfig {
+                tasks: 4,
+                duration: Duration::from_millis(2),
+            }),
+            WorkloadConfig::HashChain(chain),
+            counter(CounterSync::Mutex, 4),
+        ],
+    });
+    let mut fingerprints = std::collections::BTreeSet::new();
+    for kind in ModelKind::ALL {
+        let r = run(kind, &config, 2);
+        assert_eq!(r.verdict.check, Check::Pass, "{kind}: {:?}", r.verdict);
+        for part in [
+            "step 1 sleep: 4 of 4 tasks finished",
+            "(1 expected digests match)",
+            "step 3 counter: final=4 expected=4",
+        ] {
+            assert!(
+                r.verdict.detail.contains(part),
+                "{kind}: {}",
+                r.verdict.detail
+            );
+        }
+        assert_eq!(r.execution.records.len(), 4, "{kind}");
+        fingerprints.insert(r.verdict.fingerprint.clone().unwrap());
+    }
+    assert_eq!(
+        fingerprints.len(),
+        1,
+        "every model reaches the same digests"
+    );
 }

@@ -7,9 +7,10 @@ use plotters::style::{FontStyle, RGBColor, register_font};
 pub const FONT: &str = "sans-serif";
 
 /// Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), plus a
-/// dark yellow and a grey for the ninth model; each CPython model takes a darker shade of
-/// the Rust model it mirrors. Models of the user's own are drawn in [`UNKNOWN`].
-const MODEL_COLOURS: [(&str, RGBColor); 16] = [
+/// dark yellow, a purple and a grey for the models beyond eight; each CPython model takes a
+/// darker shade of the Rust model it mirrors. Models of the user's own are drawn in
+/// [`UNKNOWN`].
+const MODEL_COLOURS: [(&str, RGBColor); 17] = [
     ("sequential", RGBColor(0, 0, 0)),
     ("threads", RGBColor(230, 159, 0)),
     ("thread_pool", RGBColor(86, 180, 233)),
@@ -18,6 +19,7 @@ const MODEL_COLOURS: [(&str, RGBColor); 16] = [
     ("async", RGBColor(213, 94, 0)),
     ("async_pool", RGBColor(204, 121, 167)),
     ("async_blocking", RGBColor(160, 140, 0)),
+    ("async_to_thread", RGBColor(110, 70, 170)),
     ("gil_threads", RGBColor(120, 120, 120)),
     ("cpython_sequential", RGBColor(90, 60, 40)),
     ("cpython_threads", RGBColor(150, 100, 0)),

@@ -19,11 +19,12 @@ pub enum ModelKind {
     Async,
     AsyncPool,
     AsyncBlocking,
+    AsyncToThread,
     GilThreads,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 9] = [
+    pub const ALL: [ModelKind; 10] = [
         ModelKind::Sequential,
         ModelKind::Threads,
         ModelKind::ThreadPool,
@@ -32,6 +33,7 @@ impl ModelKind {
         ModelKind::Async,
         ModelKind::AsyncPool,
         ModelKind::AsyncBlocking,
+        ModelKind::AsyncToThread,
         ModelKind::GilThreads,
     ];
 
@@ -45,6 +47,7 @@ impl ModelKind {
             ModelKind::Async => "async",
             ModelKind::AsyncPool => "async_pool",
             ModelKind::AsyncBlocking => "async_blocking",
+            ModelKind::AsyncToThread => "async_to_thread",
             ModelKind::GilThreads => "gil_threads",
         }
     }
@@ -95,6 +98,8 @@ impl ModelKind {
             },
             // A blocking wait holds the only event-loop thread: waits are serial.
             ModelKind::AsyncBlocking => Concurrency { waits: 1, cpu: 1 },
+            // Every blocking call runs on one of W threads, as in a thread pool.
+            ModelKind::AsyncToThread => Concurrency { waits: w, cpu: w },
             // Waits release the interpreter lock; computing needs it.
             ModelKind::GilThreads => Concurrency { waits: w, cpu: 1 },
         }

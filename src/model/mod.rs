@@ -4,6 +4,7 @@
 mod async_blocking;
 mod async_loop;
 mod async_pool;
+mod async_to_thread;
 pub mod cpython;
 pub mod external;
 mod gil_threads;
@@ -71,6 +72,7 @@ pub fn scheduler(kind: ModelKind) -> Box<dyn Scheduler> {
         ModelKind::Async => Box::new(async_loop::AsyncLoop),
         ModelKind::AsyncPool => Box::new(async_pool::AsyncPool),
         ModelKind::AsyncBlocking => Box::new(async_blocking::AsyncBlocking),
+        ModelKind::AsyncToThread => Box::new(async_to_thread::AsyncToThread),
         ModelKind::ProcessPool => Box::new(process_pool::ProcessPool),
         ModelKind::GilThreads => Box::new(gil_threads::GilThreads),
     }

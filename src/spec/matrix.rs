@@ -311,6 +311,10 @@ mod tests {
                 "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"mine\"]\nworkers = [2]\n[models.mine]\ncommand = [\"python3\", \"mine.py\"]\n",
                 vec!["b3c4553adc11"],
             ),
+            (
+                "[workload]\nkind = \"steps\"\nsteps = [{ kind = \"http\", latency = \"200ms\" }, { kind = \"sleep\", duration = \"1s\" }, { kind = \"hash_chain\", iterations = 1000 }, { kind = \"counter\", sync = \"mutex\" }]\n[matrix]\nmodel = [\"async_to_thread\"]\nworkers = [5]\n",
+                vec!["35fbc6bf4d1e"],
+            ),
         ];
         for (text, ids) in cases {
             let got: Vec<String> = expand(&exp(text)).into_iter().map(|c| c.id).collect();

@@ -7,6 +7,7 @@ pub mod models;
 pub mod params;
 pub mod repetitions;
 pub mod schema;
+mod steps;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
@@ -547,6 +548,7 @@ impl Checker {
                 }
                 Some(ParamValue::Table(out))
             }
+            ParamType::Steps => self.steps(node, key).map(ParamValue::Steps),
         }
     }
 
@@ -609,7 +611,7 @@ impl Checker {
         }
         let file = &self.sources[0].name.clone();
         let Some(workload) = workload else {
-            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed".into() });
+            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed, steps".into() });
             return None;
         };
         let kind = self.kind(root, workload);
@@ -634,8 +636,14 @@ impl Checker {
             .unwrap_or_default();
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload, &custom);
         let model_workers = self.own_workers_in_matrix(own_workers, model_list.as_deref());
+        if kind.map(|k| k.name) == Some("steps") {
+            self.steps_given(root, workload, matrix);
+        }
         if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
             self.http2_models(models, &params, &axes, workload, matrix);
+        }
+        if let (Some(models), Some("steps")) = (&model_list, kind.map(|k| k.name)) {
+            self.steps_http2(models, workload, matrix);
         }
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
         Some(Experiment {
@@ -1069,6 +1077,7 @@ fn toml_value(v: &ParamValue) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        ParamValue::Steps(list) => steps::steps_toml(list, toml_value),
     }
 }
 

@@ -22,6 +22,9 @@ pub enum ParamType {
     DigestTable,
     /// One of a fixed set of strings.
     Choice(&'static [&'static str]),
+    /// A non-empty array of steps: tables with a `kind` from [`STEP_KINDS`] and that
+    /// kind's parameters but `tasks`.
+    Steps,
 }
 
 impl ParamType {
@@ -35,6 +38,7 @@ impl ParamType {
             ParamType::Urls => "a non-empty array of http:// or https:// URLs".into(),
             ParamType::DigestTable => "a table of input = \"128 hex digits\"".into(),
             ParamType::Choice(c) => format!("one of {}", c.join(", ")),
+            ParamType::Steps => format!("a non-empty array of steps such as {STEPS_EXAMPLE}"),
         }
     }
 }
@@ -48,6 +52,8 @@ pub enum Default {
     Str(&'static str),
     /// No value unless given.
     Absent,
+    /// No value unless given, and the file must give one (in [workload] or as an axis).
+    Required,
     /// The length of another (array) parameter, or a fixed number when that is absent.
     LenOf(&'static str, u64),
 }
@@ -76,6 +82,12 @@ pub const MAX_ITERATIONS: u64 = 1_000_000_000_000;
 pub const MAX_WORKERS: u64 = 1_000_000;
 
 pub const SEED_INPUTS: &[&str] = &["pass", "passwd", "MyPassw", "MyPasswd123", "p", "a"];
+
+/// The kinds a step of a `steps` task may have.
+pub const STEP_KINDS: &[&str] = &["sleep", "http", "hash_chain", "counter"];
+
+pub const STEPS_EXAMPLE: &str =
+    "[{ kind = \"http\", latency = \"200ms\" }, { kind = \"sleep\", duration = \"1s\" }]";
 
 const TASKS10: ParamDef = ParamDef {
     name: "tasks",
@@ -238,6 +250,19 @@ pub const KINDS: &[KindDef] = &[
             },
         ],
     },
+    KindDef {
+        name: "steps",
+        doc: "each task runs its steps one after another: any mix of sleep, http, hash_chain and counter",
+        params: &[
+            TASKS10,
+            ParamDef {
+                name: "steps",
+                ty: ParamType::Steps,
+                default: Default::Required,
+                doc: "the steps of every task, in order; each takes its kind's parameters but tasks",
+            },
+        ],
+    },
 ];
 
 pub fn kind(name: &str) -> Option<&'static KindDef> {
@@ -263,6 +288,14 @@ pub enum ParamValue {
     Str(String),
     Strs(Vec<String>),
     Table(BTreeMap<String, String>),
+    Steps(Vec<Step>),
+}
+
+/// One step of a `steps` task: a kind from [`STEP_KINDS`] and its parameters (no `tasks`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub kind: String,
+    pub params: Params,
 }
 
 impl ParamValue {
@@ -279,6 +312,19 @@ impl ParamValue {
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(";"),
+            // `http(latency=200ms)+sleep(duration=1s)`
+            ParamValue::Steps(steps) => steps
+                .iter()
+                .map(|s| {
+                    let params: Vec<String> = s
+                        .params
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", v.render()))
+                        .collect();
+                    format!("{}({})", s.kind, params.join(" "))
+                })
+                .collect::<Vec<_>>()
+                .join("+"),
         }
     }
 }
@@ -294,6 +340,7 @@ pub trait ParamsExt {
     fn text(&self, name: &str) -> String;
     fn strings(&self, name: &str) -> Option<Vec<String>>;
     fn table(&self, name: &str) -> BTreeMap<String, String>;
+    fn steps(&self, name: &str) -> Vec<Step>;
 }
 
 impl ParamsExt for Params {
@@ -334,6 +381,12 @@ impl ParamsExt for Params {
             _ => BTreeMap::new(),
         }
     }
+    fn steps(&self, name: &str) -> Vec<Step> {
+        match self.get(name) {
+            Some(ParamValue::Steps(s)) => s.clone(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Fills in every default the kind defines (after explicit values and axis values are set).
@@ -350,7 +403,7 @@ pub fn fill_defaults(kind: &KindDef, params: &mut Params) {
             Default::Float(f) => ParamValue::Float(f),
             Default::Strs(v) => ParamValue::Strs(v.iter().map(|s| s.to_string()).collect()),
             Default::Str(s) => ParamValue::Str(s.to_string()),
-            Default::Absent => continue,
+            Default::Absent | Default::Required => continue,
             Default::LenOf(_, _) => continue,
         };
         params.insert(p.name.to_string(), value);
@@ -364,5 +417,22 @@ pub fn fill_defaults(kind: &KindDef, params: &mut Params) {
             };
             params.insert(p.name.to_string(), ParamValue::Int(n));
         }
+    }
+    for value in params.values_mut() {
+        if let ParamValue::Steps(steps) = value {
+            for step in steps {
+                fill_step_defaults(step);
+            }
+        }
+    }
+}
+
+/// Fills in the defaults of a step's kind, but not `tasks`: a step runs once per task.
+pub fn fill_step_defaults(step: &mut Step) {
+    let Some(kind) = kind(&step.kind) else { return };
+    let had_tasks = step.params.contains_key("tasks");
+    fill_defaults(kind, &mut step.params);
+    if !had_tasks {
+        step.params.remove("tasks");
     }
 }

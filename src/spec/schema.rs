@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::params::{KINDS, ParamType};
+use super::params::{KINDS, KindDef, ParamType, STEP_KINDS};
 use crate::model::Model;
 
 const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
@@ -34,22 +34,34 @@ fn param_schema(ty: ParamType, doc: &str) -> Value {
             let all: Vec<Value> = c.iter().map(|s| json!(s)).chain(numbers).collect();
             json!({ "enum": all })
         }
+        ParamType::Steps => {
+            json!({ "type": "array", "items": { "$ref": "#/$defs/step" }, "minItems": 1 })
+        }
     };
     v["description"] = json!(doc);
     v
 }
 
+/// A table with `kind` and the kind's parameters; a step leaves out `tasks`.
+fn kind_schema(k: &KindDef, step: bool) -> Value {
+    let mut props = Map::new();
+    props.insert(
+        "kind".into(),
+        json!({ "const": k.name, "description": k.doc }),
+    );
+    // A parameter without a default (`steps`) is not required here: it may be an axis.
+    for p in k.params.iter().filter(|p| !(step && p.name == "tasks")) {
+        props.insert(p.name.into(), param_schema(p.ty, p.doc));
+    }
+    json!({ "type": "object", "properties": props, "required": ["kind"], "additionalProperties": false })
+}
+
 pub fn schema() -> Value {
-    let workload_variants: Vec<Value> = KINDS
+    let workload_variants: Vec<Value> = KINDS.iter().map(|k| kind_schema(k, false)).collect();
+    let step_variants: Vec<Value> = KINDS
         .iter()
-        .map(|k| {
-            let mut props = Map::new();
-            props.insert("kind".into(), json!({ "const": k.name, "description": k.doc }));
-            for p in k.params {
-                props.insert(p.name.into(), param_schema(p.ty, p.doc));
-            }
-            json!({ "type": "object", "properties": props, "required": ["kind"], "additionalProperties": false })
-        })
+        .filter(|k| STEP_KINDS.contains(&k.name))
+        .map(|k| kind_schema(k, true))
         .collect();
     let models: Vec<&str> = Model::builtin_names();
     let mut model_settings = Map::new();
@@ -107,7 +119,10 @@ pub fn schema() -> Value {
                 "additionalProperties": false
             }
         },
-        "$defs": { "duration": { "type": "string", "pattern": DURATION, "description": "a number and a unit: \"250us\", \"1.5s\", \"2m\"" } }
+        "$defs": {
+            "duration": { "type": "string", "pattern": DURATION, "description": "a number and a unit: \"250us\", \"1.5s\", \"2m\"" },
+            "step": { "oneOf": step_variants, "description": "one step of a task: a kind and its parameters but tasks" }
+        }
     })
 }
 
@@ -129,11 +144,21 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .len(),
-            16
+            crate::model::Model::builtin_names().len()
         );
         assert_eq!(
             s["properties"]["models"]["additionalProperties"]["required"],
             serde_json::json!(["command"])
+        );
+        let steps = s["$defs"]["step"]["oneOf"].as_array().unwrap();
+        let kinds: Vec<&str> = steps
+            .iter()
+            .map(|v| v["properties"]["kind"]["const"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, super::STEP_KINDS);
+        assert!(
+            steps.iter().all(|v| v["properties"].get("tasks").is_none()),
+            "a step takes no tasks"
         );
     }
 }

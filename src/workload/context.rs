@@ -167,3 +167,70 @@ impl AsyncWorker {
         self.cancel.is_set()
     }
 }
+
+/// A blocking call on its way to a pool thread (`async_to_thread`): the call, and where
+/// the thread sends what it gave.
+pub struct BlockingCall {
+    pub call: Box<dyn FnOnce(&mut Worker<'_>) -> super::TaskResult + Send>,
+    pub reply: tokio::sync::oneshot::Sender<CallDone>,
+}
+
+/// A blocking call as it ran: its result, the lane of the thread that ran it, and when it
+/// began (seconds from the repetition's start).
+#[derive(Debug)]
+pub struct CallDone {
+    pub result: super::TaskResult,
+    pub lane: usize,
+    pub start_s: f64,
+}
+
+/// The context of a task on an event loop that hands every blocking call to a pool of
+/// threads and awaits it, as Python's `asyncio.to_thread` does. One per task.
+pub struct ToThread {
+    pool: std::sync::mpsc::Sender<BlockingCall>,
+    cancel: Cancel,
+    /// Where and when the task's first call began: its span starts there.
+    first: OnceLock<(f64, usize)>,
+}
+
+impl ToThread {
+    pub fn new(pool: std::sync::mpsc::Sender<BlockingCall>, cancel: Cancel) -> ToThread {
+        ToThread {
+            pool,
+            cancel,
+            first: OnceLock::new(),
+        }
+    }
+
+    /// Runs `call` on a pool thread, with that thread's [`Worker`], and awaits its result;
+    /// the event loop runs other tasks meanwhile.
+    pub async fn call(
+        &self,
+        call: impl FnOnce(&mut Worker<'_>) -> super::TaskResult + Send + 'static,
+    ) -> super::TaskResult {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        let sent = self.pool.send(BlockingCall {
+            call: Box::new(call),
+            reply,
+        });
+        if sent.is_err() {
+            return super::TaskResult::error("the thread pool has stopped");
+        }
+        match done.await {
+            Ok(done) => {
+                self.first.get_or_init(|| (done.start_s, done.lane));
+                done.result
+            }
+            Err(_) => super::TaskResult::error("the pool thread dropped the call"),
+        }
+    }
+
+    /// The start (seconds from the repetition's start) and lane of the first call, once one ran.
+    pub fn first_call(&self) -> Option<(f64, usize)> {
+        self.first.get().copied()
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.is_set()
+    }
+}

@@ -349,19 +349,25 @@ impl Workload for Http {
     }
 }
 
+/// What a request gave, as the verdict counts it: `200`, `503` (a status error),
+/// `200+io` (an error after the status), `timeout`.
+pub fn outcome_key(h: &HttpOutcome) -> String {
+    match (&h.error, h.status) {
+        (Some(e), Some(s)) if e == "status" => s.to_string(),
+        (Some(e), Some(s)) => format!("{s}+{e}"),
+        (Some(e), None) => e.clone(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => "none".into(),
+    }
+}
+
 /// Counts statuses and error kinds: `200:48 503:2 timeout:1`; any failure fails the cell.
 pub fn verify_requests(records: &[TaskRecord]) -> Verdict {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut failed = 0;
     for r in records {
         let key = match &r.result.output {
-            Output::Http(h) => match (&h.error, h.status) {
-                (Some(e), Some(s)) if e == "status" => s.to_string(),
-                (Some(e), Some(s)) => format!("{s}+{e}"),
-                (Some(e), None) => e.clone(),
-                (None, Some(s)) => s.to_string(),
-                (None, None) => "none".into(),
-            },
+            Output::Http(h) => outcome_key(h),
             Output::Error(e) => e.clone(),
             _ => "none".into(),
         };

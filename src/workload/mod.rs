@@ -6,6 +6,7 @@ pub mod hash_chain;
 pub mod http;
 pub mod mixed;
 pub mod sleep;
+pub mod steps;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::spec::params::Params;
-pub use context::{AsyncWorker, Cancel, Interpreter, Worker};
+pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, Interpreter, ToThread, Worker};
 pub use counter::{CounterOp, CounterStore};
 
 /// A workload's parameters, resolved for one cell. Serialised to define the cell and to
@@ -27,6 +28,7 @@ pub enum WorkloadConfig {
     Counter(counter::CounterConfig),
     Mixed(mixed::MixedConfig),
     Http(http::HttpConfig),
+    Steps(steps::StepsConfig),
 }
 
 impl WorkloadConfig {
@@ -38,6 +40,7 @@ impl WorkloadConfig {
             "counter" => WorkloadConfig::Counter(counter::CounterConfig::from_params(p)),
             "mixed" => WorkloadConfig::Mixed(mixed::MixedConfig::from_params(p)),
             "http" => WorkloadConfig::Http(http::HttpConfig::from_params(p)),
+            "steps" => WorkloadConfig::Steps(steps::StepsConfig::from_params(p)),
             other => unreachable!("the checker admits only known kinds, got {other}"),
         }
     }
@@ -49,6 +52,7 @@ impl WorkloadConfig {
             WorkloadConfig::Counter(_) => "counter",
             WorkloadConfig::Mixed(_) => "mixed",
             WorkloadConfig::Http(_) => "http",
+            WorkloadConfig::Steps(_) => "steps",
         }
     }
 
@@ -59,6 +63,7 @@ impl WorkloadConfig {
             WorkloadConfig::Counter(c) => c.tasks,
             WorkloadConfig::Mixed(c) => c.tasks,
             WorkloadConfig::Http(c) => c.tasks,
+            WorkloadConfig::Steps(c) => c.tasks,
         }
     }
 
@@ -67,7 +72,21 @@ impl WorkloadConfig {
         match self {
             WorkloadConfig::HashChain(c) => Some(c.tasks as u64 * c.iterations),
             WorkloadConfig::Mixed(c) => Some(c.tasks as u64 * c.iterations),
+            WorkloadConfig::Steps(c) => c
+                .steps
+                .iter()
+                .filter_map(WorkloadConfig::hashes)
+                .reduce(|a, b| a + b),
             _ => None,
+        }
+    }
+
+    /// Whether a task makes requests to the embedded server (http without `urls`).
+    pub fn needs_server(&self) -> bool {
+        match self {
+            WorkloadConfig::Http(c) => c.urls.is_none(),
+            WorkloadConfig::Steps(c) => c.steps.iter().any(WorkloadConfig::needs_server),
+            _ => false,
         }
     }
 
@@ -78,26 +97,47 @@ impl WorkloadConfig {
         let cost = |cpu_s: f64, wait_s: f64| TaskCost {
             cpu_s,
             wait_s,
-            serial: false,
+            locked_s: 0.0,
         };
         Some(match self {
             WorkloadConfig::Sleep(c) => cost(0.0, c.duration.as_secs_f64()),
             WorkloadConfig::HashChain(c) => cost(chain(c.iterations), 0.0),
             WorkloadConfig::Mixed(c) => cost(chain(c.iterations), c.duration.as_secs_f64()),
             // The atomic form has no wait inside; the locked one waits in series.
-            WorkloadConfig::Counter(c) => TaskCost {
-                cpu_s: 0.0,
-                wait_s: if c.sync == counter::CounterSync::Atomic {
-                    0.0
-                } else {
-                    c.wait.as_secs_f64()
-                },
-                serial: c.sync == counter::CounterSync::Mutex,
-            },
+            WorkloadConfig::Counter(c) => {
+                let wait_s = match c.sync {
+                    counter::CounterSync::Atomic => 0.0,
+                    _ => c.wait.as_secs_f64(),
+                };
+                TaskCost {
+                    cpu_s: 0.0,
+                    wait_s,
+                    locked_s: if c.sync == counter::CounterSync::Mutex {
+                        wait_s
+                    } else {
+                        0.0
+                    },
+                }
+            }
             WorkloadConfig::Http(c) => match &c.urls {
                 None => cost(0.0, c.latency.as_secs_f64()),
                 Some(_) => cost(0.0, calibration.request_latency_s?),
             },
+            // The steps' costs add up. The measured latency of real URLs is a whole task's
+            // time here, not one request's, so with real URLs the bound is unknown.
+            WorkloadConfig::Steps(c) => {
+                let mut sum = cost(0.0, 0.0);
+                for step in &c.steps {
+                    if matches!(step, WorkloadConfig::Http(h) if h.urls.is_some()) {
+                        return None;
+                    }
+                    let s = step.cost(calibration)?;
+                    sum.cpu_s += s.cpu_s;
+                    sum.wait_s += s.wait_s;
+                    sum.locked_s += s.locked_s;
+                }
+                sum
+            }
         })
     }
 
@@ -110,6 +150,7 @@ impl WorkloadConfig {
             WorkloadConfig::Http(c) => {
                 Arc::new(http::Http::new(c.clone(), env.server_url.clone())?)
             }
+            WorkloadConfig::Steps(c) => Arc::new(steps::Steps::new(c.clone(), env)?),
         })
     }
 }
@@ -135,8 +176,9 @@ pub struct Calibration {
 pub struct TaskCost {
     pub cpu_s: f64,
     pub wait_s: f64,
-    /// Every task's wait excludes every other's (a lock held across the wait).
-    pub serial: bool,
+    /// The part of `wait_s` spent holding a lock every task takes (the mutex counter's
+    /// wait): these parts of all tasks run one after another.
+    pub locked_s: f64,
 }
 
 pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskResult> + Send + 'a>>;
@@ -164,6 +206,17 @@ pub trait Workload: Send + Sync + 'static {
     /// Runs task `task` as a future on an event loop.
     fn run_async<'a>(&'a self, task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a>;
 
+    /// Runs task `task` on an event loop that hands its blocking calls to a pool of
+    /// threads and awaits each (`async_to_thread`): the whole blocking form is one call,
+    /// unless the task is made of parts that block one after another (steps).
+    fn run_to_thread<'a>(self: Arc<Self>, task: usize, to_thread: &'a ToThread) -> TaskFuture<'a> {
+        Box::pin(async move {
+            to_thread
+                .call(move |worker| self.run_blocking(task, worker))
+                .await
+        })
+    }
+
     /// Judges a whole repetition from its task records (one per task, in task order).
     fn verify(&self, records: &[TaskRecord]) -> Verdict;
 }
@@ -182,6 +235,20 @@ pub enum Output {
     Digest(String),
     Http(http::HttpOutcome),
     Error(String),
+    /// One output per step of a `steps` task, in order, up to the first that failed.
+    Steps(Vec<Output>),
+}
+
+impl Output {
+    /// Whether this output is a success, as every workload's `TaskResult::ok` says of it.
+    pub fn succeeded(&self) -> bool {
+        match self {
+            Output::Done | Output::Digest(_) => true,
+            Output::Http(h) => h.error.is_none(),
+            Output::Error(_) => false,
+            Output::Steps(steps) => steps.iter().all(Output::succeeded),
+        }
+    }
 }
 
 impl TaskResult {

@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 use super::protocol::{self, Exit, LineReader, Stop, monotonic_ns, quote_line};
 use super::{CpythonModel, CustomModel, Execution, Job, Scheduler};
 use crate::measure::CpuTimes;
-use crate::workload::{Cancel, CounterOp, TaskRecord};
+use crate::workload::{Cancel, CounterOp, TaskRecord, WorkloadConfig};
 use wire::{DoneLine, Message, TaskSteps};
 
 /// How long a program may take to say it is ready.
@@ -157,8 +157,10 @@ impl Scheduler for External {
                             program.last_quoted()
                         );
                     }
-                    let record = wire::record(&t, &plan[t.task].steps, epoch_ns, monotonic_ns())
-                        .map_err(|why| {
+                    let per_step = matches!(config, WorkloadConfig::Steps(_));
+                    let record =
+                        wire::record(&t, &plan[t.task].steps, epoch_ns, monotonic_ns(), per_step)
+                            .map_err(|why| {
                             anyhow::anyhow!(
                                 "{name} wrote a task line that is wrong: {why}: {}",
                                 program.last_quoted()

@@ -33,6 +33,12 @@ pub fn task_steps(config: &WorkloadConfig, task: usize, env: &BuildEnv) -> Vec<S
                 seconds: c.duration.as_secs_f64(),
             },
         ],
+        // Task t of a steps workload is task t of each of its steps, in order.
+        WorkloadConfig::Steps(c) => c
+            .steps
+            .iter()
+            .flat_map(|step| task_steps(step, task, env))
+            .collect(),
     }
 }
 
@@ -41,6 +47,7 @@ pub fn task_steps(config: &WorkloadConfig, task: usize, env: &BuildEnv) -> Vec<S
 pub fn counter_sync(config: &WorkloadConfig) -> Option<CounterSync> {
     match config {
         WorkloadConfig::Counter(c) => Some(c.sync),
+        WorkloadConfig::Steps(c) => c.steps.iter().find_map(counter_sync),
         WorkloadConfig::Sleep(_)
         | WorkloadConfig::HashChain(_)
         | WorkloadConfig::Http(_)

@@ -181,6 +181,7 @@ pub fn record(
     steps: &[Step],
     epoch_ns: u64,
     now_ns: u64,
+    per_step: bool,
 ) -> Result<TaskRecord, String> {
     let task = line.task;
     if line.steps.len() != steps.len() {
@@ -211,7 +212,11 @@ pub fn record(
     }
     let start_s = (line.start_ns - epoch_ns) as f64 * 1e-9;
     let end_s = (line.end_ns - epoch_ns) as f64 * 1e-9;
-    let result = result(line, steps, end_s - start_s)?;
+    let result = if per_step {
+        result_per_step(line, steps, end_s - start_s)?
+    } else {
+        result(line, steps, end_s - start_s)?
+    };
     Ok(TaskRecord {
         task,
         lane: line.lane,
@@ -293,6 +298,29 @@ fn result(line: &TaskLine, steps: &[Step], span_s: f64) -> Result<TaskResult, St
             output: Output::Digest(d),
         },
         (None, true, None) => TaskResult::done(),
+    })
+}
+
+/// For a `steps` workload: one output per step, each judged as its own kind's task,
+/// up to the first step that failed (what conclab's own models record).
+fn result_per_step(line: &TaskLine, steps: &[Step], span_s: f64) -> Result<TaskResult, String> {
+    let mut outputs = Vec::new();
+    for (step, r) in steps.iter().zip(&line.steps) {
+        let one = TaskLine {
+            ok: r.error.is_none(),
+            steps: vec![r.clone()],
+            ..line.clone()
+        };
+        let judged = result(&one, std::slice::from_ref(step), span_s)?;
+        outputs.push(judged.output);
+        if !judged.ok {
+            break;
+        }
+    }
+    let ok = line.ok && outputs.len() == steps.len() && outputs.iter().all(Output::succeeded);
+    Ok(TaskResult {
+        ok,
+        output: Output::Steps(outputs),
     })
 }
 
@@ -417,13 +445,26 @@ mod tests {
             EPOCH + 500_000_000,
             EPOCH + 1_500_000_000
         ));
-        let r = record(&line, &[Step::Sleep { seconds: 1.0 }], EPOCH, EPOCH * 3).unwrap();
+        let r = record(
+            &line,
+            &[Step::Sleep { seconds: 1.0 }],
+            EPOCH,
+            EPOCH * 3,
+            false,
+        )
+        .unwrap();
         assert_eq!((r.task, r.lane), (2, 1));
         assert!((r.start_s - 0.5).abs() < 1e-9 && (r.end_s - 1.5).abs() < 1e-9);
         assert_eq!(r.result, TaskResult::done());
-        let early = record(&line, &[Step::Sleep { seconds: 1.0 }], EPOCH * 2, EPOCH * 3);
+        let early = record(
+            &line,
+            &[Step::Sleep { seconds: 1.0 }],
+            EPOCH * 2,
+            EPOCH * 3,
+            false,
+        );
         assert!(early.unwrap_err().contains("starts before the run line"));
-        let future = record(&line, &[Step::Sleep { seconds: 1.0 }], EPOCH, EPOCH);
+        let future = record(&line, &[Step::Sleep { seconds: 1.0 }], EPOCH, EPOCH, false);
         assert!(future.unwrap_err().contains("ends in the future"));
         let two = record(
             &line,
@@ -444,7 +485,7 @@ mod tests {
             ))
         };
         let run = |steps: &str, ok: bool, given: &[Step]| {
-            record(&at(steps, ok), given, EPOCH, u64::MAX).map(|r| r.result)
+            record(&at(steps, ok), given, EPOCH, u64::MAX, false).map(|r| r.result)
         };
         // mixed: the digest of the hash step, then a sleep
         let mixed = run(
