@@ -305,7 +305,11 @@ mod tests {
     #[test]
     fn builtin_names_are_unique_and_found_again() {
         let names = Model::builtin_names();
-        assert_eq!(names.len(), 16);
+        assert_eq!(
+            names.len(),
+            ModelKind::ALL.len() + 7,
+            "the Rust models and seven cpython_*"
+        );
         let unique: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
         for n in names {

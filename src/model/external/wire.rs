@@ -471,6 +471,7 @@ mod tests {
             &[hash(), Step::Sleep { seconds: 1.0 }],
             EPOCH,
             EPOCH * 3,
+            false,
         );
         assert!(two.unwrap_err().contains("1 step results for its 2 steps"));
     }
