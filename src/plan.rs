@@ -56,7 +56,13 @@ pub fn plan(
         )) {
             return Ok(cells_total);
         }
-        let mut head = format!("  {:<12} {:<15} {:>7}", "cell", "model", "workers");
+        let width = cells
+            .iter()
+            .map(|c| c.model.name().len())
+            .max()
+            .unwrap_or(0)
+            .max(15);
+        let mut head = format!("  {:<12} {:<width$} {:>7}", "cell", "model", "workers");
         for a in &axes {
             head.push_str(&format!(" {a:>12}"));
         }
@@ -90,7 +96,7 @@ pub fn plan(
             seconds_total += estimate;
             cells_total += 1;
             let mut line = format!(
-                "  {:<12} {:<15} {:>7}",
+                "  {:<12} {:<width$} {:>7}",
                 cell.id,
                 cell.model.name(),
                 cell.workers

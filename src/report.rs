@@ -73,7 +73,13 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         "{name} ({}, medians of {reps} per cell, {cores} cores; {interval})",
         rows[0].workload
     ));
-    let mut head = format!("  {:<15} {:>7}", "model", "workers");
+    let width = rows
+        .iter()
+        .map(|r| r.model.len())
+        .max()
+        .unwrap_or(0)
+        .max(15);
+    let mut head = format!("  {:<width$} {:>7}", "model", "workers");
     for a in &axes {
         head.push_str(&format!(" {a:>12}"));
     }
@@ -83,7 +89,7 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
     ));
     say(&head);
     for r in rows {
-        let mut line = format!("  {:<15} {:>7}", r.model, r.workers);
+        let mut line = format!("  {:<width$} {:>7}", r.model, r.workers);
         for (_, v) in &r.axes {
             line.push_str(&format!(" {v:>12}"));
         }
