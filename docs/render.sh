@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conclab=target/release/conclab
 [ -x "$conclab" ] || cargo build --release
-for pair in cpu-bound:speedup cpu-bound:timeline io-bound:timeline race:time-sync=none waits:time \
+for pair in cpu-bound:speedup cpu-bound:timeline lecture-io:timeline race:time-sync=none waits:time \
     connections:timeline-http_version=1.1 connections:timeline-http_version=2; do
   exp=${pair%%:*}
   chart=${pair#*:}
