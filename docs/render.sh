@@ -5,11 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conclab=target/release/conclab
 [ -x "$conclab" ] || cargo build --release
-for pair in cpu-bound:speedup cpu-bound:timeline lecture-io:timeline race:time-sync=none waits:time \
+# experiment:chart[:height] (the lecture's timeline has 13 panels: it needs the room)
+for pair in cpu-bound:speedup cpu-bound:timeline lecture-io:timeline:1500 race:time-sync=none waits:time \
     connections:timeline-http_version=1.1 connections:timeline-http_version=2; do
   exp=${pair%%:*}
-  chart=${pair#*:}
-  "$conclab" chart "results/$exp" --width 1200 --height 750 > /dev/null
+  rest=${pair#*:}
+  chart=${rest%%:*}
+  height=750
+  [ "$rest" != "$chart" ] && height=${rest#*:}
+  "$conclab" chart "results/$exp" --width 1200 --height "$height" > /dev/null
   cp "results/$exp/$chart.png" "docs/$exp-$chart.png"
   # Back to full size in the results folder.
   "$conclab" chart "results/$exp" > /dev/null
