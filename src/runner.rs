@@ -269,7 +269,7 @@ fn run_experiment(
             request_latency_s: sequential_latency(&p.rows, &cell),
         };
         // A server that died between repetitions is restarted before the next one.
-        if let Some(why) = restart_dead_server(&mut server, &mut build_env)? {
+        if let Some(why) = restart_dead_server(&mut server, &mut build_env, Duration::ZERO)? {
             progress.note(&format!(
                 "{}: the embedded server exited ({why}); restarted it",
                 exp.name
@@ -326,7 +326,14 @@ fn run_experiment(
             break;
         }
         // The repetition that met a dead server fails for that reason, not its symptoms.
-        if let Some(why) = restart_dead_server(&mut server, &mut build_env)? {
+        // A dying process closes its sockets before its exit can be reaped, so a failed
+        // repetition waits a moment for the exit to show.
+        let grace = if rep.verdict.check == Check::Fail {
+            Duration::from_millis(300)
+        } else {
+            Duration::ZERO
+        };
+        if let Some(why) = restart_dead_server(&mut server, &mut build_env, grace)? {
             rep.verdict = Verdict::fail(format!("embedded server exited ({why})"));
             progress.note(&format!(
                 "{}: the embedded server exited ({why}); restarted it",
@@ -428,8 +435,9 @@ fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
 fn restart_dead_server(
     server: &mut Option<ServerChild>,
     build_env: &mut BuildEnv,
+    grace: Duration,
 ) -> anyhow::Result<Option<String>> {
-    let Some(why) = server.as_mut().and_then(|s| s.exited()) else {
+    let Some(why) = server.as_mut().and_then(|s| s.exited_within(grace)) else {
         return Ok(None);
     };
     let exe = crate::model::process_pool::executable()?;

@@ -309,6 +309,20 @@ impl ServerChild {
         self.child.id()
     }
 
+    /// How the server ended, if it has by `grace` from now (polled every 5 ms).
+    pub fn exited_within(&mut self, grace: Duration) -> Option<String> {
+        let until = Instant::now() + grace;
+        loop {
+            if let Some(why) = self.exited() {
+                return Some(why);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// How the server ended, if it has: `signal 9`, `exit code 1`.
     pub fn exited(&mut self) -> Option<String> {
         use std::os::unix::process::ExitStatusExt;
