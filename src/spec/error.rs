@@ -1,6 +1,9 @@
 //! Problems found in experiment files, each pinned to a file, line, column and key.
 
 use std::fmt;
+use std::ops::Range;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
@@ -10,6 +13,69 @@ pub struct Diagnostic {
     /// The dotted key the problem is about (`matrix.model`), empty for syntax errors.
     pub key: String,
     pub message: String,
+    /// The line the problem is on, when there is text to show (not for a missing table).
+    pub excerpt: Option<Excerpt>,
+}
+
+/// One source line and the byte range within it that a diagnostic points at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Excerpt {
+    /// The line without its line ending.
+    pub text: String,
+    /// Bytes of `text`; a span running past the line is cut at its end.
+    pub span: Range<usize>,
+}
+
+impl Diagnostic {
+    /// The one-line form, then the source line with a caret under the span and the hints
+    /// below, rustc-style; ANSI colours only when `colour` is set.
+    pub fn render(&self, colour: bool) -> String {
+        let first = format!("error: {self}");
+        let Some(excerpt) = &self.excerpt else {
+            return first;
+        };
+        let (label, hints) = label_and_hints(&self.message);
+        // Without hints the label would repeat the first line word for word.
+        let caret = AnnotationKind::Primary.span(excerpt.span.clone());
+        let caret = if hints.is_empty() {
+            caret
+        } else {
+            caret.label(label)
+        };
+        let snippet = Snippet::source(excerpt.text.as_str())
+            .line_start(self.line)
+            .annotation(caret);
+        let group = Group::with_level(Level::ERROR)
+            .element(snippet)
+            .elements(hints.into_iter().map(|h| Level::HELP.message(h)));
+        let renderer = if colour {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        format!("{first}\n{}", renderer.render(&[group]))
+    }
+}
+
+/// Splits a message at its top-level "; " into the label shown under the caret and the
+/// hints shown below it. A "; " inside a quoted value given by the user does not split.
+fn label_and_hints(message: &str) -> (&str, Vec<&str>) {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in message.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted && message[i + 1..].starts_with(' ') => {
+                parts.push(&message[start..i]);
+                start = i + 2;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&message[start..]);
+    let label = parts.remove(0);
+    (label, parts)
 }
 
 impl fmt::Display for Diagnostic {
@@ -37,6 +103,22 @@ impl fmt::Display for SpecError {
             write!(f, "error: {d}")?;
         }
         Ok(())
+    }
+}
+
+impl SpecError {
+    /// Every diagnostic with its source line and caret, each ending in a newline; a blank line
+    /// follows each source line shown.
+    pub fn render(&self, colour: bool) -> String {
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            out.push_str(&d.render(colour));
+            out.push('\n');
+            if d.excerpt.is_some() {
+                out.push('\n');
+            }
+        }
+        out
     }
 }
 
