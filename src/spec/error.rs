@@ -147,6 +147,7 @@ pub fn allowed_hint(given: &str, allowed: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::tree::Source;
 
     #[test]
     fn suggests_near_names_only() {
@@ -154,5 +155,77 @@ mod tests {
         assert_eq!(did_you_mean("thred_pool", models), Some("thread_pool"));
         assert_eq!(did_you_mean("sequental", models), Some("sequential"));
         assert_eq!(did_you_mean("banana", models), None);
+    }
+
+    fn pointing_at(text: &str, word: &str, message: &str) -> Diagnostic {
+        let source = Source {
+            name: "u.toml".into(),
+            text: text.into(),
+        };
+        let start = text.find(word).unwrap();
+        let (line, column) = source.line_column(start);
+        Diagnostic {
+            file: source.name.clone(),
+            line,
+            column,
+            key: "matrix.model".into(),
+            message: message.into(),
+            excerpt: Some(source.excerpt(start..start + word.len())),
+        }
+    }
+
+    #[test]
+    fn the_caret_lands_under_the_character_after_multi_byte_ones() {
+        let text = "[matrix]\nmodel = [\"café→☕\", \"thréd\"]\n";
+        let d = pointing_at(
+            text,
+            "\"thréd\"",
+            "\"thréd\" is not allowed; did you mean \"thread\"?",
+        );
+        // 19 characters (24 bytes) stand before the value on its line.
+        assert_eq!((d.line, d.column), (2, 20));
+        let out = d.render(false);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines[0],
+            "error: u.toml:2:20: matrix.model: \"thréd\" is not allowed; did you mean \"thread\"?"
+        );
+        assert_eq!(lines[2], "2 | model = [\"café→☕\", \"thréd\"]");
+        let gutter = "2 | ".len();
+        let caret_at = lines[3].chars().position(|c| c == '^').unwrap();
+        // The caret goes by what a terminal shows: ☕ is one character two columns wide.
+        assert_eq!(caret_at, gutter + d.column - 1 + 1, "{out}");
+        // One caret per character of "thréd" with its quotes: 7, not its 8 bytes.
+        assert_eq!(
+            lines[3].chars().skip(caret_at).collect::<String>(),
+            "^^^^^^^ \"thréd\" is not allowed"
+        );
+        assert_eq!(lines[5], "  = help: did you mean \"thread\"?");
+        assert!(!out.contains('\x1b'));
+        assert!(d.render(true).contains('\x1b'));
+    }
+
+    #[test]
+    fn a_span_past_its_line_is_cut_at_the_line_end() {
+        let text = "a = 1\r\nt = [\r\n  1,\r\n]\r\n";
+        let d = pointing_at(text, "[\r\n  1,\r\n]", "must be a table");
+        let excerpt = d.excerpt.unwrap();
+        assert_eq!(excerpt.text, "t = [");
+        assert_eq!(excerpt.span, 4..5);
+    }
+
+    #[test]
+    fn hints_split_at_semicolons_outside_quotes() {
+        assert_eq!(
+            label_and_hints("\"a; b\" is not allowed; allowed: x, y; did you mean \"x\"?"),
+            (
+                "\"a; b\" is not allowed",
+                vec!["allowed: x, y", "did you mean \"x\"?"]
+            )
+        );
+        assert_eq!(
+            label_and_hints("must be a string"),
+            ("must be a string", vec![])
+        );
     }
 }
