@@ -1,5 +1,7 @@
 //! Carries out a parsed command line and maps the outcome to an exit code.
 
+use std::io::IsTerminal;
+
 use crate::cli::{Cli, Command, PathsArg, Selection};
 use crate::report::say;
 use crate::runner::{RunOptions, UsageError};
@@ -17,7 +19,7 @@ pub fn main(cli: Cli) -> i32 {
         Ok(code) => code,
         Err(e) => {
             if let Some(spec) = e.downcast_ref::<SpecError>() {
-                eprintln!("{spec}");
+                eprint!("{}", spec.render(std::io::stderr().is_terminal()));
                 eprintln!("{} error(s); nothing was run", spec.diagnostics.len());
                 EXIT_USAGE
             } else if e.downcast_ref::<UsageError>().is_some() {

@@ -321,6 +321,84 @@ fn bad_files_exit_2_with_positions_and_write_nothing() {
     assert_eq!(code(&missing), 2);
 }
 
+/// The caret line under `source` in `err`: the line after the one that shows `source`
+/// behind its gutter (`5 | `), with the gutter's width.
+fn caret_under<'e>(err: &'e str, source: &str) -> (usize, &'e str) {
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.ends_with(&format!(" | {source}")))
+        .unwrap_or_else(|| panic!("no source line {source:?} in\n{err}"));
+    (lines[at].len() - source.len(), lines[at + 1])
+}
+
+#[test]
+fn bad_files_point_at_the_span_with_a_caret_below_the_first_line() {
+    let lab = Lab::new();
+    lab.write("bad.toml", "repetitions = 1\n[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thred_pool\"]\nworkers = [0]\n");
+    let out = lab.run(&["bad.toml"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(!err.contains('\x1b'), "no colour in a pipe: {err:?}");
+    let lines: Vec<&str> = err.lines().collect();
+    let allowed = conclab::model::Model::builtin_names().join(", ");
+    assert_eq!(
+        lines[0],
+        format!(
+            "error: bad.toml:5:10: matrix.model: \"thred_pool\" is not allowed; allowed: {allowed}; did you mean \"thread_pool\"?"
+        ),
+        "{err}"
+    );
+    let source = "model = [\"thred_pool\"]";
+    assert_eq!(lines[2], format!("5 | {source}"), "{err}");
+    let (gutter, carets) = caret_under(&err, source);
+    // Column 10 of the first line: the caret sits 9 characters past the gutter.
+    let column = gutter + 10 - 1;
+    assert_eq!(carets.find('^'), Some(column), "{err}");
+    assert_eq!(
+        &carets[column..],
+        "^^^^^^^^^^^^ \"thred_pool\" is not allowed",
+        "one caret per character of \"thred_pool\": {err}"
+    );
+    assert!(
+        err.contains(&format!("= help: allowed: {allowed}\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains("= help: did you mean \"thread_pool\"?\n"),
+        "{err}"
+    );
+    // A message without hints shows the caret alone; the first line says the rest.
+    assert!(
+        err.contains("error: bad.toml:6:12: matrix.workers: must be a whole number >= 1, got 0\n"),
+        "{err}"
+    );
+    let (gutter, carets) = caret_under(&err, "workers = [0]");
+    assert_eq!(&carets[gutter..], "           ^", "{err}");
+    assert!(err.ends_with("\n2 error(s); nothing was run\n"), "{err}");
+}
+
+#[test]
+fn a_bad_set_value_is_shown_with_a_caret() {
+    let lab = Lab::new();
+    lab.write(
+        "ok.toml",
+        "repetitions = 1\n[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"sequential\"]\n",
+    );
+    let out = lab.run(&["ok.toml", "--set", "model=thred", "--set", "tasks=many"]);
+    assert_eq!(code(&out), 2);
+    let err = stderr(&out);
+    assert!(!err.contains('\x1b'), "no colour in a pipe: {err:?}");
+    assert!(
+        err.contains("error: --set model:1:1: matrix.model: \"thred\" is not allowed; allowed: "),
+        "{err}"
+    );
+    let (gutter, carets) = caret_under(&err, "thred");
+    assert_eq!(&carets[gutter..], "^^^^^ \"thred\" is not allowed", "{err}");
+    let (gutter, carets) = caret_under(&err, "many");
+    assert_eq!(&carets[gutter..], "^^^^", "{err}");
+}
+
 #[test]
 fn plan_lists_cells_and_survives_a_closed_pipe() {
     let lab = Lab::new();

@@ -10,6 +10,7 @@ pub mod schema;
 mod steps;
 pub mod tree;
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,6 +157,7 @@ pub fn load_all(files: &[PathBuf], overrides: &[Override]) -> Result<Vec<Experim
                 column: 1,
                 key: "name".into(),
                 message: format!("experiment name \"{}\" is also used by {}; names pick the results folder, so they must differ", e.name, first.path.display()),
+                excerpt: None,
             });
         }
     }
@@ -175,6 +177,7 @@ pub fn load(path: &Path, overrides: &[Override]) -> Result<Experiment, SpecError
             column: 1,
             key: String::new(),
             message: format!("cannot read: {e}"),
+            excerpt: None,
         }],
     })?;
     parse_experiment(&name, &text, path, overrides)
@@ -202,6 +205,7 @@ pub fn parse_experiment(
                     column,
                     key: String::new(),
                     message: format!("TOML syntax: {message}"),
+                    excerpt: Some(sources[0].excerpt(at..at)),
                 }],
             });
         }
@@ -229,6 +233,7 @@ pub fn parse_experiment(
                     column: 1,
                     key: String::new(),
                     message: "invalid experiment".into(),
+                    excerpt: None,
                 });
             }
             Err(SpecError {
@@ -291,6 +296,7 @@ fn apply_override(
             column: 1,
             key: o.key.clone(),
             message: format!("--set takes a top-level key, a workload key or a matrix axis; \"{other}.\" is not one of those"),
+            excerpt: None,
         }),
     }
 }
@@ -322,30 +328,32 @@ struct Checker {
 }
 
 impl Checker {
-    fn report(&mut self, origin: usize, offset: usize, key: &str, message: String) {
+    fn report(&mut self, origin: usize, span: Range<usize>, key: &str, message: String) {
         let source = &self.sources[origin.min(self.sources.len() - 1)];
-        let (line, column) = source.line_column(offset);
+        let (line, column) = source.line_column(span.start);
         self.diagnostics.push(Diagnostic {
             file: source.name.clone(),
             line,
             column,
             key: key.to_string(),
             message,
+            excerpt: Some(source.excerpt(span)),
         });
     }
 
     fn at_node(&mut self, node: &Node, key: &str, message: String) {
-        self.report(node.origin, node.span.start, key, message);
+        self.report(node.origin, node.span.clone(), key, message);
     }
 
     fn at_key(&mut self, entry: &Entry, key: &str, message: String) {
         let origin = entry.node.origin;
-        let offset = if entry.key_span == (0..0) {
-            entry.node.span.start
+        // A key given by `--set` was never written in a file: point at its value instead.
+        let span = if entry.key_span == (0..0) {
+            entry.node.span.clone()
         } else {
-            entry.key_span.start
+            entry.key_span.clone()
         };
-        self.report(origin, offset, key, message);
+        self.report(origin, span, key, message);
     }
 
     fn table<'n>(&mut self, entry: &'n Entry, key: &str) -> Option<&'n [Entry]> {
@@ -611,7 +619,7 @@ impl Checker {
         }
         let file = &self.sources[0].name.clone();
         let Some(workload) = workload else {
-            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed, steps".into() });
+            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed, steps".into(), excerpt: None });
             return None;
         };
         let kind = self.kind(root, workload);
@@ -628,6 +636,7 @@ impl Checker {
                     "missing [matrix] table: add [matrix] with model = [...] (allowed: {})",
                     Model::builtin_names().join(", ")
                 ),
+                excerpt: None,
             });
             return None;
         };
@@ -821,6 +830,7 @@ impl Checker {
                     "missing key \"model\" in [matrix]; allowed models: {}",
                     model_names.join(", ")
                 ),
+                excerpt: None,
             });
         }
         (models, workers, axes)

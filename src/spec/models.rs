@@ -1,5 +1,6 @@
 //! `[models.NAME]`: the settings of built-in models, and the models of the user's own.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +63,8 @@ pub fn folder_of(path: &Path) -> PathBuf {
 pub struct OwnWorkers {
     model: String,
     list: Vec<usize>,
-    at: (usize, usize),
+    /// Origin and span of the `workers` key.
+    at: (usize, Range<usize>),
 }
 
 /// The table that sets the interpreter of every `cpython_*` model.
@@ -114,7 +116,7 @@ impl Checker {
                     own_workers.push(OwnWorkers {
                         model: e.key.clone(),
                         list,
-                        at: (w.node.origin, w.key_span.start),
+                        at: (w.node.origin, w.key_span.clone()),
                     });
                 }
             }

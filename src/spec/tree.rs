@@ -5,6 +5,8 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::error::Excerpt;
+
 /// Where a piece of text came from: the experiment file, or one `--set` override.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -20,6 +22,22 @@ impl Source {
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, column)
+    }
+
+    /// The line holding byte `span.start`, and the span within it, cut at the line's end.
+    pub fn excerpt(&self, span: Range<usize>) -> Excerpt {
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let text = self.text[line_start..line_end].trim_end_matches('\r');
+        let from = (start - line_start).min(text.len());
+        let to = span.end.saturating_sub(line_start).clamp(from, text.len());
+        Excerpt {
+            text: text.to_string(),
+            span: from..to,
+        }
     }
 }
 
