@@ -1,5 +1,6 @@
 //! The experiment file: reading, strict checking, and the resolved [`Experiment`].
 
+pub mod claims;
 pub mod duration;
 pub mod error;
 pub mod matrix;
@@ -65,6 +66,8 @@ pub struct Experiment {
     /// `[models.NAME] workers = [...]`: worker counts of one model instead of the matrix's.
     pub model_workers: Vec<(String, Vec<usize>)>,
     pub chart: ChartSettings,
+    /// `[[claims]]`: the lesson as expectations on the summary.
+    pub claims: Vec<claims::Claim>,
 }
 
 impl Experiment {
@@ -111,6 +114,7 @@ const TOP_KEYS: &[&str] = &[
     "matrix",
     "models",
     "chart",
+    "claims",
 ];
 const ORDERS: &[&str] = &["interleaved", "grouped"];
 
@@ -209,6 +213,7 @@ pub fn parse_experiment(
     let mut checker = Checker {
         sources: Vec::new(),
         diagnostics: Vec::new(),
+        overridden: !overrides.is_empty(),
     };
     for o in overrides {
         apply_override(&mut root, o, &mut sources, &mut checker.diagnostics);
@@ -319,6 +324,8 @@ fn root_table_mut<'a>(root: &'a mut Node, key: &str) -> Option<&'a mut Node> {
 struct Checker {
     sources: Vec<Source>,
     diagnostics: Vec<Diagnostic>,
+    /// `--set` changed the file: a claim about cells it took away is left out, not an error.
+    overridden: bool,
 }
 
 impl Checker {
@@ -560,6 +567,7 @@ impl Checker {
         let mut timeout = Duration::from_secs(600);
         let mut order = Order::Interleaved;
         let (mut workload, mut matrix, mut models, mut chart) = (None, None, None, None);
+        let mut claims = None;
         for e in root.entries().unwrap_or_default() {
             let n = &e.node;
             match e.key.as_str() {
@@ -606,6 +614,7 @@ impl Checker {
                 "matrix" => matrix = self.table(e, "matrix"),
                 "models" => models = self.table(e, "models"),
                 "chart" => chart = self.table(e, "chart"),
+                "claims" => claims = Some(e),
                 _ => self.unknown_key(e, &e.key, TOP_KEYS, "the top level"),
             }
         }
@@ -646,7 +655,7 @@ impl Checker {
             self.steps_http2(models, workload, matrix);
         }
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
-        Some(Experiment {
+        let mut exp = Experiment {
             name: name.unwrap_or_else(|| sanitize_name(stem)),
             description,
             path: path.to_path_buf(),
@@ -662,7 +671,13 @@ impl Checker {
             settings,
             model_workers,
             chart,
-        })
+            claims: Vec::new(),
+        };
+        if let Some(e) = claims {
+            let cells = matrix::expand(&exp);
+            exp.claims = self.claims(e, &exp.models, &exp.axes, &cells);
+        }
+        Some(exp)
     }
 
     fn kind(&mut self, root: &Node, workload: &[Entry]) -> Option<&'static KindDef> {
@@ -1054,6 +1069,9 @@ impl Experiment {
         }
         if let Some(w) = self.chart.timeline_workers {
             let _ = writeln!(s, "\n[chart]\ntimeline_workers = {w}");
+        }
+        for c in &self.claims {
+            s.push_str(&c.toml());
         }
         s
     }
