@@ -1159,6 +1159,39 @@ mod tests {
     }
 
     #[test]
+    fn claims_round_trip_through_the_resolved_file() {
+        let original = parse(
+            "[workload]\nkind = \"counter\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\"]\nworkers = [2, 5]\nsync = [\"none\", \"mutex\"]\nwait = [\"1ms\", \"1.5s\"]\n\n[[claims]]\nsay = \"a \\\"lock\\\" fixes it\"\ncell = { model = \"thread_pool\", workers = 5, sync = \"mutex\", wait = \"1500ms\" }\nexpect = \"check == pass\"\n\n[[claims]]\nsay = \"faster\"\ncell = { model = \"thread_pool\" }\nexpect = \"speedup>1.5\"\n",
+        );
+        assert_eq!(original.claims.len(), 2);
+        assert_eq!(
+            original.claims[0].cell_text(),
+            "model=thread_pool workers=5 sync=mutex wait=1500ms"
+        );
+        let resolved = parse(&original.resolved_toml());
+        assert_eq!(
+            resolved.claims,
+            original.claims,
+            "{}",
+            original.resolved_toml()
+        );
+    }
+
+    #[test]
+    fn a_claim_about_cells_that_set_took_away_is_left_out() {
+        let text = "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [2, 4]\n[[claims]]\nsay = \"s\"\ncell = { workers = 4 }\nexpect = \"median_s < 1\"\n";
+        let e = parse_experiment(
+            "t.toml",
+            text,
+            Path::new("t.toml"),
+            &["workers=2".parse().unwrap()],
+        )
+        .unwrap();
+        assert!(e.claims.is_empty());
+        assert_eq!(parse(text).claims.len(), 1);
+    }
+
+    #[test]
     fn http2_is_refused_for_models_whose_client_speaks_only_http1() {
         let errors = |text: &str| match parse_experiment("h.toml", text, Path::new("h.toml"), &[]) {
             Ok(_) => vec![],
