@@ -63,7 +63,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                     "interrupted{by}: the rows finished so far are kept; run the same command again to resume"
                 );
                 crate::signals::exit_code()
-            } else if outcome.failed {
+            } else if outcome.failed || (args.strict && outcome.claims_failed) {
                 EXIT_FAILED
             } else {
                 EXIT_OK

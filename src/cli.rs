@@ -76,6 +76,10 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Exit 1 when a claim fails (its whole interval on the wrong side); an unclear
+    /// claim leaves the exit code alone.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

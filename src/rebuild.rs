@@ -30,7 +30,13 @@ fn environment_of(dir: &Path) -> Option<Environment> {
 }
 
 /// Rewrites summary.csv of `dir` from its runs.csv and prints the table.
-pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
+pub fn rebuild_summary(
+    dir: &Path,
+) -> anyhow::Result<(
+    Experiment,
+    Vec<crate::results::summary::SummaryRow>,
+    Option<Environment>,
+)> {
     let exp = experiment_of(dir)?;
     let path = dir.join("runs.csv");
     if !path.is_file() {
@@ -50,16 +56,46 @@ pub fn rebuild_summary(dir: &Path) -> anyhow::Result<Experiment> {
         );
     }
     crate::report::print_summary(&exp.name, &summary, cores);
-    let samples = env.map(|e| e.samples).unwrap_or_default();
+    let samples = env.as_ref().map(|e| e.samples.clone()).unwrap_or_default();
     if let Some(w) = Watch::from_samples(cores, samples).warning() {
         crate::report::say(&format!("  warning: {w}"));
     }
-    Ok(exp)
+    Ok((exp, summary, env))
+}
+
+/// The file a results folder was made from, as its experiment.toml records it.
+fn source_of(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("experiment.toml")).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix("# source = "))?;
+    toml::from_str::<toml::Table>(&format!("s = {line}"))
+        .ok()?
+        .get("s")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// claims.csv, report.md, and index.md of the folder above, from the rebuilt summary.
+fn write_findings(
+    dir: &Path,
+    exp: &Experiment,
+    summary: &[crate::results::summary::SummaryRow],
+    env: Option<&Environment>,
+) -> anyhow::Result<()> {
+    let root = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let source =
+        source_of(dir).unwrap_or_else(|| dir.join("experiment.toml").display().to_string());
+    let out = root.map_or_else(|| ".".to_string(), |r| r.display().to_string());
+    let command = format!(
+        "conclab run {source} --out {out}\nconclab chart {}",
+        dir.display()
+    );
+    crate::runner::write_findings(exp, dir, summary, env, command)?;
+    crate::results::report_md::write_index(root.unwrap_or(Path::new(".")))
 }
 
 /// `conclab chart DIR`: summary.csv and every chart, from the folder's CSV files alone.
 pub fn rebuild_charts(dir: &Path, (width, height): (u32, u32)) -> anyhow::Result<Vec<PathBuf>> {
-    let exp = rebuild_summary(dir)?;
+    let (exp, summary, env) = rebuild_summary(dir)?;
     let opts = crate::chart::ChartOptions {
         width,
         height,
@@ -71,6 +107,7 @@ pub fn rebuild_charts(dir: &Path, (width, height): (u32, u32)) -> anyhow::Result
         files.len(),
         dir.display()
     ));
+    write_findings(dir, &exp, &summary, env.as_ref())?;
     Ok(files)
 }
 

@@ -15,9 +15,11 @@ use crate::model::Model;
 use crate::model::supervisor::{GRACE, OwnedJob, Supervised, supervise};
 use crate::progress::Progress;
 use crate::report;
+use crate::results::claims::{self, ClaimResult};
 use crate::results::digests::{Ballot, fingerprint_of};
 use crate::results::environment::Environment;
 use crate::results::lock::{FolderLock, lock};
+use crate::results::report_md;
 use crate::results::runs::{self, RunRow};
 use crate::results::summary;
 use crate::results::tasks::TasksFile;
@@ -48,6 +50,8 @@ pub struct RunOutcome {
     /// Some cell failed a check, errored or timed out; or a chart could not be drawn.
     pub failed: bool,
     pub interrupted: bool,
+    /// Some claim fails (not merely unclear): exit 1 under `run --strict`.
+    pub claims_failed: bool,
 }
 
 /// Bad command-line usage discovered after parsing (exit 2).
@@ -116,11 +120,12 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
                 progress.note(&format!("error: {}: {e:#}", p.exp.name));
                 RunOutcome {
                     failed: true,
-                    interrupted: false,
+                    ..RunOutcome::default()
                 }
             }
         };
         outcome.failed |= o.failed;
+        outcome.claims_failed |= o.claims_failed;
         outcome.interrupted |= o.interrupted;
         if o.interrupted {
             break;
@@ -141,6 +146,10 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
         if let Some(w) = watch.warning() {
             report::say(&format!("\nwarning: {w}"));
         }
+    }
+    if let Err(e) = report_md::write_index(&opts.out) {
+        eprintln!("error: {e:#}");
+        outcome.failed = true;
     }
     Ok(outcome)
 }
@@ -392,7 +401,39 @@ fn run_experiment(
     if opts.charts && !outcome.interrupted {
         outcome.failed |= !render_charts(&p.dir, exp);
     }
+    let command = format!(
+        "conclab run {} --out {}",
+        exp.path.display(),
+        opts.out.display()
+    );
+    let verdicts = write_findings(exp, &p.dir, &summary, Some(env), command)?;
+    outcome.claims_failed |= verdicts.iter().any(|v| v.verdict == claims::Verdict::Fails);
     Ok(outcome)
+}
+
+/// Judges the claims against the summary and writes claims.csv and report.md (with the
+/// charts on disk); prints the verdicts.
+pub fn write_findings(
+    exp: &Experiment,
+    dir: &Path,
+    summary: &[summary::SummaryRow],
+    env: Option<&Environment>,
+    command: String,
+) -> anyhow::Result<Vec<ClaimResult>> {
+    let verdicts = claims::judge_all(&exp.name, &exp.claims, summary);
+    claims::write(&dir.join("claims.csv"), &verdicts)?;
+    claims::print(&verdicts);
+    let charts = report_md::charts_in(dir);
+    report_md::Report {
+        exp,
+        summary,
+        claims: &verdicts,
+        charts: &charts,
+        env,
+        command,
+    }
+    .write(dir)?;
+    Ok(verdicts)
 }
 
 /// Draws the experiment's charts; a failure is reported and makes the exit code 1, but

@@ -1,10 +1,12 @@
 //! Result files of one experiment: runs, task timelines, summary, environment; resume and archive.
 
+pub mod claims;
 pub mod csv_file;
 pub mod digests;
 pub mod environment;
 pub mod flags;
 pub mod lock;
+pub mod report_md;
 pub mod runs;
 pub mod stats;
 pub mod summary;

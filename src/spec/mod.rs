@@ -1,5 +1,6 @@
 //! The experiment file: reading, strict checking, and the resolved [`Experiment`].
 
+pub mod claims;
 pub mod duration;
 pub mod error;
 pub mod matrix;
@@ -66,6 +67,8 @@ pub struct Experiment {
     /// `[models.NAME] workers = [...]`: worker counts of one model instead of the matrix's.
     pub model_workers: Vec<(String, Vec<usize>)>,
     pub chart: ChartSettings,
+    /// `[[claims]]`: the lesson as expectations on the summary.
+    pub claims: Vec<claims::Claim>,
 }
 
 impl Experiment {
@@ -112,6 +115,7 @@ const TOP_KEYS: &[&str] = &[
     "matrix",
     "models",
     "chart",
+    "claims",
 ];
 const ORDERS: &[&str] = &["interleaved", "grouped"];
 
@@ -213,6 +217,7 @@ pub fn parse_experiment(
     let mut checker = Checker {
         sources: Vec::new(),
         diagnostics: Vec::new(),
+        overridden: !overrides.is_empty(),
     };
     for o in overrides {
         apply_override(&mut root, o, &mut sources, &mut checker.diagnostics);
@@ -325,6 +330,8 @@ fn root_table_mut<'a>(root: &'a mut Node, key: &str) -> Option<&'a mut Node> {
 struct Checker {
     sources: Vec<Source>,
     diagnostics: Vec<Diagnostic>,
+    /// `--set` changed the file: a claim about cells it took away is left out, not an error.
+    overridden: bool,
 }
 
 impl Checker {
@@ -568,6 +575,7 @@ impl Checker {
         let mut timeout = Duration::from_secs(600);
         let mut order = Order::Interleaved;
         let (mut workload, mut matrix, mut models, mut chart) = (None, None, None, None);
+        let mut claims = None;
         for e in root.entries().unwrap_or_default() {
             let n = &e.node;
             match e.key.as_str() {
@@ -614,6 +622,7 @@ impl Checker {
                 "matrix" => matrix = self.table(e, "matrix"),
                 "models" => models = self.table(e, "models"),
                 "chart" => chart = self.table(e, "chart"),
+                "claims" => claims = Some(e),
                 _ => self.unknown_key(e, &e.key, TOP_KEYS, "the top level"),
             }
         }
@@ -655,7 +664,7 @@ impl Checker {
             self.steps_http2(models, workload, matrix);
         }
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
-        Some(Experiment {
+        let mut exp = Experiment {
             name: name.unwrap_or_else(|| sanitize_name(stem)),
             description,
             path: path.to_path_buf(),
@@ -671,7 +680,13 @@ impl Checker {
             settings,
             model_workers,
             chart,
-        })
+            claims: Vec::new(),
+        };
+        if let Some(e) = claims {
+            let cells = matrix::expand(&exp);
+            exp.claims = self.claims(e, &exp.models, &exp.axes, &cells);
+        }
+        Some(exp)
     }
 
     fn kind(&mut self, root: &Node, workload: &[Entry]) -> Option<&'static KindDef> {
@@ -1065,6 +1080,9 @@ impl Experiment {
         if let Some(w) = self.chart.timeline_workers {
             let _ = writeln!(s, "\n[chart]\ntimeline_workers = {w}");
         }
+        for c in &self.claims {
+            s.push_str(&c.toml());
+        }
         s
     }
 }
@@ -1148,6 +1166,39 @@ mod tests {
                 original.resolved_toml()
             );
         }
+    }
+
+    #[test]
+    fn claims_round_trip_through_the_resolved_file() {
+        let original = parse(
+            "[workload]\nkind = \"counter\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\"]\nworkers = [2, 5]\nsync = [\"none\", \"mutex\"]\nwait = [\"1ms\", \"1.5s\"]\n\n[[claims]]\nsay = \"a \\\"lock\\\" fixes it\"\ncell = { model = \"thread_pool\", workers = 5, sync = \"mutex\", wait = \"1500ms\" }\nexpect = \"check == pass\"\n\n[[claims]]\nsay = \"faster\"\ncell = { model = \"thread_pool\" }\nexpect = \"speedup>1.5\"\n",
+        );
+        assert_eq!(original.claims.len(), 2);
+        assert_eq!(
+            original.claims[0].cell_text(),
+            "model=thread_pool workers=5 sync=mutex wait=1500ms"
+        );
+        let resolved = parse(&original.resolved_toml());
+        assert_eq!(
+            resolved.claims,
+            original.claims,
+            "{}",
+            original.resolved_toml()
+        );
+    }
+
+    #[test]
+    fn a_claim_about_cells_that_set_took_away_is_left_out() {
+        let text = "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [2, 4]\n[[claims]]\nsay = \"s\"\ncell = { workers = 4 }\nexpect = \"median_s < 1\"\n";
+        let e = parse_experiment(
+            "t.toml",
+            text,
+            Path::new("t.toml"),
+            &["workers=2".parse().unwrap()],
+        )
+        .unwrap();
+        assert!(e.claims.is_empty());
+        assert_eq!(parse(text).claims.len(), 1);
     }
 
     #[test]

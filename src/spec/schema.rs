@@ -117,6 +117,20 @@ pub fn schema() -> Value {
                 "type": "object",
                 "properties": { "timeline_workers": { "type": "integer", "minimum": 1 } },
                 "additionalProperties": false
+            },
+            "claims": {
+                "type": "array",
+                "description": "the lesson as claims on the summary, checked after every run",
+                "items": {
+                    "type": "object",
+                    "required": ["say", "cell", "expect"],
+                    "properties": {
+                        "say": { "type": "string" },
+                        "cell": { "type": "object", "minProperties": 1, "description": "the cells the claim is about: model, workers and any matrix axis" },
+                        "expect": { "type": "string", "pattern": "^\\s*(speedup|vs_ideal|median_s|parallelism|core_speed|check)\\s*(>=|<=|==|>|<)\\s*\\S+\\s*$", "description": "METRIC OP VALUE, e.g. \"speedup >= 1.6\" or \"check == race\"" }
+                    },
+                    "additionalProperties": false
+                }
             }
         },
         "$defs": {

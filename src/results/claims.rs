@@ -1,0 +1,473 @@
+//! `claims.csv`: each claim of the experiment judged against the summary rows it selects.
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::summary::SummaryRow;
+use crate::spec::claims::{Claim, Metric, Op, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The whole interval is on the claimed side.
+    Holds,
+    /// The whole interval is on the other side.
+    Fails,
+    /// The interval straddles the bound, or there is nothing to judge yet.
+    Unclear,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Fails => "fails",
+            Verdict::Unclear => "unclear",
+        }
+    }
+}
+
+/// One row of `claims.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimResult {
+    pub experiment: String,
+    /// 1-based, in file order.
+    pub claim: usize,
+    pub say: String,
+    pub cell: String,
+    pub expect: String,
+    pub value: String,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub verdict: Verdict,
+}
+
+impl SummaryRow {
+    /// The value of a column a claim selects on: `model`, `workers` or an axis.
+    pub fn column(&self, key: &str) -> Option<String> {
+        match key {
+            "model" => Some(self.model.clone()),
+            "workers" => Some(self.workers.to_string()),
+            _ => self
+                .axes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone()),
+        }
+    }
+}
+
+/// A metric of one row: its value and interval; None when the row lacks it (a speedup
+/// without a sequential baseline, a core speed of waiting work).
+fn measure(metric: Metric, r: &SummaryRow) -> Option<(f64, f64, f64)> {
+    match metric {
+        Metric::Speedup => {
+            let v = r.speedup?;
+            let (lo, hi) = r.speedup_ci.unwrap_or((v, v));
+            Some((v, lo, hi))
+        }
+        Metric::MedianS => Some((r.stats.median, r.stats.ci.low, r.stats.ci.high)),
+        // The ideal is a bound, not a measurement: the median's interval scaled by it.
+        Metric::VsIdeal => {
+            let ideal = r.ideal_s.filter(|i| *i > 0.0)?;
+            Some((
+                r.stats.median / ideal,
+                r.stats.ci.low / ideal,
+                r.stats.ci.high / ideal,
+            ))
+        }
+        Metric::Parallelism => Some((r.parallelism, r.parallelism, r.parallelism)),
+        Metric::CoreSpeed => r.core_speed.map(|v| (v, v, v)),
+        Metric::Check => None,
+    }
+}
+
+/// Where the interval `[lo, hi]` lies against `op target`.
+pub fn judge_interval(lo: f64, hi: f64, op: Op, target: f64) -> Verdict {
+    let (holds, fails) = match op {
+        Op::Ge => (lo >= target, hi < target),
+        Op::Gt => (lo > target, hi <= target),
+        Op::Le => (hi <= target, lo > target),
+        Op::Lt => (hi < target, lo >= target),
+        Op::Eq => (lo == target && hi == target, target < lo || target > hi),
+    };
+    if holds {
+        Verdict::Holds
+    } else if fails {
+        Verdict::Fails
+    } else {
+        Verdict::Unclear
+    }
+}
+
+fn number(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// One claim against the summary: holds only if it holds for every selected cell; fails
+/// if it fails for any.
+pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow]) -> ClaimResult {
+    let selected: Vec<&SummaryRow> = rows
+        .iter()
+        .filter(|r| claim.selects(|k| r.column(k)))
+        .collect();
+    let mut verdicts = Vec::new();
+    let mut values = Vec::new();
+    let (mut low, mut high): (Option<f64>, Option<f64>) = (None, None);
+    for r in &selected {
+        let (verdict, shown) = match (claim.metric, claim.target) {
+            (Metric::Check, Target::Check(want)) => {
+                let v = if r.check == want {
+                    Verdict::Holds
+                } else {
+                    Verdict::Fails
+                };
+                (v, r.check.as_str().to_string())
+            }
+            (metric, Target::Number(t)) => match measure(metric, r) {
+                Some((v, lo, hi)) => {
+                    low = Some(low.map_or(lo, |l| l.min(lo)));
+                    high = Some(high.map_or(hi, |h| h.max(hi)));
+                    (judge_interval(lo, hi, claim.op, t), number(v))
+                }
+                None => (Verdict::Unclear, "-".to_string()),
+            },
+            _ => (Verdict::Unclear, "-".to_string()),
+        };
+        verdicts.push(verdict);
+        values.push(if selected.len() > 1 {
+            format!("{} {}", r.label(), shown)
+        } else {
+            shown
+        });
+    }
+    let verdict = if verdicts.is_empty() {
+        Verdict::Unclear
+    } else if verdicts.contains(&Verdict::Fails) {
+        Verdict::Fails
+    } else if verdicts.contains(&Verdict::Unclear) {
+        Verdict::Unclear
+    } else {
+        Verdict::Holds
+    };
+    let value = match selected.len() {
+        0 => "no results yet".to_string(),
+        1 => values.remove(0),
+        n => {
+            let held = verdicts.iter().filter(|v| **v == Verdict::Holds).count();
+            format!("{}; holds for {held} of {n} cells", values.join("; "))
+        }
+    };
+    ClaimResult {
+        experiment: experiment.to_string(),
+        claim: index + 1,
+        say: claim.say.clone(),
+        cell: claim.cell_text(),
+        expect: claim.expect_text(),
+        value,
+        ci_low: low,
+        ci_high: high,
+        verdict,
+    }
+}
+
+pub fn judge_all(experiment: &str, claims: &[Claim], rows: &[SummaryRow]) -> Vec<ClaimResult> {
+    claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| judge(experiment, i, c, rows))
+        .collect()
+}
+
+/// "4 of 4 claims hold", with the others counted.
+pub fn one_line(results: &[ClaimResult]) -> String {
+    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+    if results.is_empty() {
+        return "no claims".to_string();
+    }
+    let mut s = format!(
+        "{} of {} claim{} hold",
+        count(Verdict::Holds),
+        results.len(),
+        if results.len() == 1 { "" } else { "s" }
+    );
+    for v in [Verdict::Fails, Verdict::Unclear] {
+        let n = count(v);
+        if n > 0 {
+            s.push_str(&format!(", {n} {}", v.as_str()));
+        }
+    }
+    s
+}
+
+pub const HEADER: &[&str] = &[
+    "experiment",
+    "claim",
+    "say",
+    "cell",
+    "expect",
+    "value",
+    "ci_low",
+    "ci_high",
+    "verdict",
+];
+
+/// Rewrites claims.csv (derived from the summary, so replacing it loses nothing).
+pub fn write(path: &Path, results: &[ClaimResult]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("csv.tmp");
+    let mut w =
+        csv::Writer::from_path(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    w.write_record(HEADER)?;
+    for r in results {
+        w.write_record([
+            r.experiment.clone(),
+            r.claim.to_string(),
+            r.say.clone(),
+            r.cell.clone(),
+            r.expect.clone(),
+            r.value.clone(),
+            super::fmt_opt(r.ci_low, 6),
+            super::fmt_opt(r.ci_high, 6),
+            r.verdict.as_str().to_string(),
+        ])?;
+    }
+    w.flush()?;
+    drop(w);
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The verdict column of a `claims.csv` (for index.md); empty when there is none.
+pub fn read_verdicts(path: &Path) -> Vec<Verdict> {
+    let Ok(mut r) = csv::Reader::from_path(path) else {
+        return Vec::new();
+    };
+    let Ok(headers) = r.headers().cloned() else {
+        return Vec::new();
+    };
+    let Some(col) = headers.iter().position(|h| h == "verdict") else {
+        return Vec::new();
+    };
+    r.records()
+        .filter_map(|rec| rec.ok())
+        .filter_map(|rec| match rec.get(col) {
+            Some("holds") => Some(Verdict::Holds),
+            Some("fails") => Some(Verdict::Fails),
+            Some("unclear") => Some(Verdict::Unclear),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Verdict lines printed after the table.
+pub fn print(results: &[ClaimResult]) {
+    if results.is_empty() {
+        return;
+    }
+    crate::report::say(&format!("  claims: {}", one_line(results)));
+    for r in results {
+        crate::report::say(&format!(
+            "    {:<7} {}: {} {} ({})",
+            r.verdict.as_str(),
+            r.say,
+            r.cell,
+            r.expect,
+            r.value
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::stats::{MedianCi, Stats};
+    use crate::spec::claims::{Selector, parse_expect};
+    use crate::workload::Check;
+
+    fn row(model: &str, workers: usize, median: f64, ci: (f64, f64)) -> SummaryRow {
+        SummaryRow {
+            experiment: "e".into(),
+            cell: format!("{model}{workers}"),
+            workload: "sleep".into(),
+            model: model.into(),
+            workers,
+            axes: vec![("sync".into(), "none".into())],
+            stats: Stats {
+                n: 3,
+                median,
+                mean: median,
+                stddev: 0.0,
+                min: ci.0,
+                max: ci.1,
+                cv: 0.0,
+                outliers: 0,
+                ci: MedianCi {
+                    low: ci.0,
+                    high: ci.1,
+                    coverage: 0.75,
+                },
+            },
+            speedup: None,
+            efficiency: None,
+            ideal_s: Some(0.5),
+            vs_ideal: Some(median / 0.5),
+            user_s: 0.0,
+            sys_s: 0.0,
+            cpu_util: 0.0,
+            check: Check::Pass,
+            detail: String::new(),
+            speedup_ci: None,
+            parallelism: 0.4,
+            in_flight: None,
+            core_speed: None,
+            baseline_core_speed: None,
+            baseline_parallelism: None,
+            flags: vec![],
+        }
+    }
+
+    fn claim(cell: &[(&str, &str)], expect: &str) -> Claim {
+        let (metric, op, target) = parse_expect(expect).unwrap();
+        Claim {
+            say: "s".into(),
+            cell: cell
+                .iter()
+                .map(|(k, v)| Selector {
+                    key: k.to_string(),
+                    text: v.to_string(),
+                    toml: String::new(),
+                })
+                .collect(),
+            metric,
+            op,
+            target,
+        }
+    }
+
+    fn with_speedup(mut r: SummaryRow, v: f64, lo: f64, hi: f64) -> SummaryRow {
+        r.speedup = Some(v);
+        r.speedup_ci = Some((lo, hi));
+        r
+    }
+
+    #[test]
+    fn an_interval_decides_by_where_it_lies() {
+        assert_eq!(judge_interval(1.7, 1.9, Op::Ge, 1.6), Verdict::Holds);
+        assert_eq!(judge_interval(1.5, 1.9, Op::Ge, 1.6), Verdict::Unclear);
+        assert_eq!(judge_interval(1.2, 1.5, Op::Ge, 1.6), Verdict::Fails);
+        assert_eq!(judge_interval(1.6, 1.6, Op::Gt, 1.6), Verdict::Fails);
+        assert_eq!(judge_interval(0.9, 1.1, Op::Le, 1.2), Verdict::Holds);
+        assert_eq!(judge_interval(1.1, 1.3, Op::Lt, 1.2), Verdict::Unclear);
+        assert_eq!(judge_interval(1.2, 1.3, Op::Lt, 1.2), Verdict::Fails);
+        assert_eq!(judge_interval(2.0, 2.0, Op::Eq, 2.0), Verdict::Holds);
+        assert_eq!(judge_interval(1.0, 3.0, Op::Eq, 2.0), Verdict::Unclear);
+        assert_eq!(judge_interval(1.0, 1.5, Op::Eq, 2.0), Verdict::Fails);
+    }
+
+    #[test]
+    fn speedup_is_judged_on_its_interval() {
+        let rows = [
+            with_speedup(row("pool", 2, 1.0, (0.9, 1.1)), 1.9, 1.8, 2.0),
+            with_speedup(row("pool", 4, 1.0, (0.9, 1.1)), 1.7, 1.5, 1.8),
+        ];
+        let r = judge(
+            "e",
+            0,
+            &claim(&[("model", "pool"), ("workers", "2")], "speedup >= 1.6"),
+            &rows,
+        );
+        assert_eq!((r.verdict, r.value.as_str()), (Verdict::Holds, "1.90"));
+        assert_eq!((r.ci_low, r.ci_high), (Some(1.8), Some(2.0)));
+        let r = judge(
+            "e",
+            0,
+            &claim(&[("model", "pool"), ("workers", "4")], "speedup >= 1.6"),
+            &rows,
+        );
+        assert_eq!(r.verdict, Verdict::Unclear);
+        let r = judge(
+            "e",
+            0,
+            &claim(&[("model", "pool"), ("workers", "4")], "speedup >= 1.9"),
+            &rows,
+        );
+        assert_eq!(r.verdict, Verdict::Fails);
+    }
+
+    #[test]
+    fn several_cells_must_all_hold() {
+        let rows = [
+            with_speedup(row("pool", 2, 1.0, (0.9, 1.1)), 1.9, 1.8, 2.0),
+            with_speedup(row("pool", 4, 1.0, (0.9, 1.1)), 1.7, 1.5, 1.8),
+        ];
+        let r = judge(
+            "e",
+            0,
+            &claim(&[("model", "pool")], "speedup >= 1.4"),
+            &rows,
+        );
+        assert_eq!(r.verdict, Verdict::Holds);
+        assert!(r.value.ends_with("holds for 2 of 2 cells"), "{}", r.value);
+        let r = judge(
+            "e",
+            0,
+            &claim(&[("model", "pool")], "speedup >= 1.6"),
+            &rows,
+        );
+        assert_eq!(r.verdict, Verdict::Unclear);
+        assert!(r.value.contains("pool w=4 sync=none 1.70"), "{}", r.value);
+        assert_eq!((r.ci_low, r.ci_high), (Some(1.5), Some(2.0)));
+    }
+
+    #[test]
+    fn vs_ideal_scales_the_median_interval_and_check_compares_exactly() {
+        let mut raced = row("pool", 5, 0.55, (0.52, 0.6));
+        raced.check = Check::Race;
+        let rows = [raced];
+        let v = |e: &str| judge("e", 0, &claim(&[("model", "pool")], e), &rows).verdict;
+        assert_eq!(v("vs_ideal <= 1.25"), Verdict::Holds);
+        assert_eq!(v("vs_ideal <= 1.1"), Verdict::Unclear);
+        assert_eq!(v("vs_ideal < 1.0"), Verdict::Fails);
+        assert_eq!(v("median_s < 0.7"), Verdict::Holds);
+        assert_eq!(v("parallelism >= 0.5"), Verdict::Fails);
+        assert_eq!(v("check == race"), Verdict::Holds);
+        assert_eq!(v("check == pass"), Verdict::Fails);
+        // No baseline, no core speed: nothing to judge.
+        assert_eq!(v("speedup >= 1"), Verdict::Unclear);
+        assert_eq!(v("core_speed >= 0.5"), Verdict::Unclear);
+        let none = judge("e", 0, &claim(&[("model", "other")], "median_s < 1"), &rows);
+        assert_eq!(
+            (none.verdict, none.value.as_str()),
+            (Verdict::Unclear, "no results yet")
+        );
+    }
+
+    #[test]
+    fn one_line_counts_verdicts() {
+        let r = |v| ClaimResult {
+            experiment: String::new(),
+            claim: 1,
+            say: String::new(),
+            cell: String::new(),
+            expect: String::new(),
+            value: String::new(),
+            ci_low: None,
+            ci_high: None,
+            verdict: v,
+        };
+        assert_eq!(
+            one_line(&[r(Verdict::Holds), r(Verdict::Holds)]),
+            "2 of 2 claims hold"
+        );
+        assert_eq!(
+            one_line(&[r(Verdict::Holds), r(Verdict::Fails), r(Verdict::Unclear)]),
+            "1 of 3 claims hold, 1 fails, 1 unclear"
+        );
+    }
+}

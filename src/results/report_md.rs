@@ -1,0 +1,221 @@
+//! `report.md` of one results folder and `index.md` of a results root: what a run found, to read at a glance.
+
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::claims::{self, ClaimResult};
+use super::environment::Environment;
+use super::summary::SummaryRow;
+use crate::report::{seconds, seconds_range};
+use crate::spec::Experiment;
+
+/// Everything report.md is made of.
+pub struct Report<'a> {
+    pub exp: &'a Experiment,
+    pub summary: &'a [SummaryRow],
+    pub claims: &'a [ClaimResult],
+    /// The charts, as files of the folder.
+    pub charts: &'a [PathBuf],
+    pub env: Option<&'a Environment>,
+    /// The command that reproduces the folder.
+    pub command: String,
+}
+
+/// A `|` inside a cell would end it.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A link target relative to the folder, with spaces and parentheses escaped.
+fn link(name: &str) -> String {
+    name.replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29")
+}
+
+impl Report<'_> {
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let exp = self.exp;
+        let _ = writeln!(s, "# {}\n", exp.name);
+        if !exp.description.is_empty() {
+            let _ = writeln!(s, "{}\n", exp.description);
+        }
+        if !self.claims.is_empty() {
+            let _ = writeln!(s, "## Claims: {}\n", claims::one_line(self.claims));
+            let _ = writeln!(s, "| verdict | claim | cell | expect | value | interval |");
+            let _ = writeln!(s, "|---|---|---|---|---|---|");
+            for c in self.claims {
+                let interval = match (c.ci_low, c.ci_high) {
+                    (Some(lo), Some(hi)) => format!("{lo:.3}-{hi:.3}"),
+                    _ => "-".into(),
+                };
+                let _ = writeln!(
+                    s,
+                    "| **{}** | {} | `{}` | `{}` | {} | {} |",
+                    c.verdict.as_str(),
+                    cell(&c.say),
+                    cell(&c.cell),
+                    cell(&c.expect),
+                    cell(&c.value),
+                    interval
+                );
+            }
+            let _ = writeln!(
+                s,
+                "\n`holds`: the whole interval is on the claimed side; `fails`: all of it is on the other side; `unclear`: it straddles the bound.\n"
+            );
+        }
+        self.table(&mut s);
+        if !self.charts.is_empty() {
+            let _ = writeln!(s, "## Charts\n");
+            for c in self.charts {
+                let Some(name) = c.file_name().map(|n| n.to_string_lossy().to_string()) else {
+                    continue;
+                };
+                let stem = name.trim_end_matches(".png").trim_end_matches(".svg");
+                let _ = writeln!(s, "![{stem}]({})\n", link(&name));
+            }
+        }
+        if let Some(env) = self.env {
+            let _ = writeln!(s, "## Environment\n");
+            let _ = writeln!(s, "- host: {}", env.host);
+            let _ = writeln!(s, "- OS: {}", env.os);
+            let _ = writeln!(
+                s,
+                "- CPU: {} ({} logical, {} physical cores)",
+                env.cpu_model, env.logical_cores, env.physical_cores
+            );
+            let _ = writeln!(s, "- conclab {}", env.conclab_version);
+            let _ = writeln!(s, "- started: {}", env.started_at);
+            let _ = writeln!(
+                s,
+                "- the machine's capacity and calibration samples: [environment.json](environment.json)\n"
+            );
+        }
+        let _ = writeln!(s, "## Reproduce\n");
+        let _ = writeln!(s, "```sh\n{}\n```\n", self.command);
+        let _ = writeln!(
+            s,
+            "Files: [summary.csv](summary.csv), [runs.csv](runs.csv), [claims.csv](claims.csv), [experiment.toml](experiment.toml)."
+        );
+        s
+    }
+
+    fn table(&self, s: &mut String) {
+        let Some(first) = self.summary.first() else {
+            return;
+        };
+        let axes: Vec<&str> = first.axes.iter().map(|(k, _)| k.as_str()).collect();
+        let _ = writeln!(s, "## Summary\n");
+        let mut head = "| model | workers |".to_string();
+        for a in &axes {
+            head.push_str(&format!(" {a} |"));
+        }
+        head.push_str(" median [interval] | speedup [interval] | cores busy x per-core speed | vs ideal | check | flags |");
+        let _ = writeln!(s, "{head}");
+        let _ = writeln!(s, "|{}", "---|".repeat(8 + axes.len()));
+        for r in self.summary {
+            let mut line = format!("| {} | {} |", r.model, r.workers);
+            for (_, v) in &r.axes {
+                line.push_str(&format!(" {} |", cell(v)));
+            }
+            let speedup = match (r.speedup, r.speedup_ci) {
+                (Some(v), Some((lo, hi))) => format!("{v:.2}x [{lo:.2}-{hi:.2}]"),
+                (Some(v), None) => format!("{v:.2}x"),
+                _ => "-".into(),
+            };
+            let busy = match r.core_speed {
+                Some(c) => format!("{:.2} x {c:.2}", r.parallelism),
+                None => format!("{:.2}", r.parallelism),
+            };
+            let vs_ideal = r
+                .vs_ideal
+                .map_or_else(|| "-".into(), |v| format!("{v:.2}x"));
+            let check = if r.check == crate::workload::Check::Pass {
+                "pass".to_string()
+            } else {
+                format!("{} ({})", r.check.as_str(), cell(&r.detail))
+            };
+            let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
+            line.push_str(&format!(
+                " {} [{}] | {speedup} | {busy} | {vs_ideal} | {check} | {} |",
+                seconds(r.stats.median),
+                seconds_range(r.stats.ci.low, r.stats.ci.high),
+                flags.join(";")
+            ));
+            let _ = writeln!(s, "{line}");
+        }
+        let _ = writeln!(
+            s,
+            "\nMedians of {} repetition(s) per cell; intervals are 95% (min-max under 6 repetitions).\n",
+            self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0)
+        );
+    }
+
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let path = dir.join("report.md");
+        std::fs::write(&path, self.markdown())
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// The charts of a folder as they are on disk, in name order: the PNGs the chart step wrote.
+pub fn charts_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "png" || x == "svg"))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// Rewrites `index.md` of a results root: every experiment folder under it with its
+/// one-line verdict.
+pub fn write_index(root: &Path) -> anyhow::Result<()> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .with_context(|| format!("cannot read {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("experiment.toml").is_file())
+        .collect();
+    dirs.sort();
+    let mut s =
+        String::from("# conclab results\n\n| experiment | claims | report |\n|---|---|---|\n");
+    for d in &dirs {
+        let Some(name) = d.file_name().map(|n| n.to_string_lossy().to_string()) else {
+            continue;
+        };
+        let verdicts = claims::read_verdicts(&d.join("claims.csv"));
+        let line = if verdicts.is_empty() {
+            "no claims".to_string()
+        } else {
+            let holds = verdicts
+                .iter()
+                .filter(|v| **v == claims::Verdict::Holds)
+                .count();
+            format!(
+                "{holds} of {} claim{} hold",
+                verdicts.len(),
+                if verdicts.len() == 1 { "" } else { "s" }
+            )
+        };
+        let report = if d.join("report.md").is_file() {
+            format!("[report.md]({}/report.md)", link(&name))
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(
+            s,
+            "| [{}]({}/) | {line} | {report} |",
+            cell(&name),
+            link(&name)
+        );
+    }
+    let path = root.join("index.md");
+    std::fs::write(&path, s).with_context(|| format!("cannot write {}", path.display()))
+}
