@@ -314,7 +314,14 @@ pub fn frame<'b>(
         &(FONT, 21).into_font().color(&RGBColor(80, 80, 80)),
         (30, 60),
     )?;
-    let legend_width = 330.min(w / 3);
+    let label_font = (FONT, 21).into_font().color(&BLACK);
+    let widest = legend
+        .iter()
+        .filter_map(|(label, _, _)| root.estimate_text_size(label, &label_font).ok())
+        .map(|(lw, _)| lw + 52 + 24)
+        .max()
+        .unwrap_or(0);
+    let legend_width = widest.max(330).min(w * 2 / 5);
     let (plot, side) = body.split_horizontally(w - legend_width);
     let mut y = 30;
     for (label, colour, mark) in legend {
@@ -472,15 +479,15 @@ pub fn whisker_legend(points: &[Point]) -> String {
     }
 }
 
-/// A model that ignores workers: a flat line across the chart at `y`, a marker at the
-/// concurrency it really used, and a label at the left end.
+/// A model that ignores workers: a flat line across the chart at `y` and a marker at the
+/// concurrency it really used. Its value goes in the legend: labels on the plot would sit
+/// on their own line and on each other (several models share a value).
 pub fn reference_line(
     chart: &mut Chart<'_, '_>,
     (x0, x1): (f64, f64),
     workers: usize,
     y: f64,
     colour: RGBColor,
-    label: &str,
 ) -> anyhow::Result<()> {
     chart.draw_series(LineSeries::new(
         [(x0, y), (x1, y)],
@@ -488,11 +495,6 @@ pub fn reference_line(
     ))?;
     let x = (workers as f64).log2().clamp(x0, x1);
     chart.draw_series([Circle::new((x, y), 7, colour.filled())])?;
-    chart.draw_series([Text::new(
-        label.to_string(),
-        (x0 + (x1 - x0) * 0.01, y),
-        (FONT, 19).into_font().color(&colour),
-    )])?;
     Ok(())
 }
 
