@@ -3,6 +3,7 @@
 
 mod palette;
 mod speedup;
+mod text;
 mod time;
 mod timeline;
 
@@ -304,12 +305,14 @@ pub fn frame<'b>(
     root.fill(&WHITE)?;
     let (w, _) = root.dim_in_pixel();
     let (top, body) = root.split_vertically(100);
-    top.draw_text(
+    text::draw(
+        &top,
         title,
         &(FONT, 34).into_font().style(FontStyle::Bold).color(&BLACK),
         (30, 14),
     )?;
-    top.draw_text(
+    text::draw(
+        &top,
         subtitle,
         &(FONT, 21).into_font().color(&RGBColor(80, 80, 80)),
         (30, 60),
@@ -317,7 +320,7 @@ pub fn frame<'b>(
     let label_font = (FONT, 21).into_font().color(&BLACK);
     let widest = legend
         .iter()
-        .filter_map(|(label, _, _)| root.estimate_text_size(label, &label_font).ok())
+        .map(|(label, _, _)| text::size(label, &label_font))
         .map(|(lw, _)| lw + 52 + 24)
         .max()
         .unwrap_or(0);
@@ -344,11 +347,11 @@ pub fn frame<'b>(
                 colour.filled(),
             ))?,
         }
-        side.draw_text(
-            label,
-            &(FONT, 21).into_font().color(&BLACK),
-            (x + 52, y - 12),
-        )?;
+        let beside = label_font.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        text::draw(&side, label, &beside, (x + 52, y))?;
         y += 36;
     }
     Ok(plot)
@@ -401,9 +404,6 @@ pub fn axes(
         .disable_mesh()
         .x_labels(0)
         .y_labels(0)
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .axis_desc_style((FONT, 23))
         .draw()?;
     let grid = RGBColor(225, 225, 225).stroke_width(1);
     chart.draw_series(
@@ -430,11 +430,35 @@ pub fn axes(
         ));
     for (x, label) in xs {
         let (px, py) = chart.backend_coord(&(*x, yr.start));
-        root.draw_text(label, &below, (px, py + 8))?;
+        text::draw(root, label, &below, (px, py + 8))?;
     }
     for (y, label) in ys {
         let (px, py) = chart.backend_coord(&(xr.start, *y));
-        root.draw_text(label, &left, (px - 8, py))?;
+        text::draw(root, label, &left, (px - 8, py))?;
+    }
+    // The axis titles, drawn here rather than by the mesh so their text is spaced evenly.
+    let desc = (FONT, 23).into_font().color(&BLACK);
+    let (left_px, bottom_px) = chart.backend_coord(&(xr.start, yr.start));
+    let (right_px, top_px) = chart.backend_coord(&(xr.end, yr.end));
+    if !x_desc.is_empty() {
+        let centred = desc.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+        text::draw(
+            root,
+            x_desc,
+            &centred,
+            ((left_px + right_px) / 2, bottom_px + 44),
+        )?;
+    }
+    if !y_desc.is_empty() {
+        text::draw_vertical(
+            root,
+            y_desc,
+            &desc,
+            (left_px - 84, (top_px + bottom_px) / 2),
+        )?;
     }
     Ok(())
 }

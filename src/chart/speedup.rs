@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
     Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
-    short_number, whisker, whisker_legend, worker_axis, worker_ticks,
+    short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -57,7 +57,8 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         &legend,
     )?;
     if models.is_empty() {
-        plot.draw_text(
+        text::draw(
+            &plot,
             "No speedup to draw: add \"sequential\" to the models in [matrix] to get a baseline.",
             &(FONT, 28).into_font().color(&BLACK),
             (40, 200),
@@ -150,7 +151,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     );
     let font = (FONT, 20).into_font().color(&red);
     let (lx, ly) = chart.backend_coord(&(core_x, yhi));
-    let (tw, th) = root.estimate_text_size(&label, &font)?;
+    let (tw, th) = text::size(&label, &font);
     let (px1, _) = chart.backend_coord(&(x1, yhi));
     let lx = if lx + 12 + tw as i32 <= px1 {
         lx + 12
@@ -161,7 +162,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         [(lx - 4, ly + 4), (lx + tw as i32 + 4, ly + 12 + th as i32)],
         WHITE.filled(),
     ))?;
-    root.draw_text(&label, &font, (lx, ly + 8))?;
+    text::draw(&root, &label, &font, (lx, ly + 8))?;
     for ((model, pts), flat) in models.iter().zip(&flat) {
         let colour = model_colour(model);
         if *flat {

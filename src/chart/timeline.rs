@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::palette::{FAILED, FONT, model_colour};
-use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number};
+use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number, text};
 
 /// How many pixel columns time is cut into when spans are aggregated.
 const COLUMNS: usize = 600;
@@ -27,7 +27,8 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     };
     let plot = frame(&root, &g.title(&which), g.machine, &legend)?;
     if panels.is_empty() {
-        plot.draw_text(
+        text::draw(
+            &plot,
             "No task timeline recorded (tasks.csv is empty or missing).",
             &(FONT, 28).into_font().color(&BLACK),
             (40, 200),
@@ -112,14 +113,19 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         // layout line when the rows are too thin for all three lines.
         let scale = (rows_px as f64 / 80.0).clamp(0.75, 1.0);
         let px = |size: f64| (size * scale).round() as i32;
+        // A long model name shrinks to stay clear of the panel's frame.
+        let name = |size: i32| {
+            (FONT, size)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&colour)
+        };
+        let mut name_size = px(24.0);
+        while name_size > 12 && text::size(model, &name(name_size)).0 > 204 {
+            name_size -= 1;
+        }
         let mut lines = vec![
-            (
-                model.clone(),
-                (FONT, px(24.0))
-                    .into_font()
-                    .style(FontStyle::Bold)
-                    .color(&colour),
-            ),
+            (model.clone(), name(name_size)),
             (
                 format!("w={workers} · {lane_word}"),
                 (FONT, px(19.0)).into_font().color(&BLACK),
@@ -136,8 +142,8 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             .map(|h| px(f64::from(*h) + 6.0))
             .collect();
         let mut y = rows_px as i32 / 2 - heights.iter().sum::<i32>() / 2;
-        for ((text, style), h) in lines.iter().zip(&heights) {
-            area.draw_text(text, style, (8, y))?;
+        for ((line, style), h) in lines.iter().zip(&heights) {
+            text::draw(area, line, style, (8, y))?;
             y += h;
         }
         let top = layout.rows as f64;
