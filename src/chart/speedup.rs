@@ -209,3 +209,49 @@ fn own_bound(g: &Group, pts: &[&Point]) -> Vec<(f64, f64)> {
         .map(|(p, b)| ((p.workers as f64).log2(), b))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(model: &str, workers: usize, ideal: f64) -> Point {
+        Point {
+            model: model.into(),
+            workers,
+            n: 3,
+            median: ideal,
+            low: ideal,
+            high: ideal,
+            ideal: Some(ideal),
+            speedup: Some(1.0),
+            speedup_ci: None,
+        }
+    }
+
+    #[test]
+    fn a_waiting_models_bound_is_the_sequential_ideal_over_its_own() {
+        let g = Group {
+            experiment: "e",
+            workload: "sleep",
+            axes_label: String::new(),
+            machine: "m",
+            cores: 2,
+            points: vec![
+                point("sequential", 1, 1.0),
+                point("async_pool", 1, 0.01),
+                point("rayon", 4, 0.25),
+                point("rayon", 20, 0.05),
+            ],
+            spans: Vec::new(),
+            timeline_workers: None,
+        };
+        let models = g.models();
+        let bound = |m: &str| {
+            let (_, pts) = models.iter().find(|(name, _)| name == m).unwrap();
+            own_bound(&g, pts)
+        };
+        assert_eq!(bound("rayon"), [(2.0, 4.0), (20f64.log2(), 20.0)]);
+        // Its own bound, not y = x: one worker of async_pool can wait for every task.
+        assert_eq!(bound("async_pool"), [(0.0, 100.0)]);
+    }
+}

@@ -131,3 +131,71 @@ fn paint<DB: DrawingBackend>(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// First and last column with ink in an RGB buffer of `w` columns.
+    fn ink_columns(buf: &[u8], w: usize) -> (usize, usize) {
+        let inked: Vec<usize> = buf
+            .chunks(3)
+            .enumerate()
+            .filter(|(_, p)| p.iter().any(|c| *c < 128))
+            .map(|(i, _)| i % w)
+            .collect();
+        (
+            *inked.iter().min().expect("some ink"),
+            *inked.iter().max().expect("some ink"),
+        )
+    }
+
+    fn render(text: &str, size: f64) -> (Vec<u8>, usize) {
+        let (w, h) = (200usize, 80usize);
+        let mut buf = vec![255u8; w * h * 3];
+        {
+            let area =
+                BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
+            let style = ("sans-serif", size).into_font().color(&BLACK);
+            draw(&area, text, &style, (10, 10)).unwrap();
+            area.present().unwrap();
+        }
+        (buf, w)
+    }
+
+    #[test]
+    fn a_glyph_keeps_its_left_side_bearing() {
+        let style = ("sans-serif", 40.0).into_font().color(&BLACK);
+        let f = font(FontStyle::Normal).as_scaled(PxScale::from(40.0));
+        let bearing = f.h_side_bearing(f.glyph_id('l'));
+        // Plotters drew every glyph from its pen position, bearing dropped.
+        assert!(bearing > 1.5, "{bearing}");
+        let (buf, w) = render("l", 40.0);
+        let (first, _) = ink_columns(&buf, w);
+        assert!(
+            (first as f32 - (10.0 + bearing)).abs() <= 1.0,
+            "ink starts at {first}, bearing {bearing}"
+        );
+        assert_eq!(
+            size("l", &style).0,
+            f.h_advance(f.glyph_id('l')).ceil() as u32
+        );
+    }
+
+    #[test]
+    fn ink_spans_the_laid_out_width() {
+        let style = ("sans-serif", 21.0).into_font().color(&BLACK);
+        let (buf, w) = render("sequential lane", 21.0);
+        let (first, last) = ink_columns(&buf, w);
+        let (width, _) = size("sequential lane", &style);
+        // The ink lies inside the advance box, short of it by the outer bearings only.
+        assert!(
+            first >= 10 && last < 10 + width as usize,
+            "{first}..{last} in {width}"
+        );
+        assert!(
+            last - first + 4 >= width as usize,
+            "{first}..{last} in {width}"
+        );
+    }
+}
