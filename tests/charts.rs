@@ -250,3 +250,46 @@ fn a_wall_of_a_thousand_concurrent_tasks_has_no_stripes() {
     }
     assert!(walls > 50, "no wall found: {walls} columns");
 }
+
+/// Heights of the vertical runs of pure black of at least `min` pixels in column `x`.
+fn black_runs(px: &[[u8; 3]], (w, h): (usize, usize), x: usize, min: usize) -> Vec<usize> {
+    let mut runs = Vec::new();
+    let mut run = 0;
+    for y in 0..=h {
+        if y < h && px[y * w + x] == [0, 0, 0] {
+            run += 1;
+        } else {
+            if run >= min {
+                runs.push(run);
+            }
+            run = 0;
+        }
+    }
+    runs
+}
+
+#[test]
+fn every_timeline_panel_has_the_same_height_the_last_one_too() {
+    let (_tmp, dir) = fixture("io-bound");
+    let opts = ChartOptions {
+        width: 1200,
+        height: 750,
+        timeline_workers: Some(3),
+    };
+    let files = render_experiment(&dir, &opts).unwrap();
+    let (w, h, px) = decode_rows(&files[2]);
+    // Each panel's y axis is a black line in one column: the column with the most black
+    // in long runs holds every panel's frame height.
+    let (x, runs) = (0..w / 2)
+        .map(|x| (x, black_runs(&px, (w, h), x, 15)))
+        .max_by_key(|(_, r)| r.iter().sum::<usize>())
+        .unwrap();
+    assert_eq!(runs.len(), IO_MODELS.len(), "column {x}: {runs:?}");
+    let first = runs[0];
+    for (i, r) in runs.iter().enumerate() {
+        assert!(
+            r.abs_diff(first) <= 3,
+            "panel {i} is {r} px tall, the first {first} px: {runs:?}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 
 mod palette;
 mod speedup;
+mod text;
 mod time;
 mod timeline;
 
@@ -304,17 +305,26 @@ pub fn frame<'b>(
     root.fill(&WHITE)?;
     let (w, _) = root.dim_in_pixel();
     let (top, body) = root.split_vertically(100);
-    top.draw_text(
+    text::draw(
+        &top,
         title,
         &(FONT, 34).into_font().style(FontStyle::Bold).color(&BLACK),
         (30, 14),
     )?;
-    top.draw_text(
+    text::draw(
+        &top,
         subtitle,
         &(FONT, 21).into_font().color(&RGBColor(80, 80, 80)),
         (30, 60),
     )?;
-    let legend_width = 330.min(w / 3);
+    let label_font = (FONT, 21).into_font().color(&BLACK);
+    let widest = legend
+        .iter()
+        .map(|(label, _, _)| text::size(label, &label_font))
+        .map(|(lw, _)| lw + 52 + 24)
+        .max()
+        .unwrap_or(0);
+    let legend_width = widest.max(330).min(w * 2 / 5);
     let (plot, side) = body.split_horizontally(w - legend_width);
     let mut y = 30;
     for (label, colour, mark) in legend {
@@ -337,11 +347,11 @@ pub fn frame<'b>(
                 colour.filled(),
             ))?,
         }
-        side.draw_text(
-            label,
-            &(FONT, 21).into_font().color(&BLACK),
-            (x + 52, y - 12),
-        )?;
+        let beside = label_font.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Left,
+            plotters::style::text_anchor::VPos::Center,
+        ));
+        text::draw(&side, label, &beside, (x + 52, y))?;
         y += 36;
     }
     Ok(plot)
@@ -394,9 +404,6 @@ pub fn axes(
         .disable_mesh()
         .x_labels(0)
         .y_labels(0)
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .axis_desc_style((FONT, 23))
         .draw()?;
     let grid = RGBColor(225, 225, 225).stroke_width(1);
     chart.draw_series(
@@ -423,11 +430,35 @@ pub fn axes(
         ));
     for (x, label) in xs {
         let (px, py) = chart.backend_coord(&(*x, yr.start));
-        root.draw_text(label, &below, (px, py + 8))?;
+        text::draw(root, label, &below, (px, py + 8))?;
     }
     for (y, label) in ys {
         let (px, py) = chart.backend_coord(&(xr.start, *y));
-        root.draw_text(label, &left, (px - 8, py))?;
+        text::draw(root, label, &left, (px - 8, py))?;
+    }
+    // The axis titles, drawn here rather than by the mesh so their text is spaced evenly.
+    let desc = (FONT, 23).into_font().color(&BLACK);
+    let (left_px, bottom_px) = chart.backend_coord(&(xr.start, yr.start));
+    let (right_px, top_px) = chart.backend_coord(&(xr.end, yr.end));
+    if !x_desc.is_empty() {
+        let centred = desc.pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Top,
+        ));
+        text::draw(
+            root,
+            x_desc,
+            &centred,
+            ((left_px + right_px) / 2, bottom_px + 44),
+        )?;
+    }
+    if !y_desc.is_empty() {
+        text::draw_vertical(
+            root,
+            y_desc,
+            &desc,
+            (left_px - 84, (top_px + bottom_px) / 2),
+        )?;
     }
     Ok(())
 }
@@ -472,15 +503,15 @@ pub fn whisker_legend(points: &[Point]) -> String {
     }
 }
 
-/// A model that ignores workers: a flat line across the chart at `y`, a marker at the
-/// concurrency it really used, and a label at the left end.
+/// A model that ignores workers: a flat line across the chart at `y` and a marker at the
+/// concurrency it really used. Its value goes in the legend: labels on the plot would sit
+/// on their own line and on each other (several models share a value).
 pub fn reference_line(
     chart: &mut Chart<'_, '_>,
     (x0, x1): (f64, f64),
     workers: usize,
     y: f64,
     colour: RGBColor,
-    label: &str,
 ) -> anyhow::Result<()> {
     chart.draw_series(LineSeries::new(
         [(x0, y), (x1, y)],
@@ -488,11 +519,6 @@ pub fn reference_line(
     ))?;
     let x = (workers as f64).log2().clamp(x0, x1);
     chart.draw_series([Circle::new((x, y), 7, colour.filled())])?;
-    chart.draw_series([Text::new(
-        label.to_string(),
-        (x0 + (x1 - x0) * 0.01, y),
-        (FONT, 19).into_font().color(&colour),
-    )])?;
     Ok(())
 }
 

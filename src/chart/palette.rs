@@ -2,8 +2,8 @@
 
 use plotters::style::{FontStyle, RGBColor, register_font};
 
-/// The family every chart text uses; registered from an embedded font, so no system
-/// font library is needed.
+/// The family every chart text names; registered from an embedded font, so no system
+/// font library is needed. `text.rs` draws every label from the same embedded Noto Sans.
 pub const FONT: &str = "sans-serif";
 
 /// Okabe–Ito colours (distinguishable with the common colour-vision deficiencies), plus a

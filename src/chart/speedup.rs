@@ -1,4 +1,5 @@
-//! `speedup.png`: speedup over sequential against workers, with y = x and the core count.
+//! `speedup.png`: speedup over sequential against workers, with the bound each model can
+//! reach: the core roofline for CPU work, the model's own ideal for waiting work.
 
 use std::path::Path;
 
@@ -6,8 +7,8 @@ use plotters::prelude::*;
 
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
-    short_number, whisker, whisker_legend, worker_axis, worker_ticks,
+    Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
+    short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -17,15 +18,32 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .into_iter()
         .filter(|(_, pts)| pts.iter().any(|p| p.speedup.is_some()))
         .collect();
+    let cpu_work = matches!(g.workload, "hash_chain" | "mixed");
+    let flat = flat_lines(&models);
     let mut legend: Vec<(String, RGBColor, LegendMark)> = models
         .iter()
-        .map(|(m, _)| (m.clone(), model_colour(m), LegendMark::Line))
+        .zip(&flat)
+        .map(|((m, pts), flat)| {
+            let label = match (flat, pts[0].speedup) {
+                (true, Some(s)) => format!("{m} (w={}, flat): {s:.2}x", pts[0].workers),
+                _ => m.clone(),
+            };
+            (label, model_colour(m), LegendMark::Line)
+        })
         .collect();
-    legend.push((
-        "y = x (perfect scaling)".into(),
-        IDEAL_GREY,
-        LegendMark::Dashed,
-    ));
+    if cpu_work {
+        legend.push((
+            "min(workers, cores): CPU roofline".into(),
+            IDEAL_GREY,
+            LegendMark::Dashed,
+        ));
+    } else {
+        legend.push((
+            "dashed: the model's own bound".into(),
+            IDEAL_GREY,
+            LegendMark::Dashed,
+        ));
+    }
     legend.push((whisker_legend(&g.points), IDEAL_GREY, LegendMark::Line));
     legend.push((
         format!("{} cores on this machine", g.cores),
@@ -39,7 +57,8 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         &legend,
     )?;
     if models.is_empty() {
-        plot.draw_text(
+        text::draw(
+            &plot,
             "No speedup to draw: add \"sequential\" to the models in [matrix] to get a baseline.",
             &(FONT, 28).into_font().color(&BLACK),
             (40, 200),
@@ -59,6 +78,16 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .iter()
         .filter_map(|p| p.speedup)
         .fold(0.0f64, f64::max);
+    let bound_max = if cpu_work {
+        0.0
+    } else {
+        models
+            .iter()
+            .flat_map(|(_, pts)| own_bound(g, pts))
+            .map(|(_, y)| y)
+            .fold(0.0f64, f64::max)
+    };
+    let smax = smax.max(bound_max);
     let yhi = (smax * 1.15).max(g.cores as f64 * 1.3).max(1.5);
     let (x0, x1) = (xlo.log2(), xhi.log2());
     let mut chart = ChartBuilder::on(&plot)
@@ -78,18 +107,35 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         "workers (log scale)",
         "speedup over sequential (x)",
     )?;
-    let diagonal: Vec<(f64, f64)> = (0..=200)
-        .map(|i| x0 + (x1 - x0) * i as f64 / 200.0)
-        .map(|x| (x, 2f64.powf(x)))
-        .filter(|(_, y)| *y <= yhi)
-        .collect();
-    chart.draw_series(DashedLineSeries::new(
-        diagonal,
-        12,
-        8,
-        IDEAL_GREY.stroke_width(2),
-    ))?;
     let core_x = (g.cores as f64).log2();
+    if cpu_work {
+        // min(workers, cores): the diagonal up to the core count, flat after it. On the
+        // log-2 axis the diagonal is y = 2^x, sampled finely enough to look smooth.
+        let roof: Vec<(f64, f64)> = (0..=200)
+            .map(|i| x0 + (x1 - x0) * i as f64 / 200.0)
+            .map(|x| (x, 2f64.powf(x).min(g.cores as f64)))
+            .collect();
+        chart.draw_series(DashedLineSeries::new(
+            roof,
+            12,
+            8,
+            IDEAL_GREY.stroke_width(2),
+        ))?;
+    } else {
+        for ((model, pts), flat) in models.iter().zip(&flat) {
+            let bound = own_bound(g, pts);
+            if *flat || bound.len() < 2 {
+                continue;
+            }
+            let colour = model_colour(model);
+            chart.draw_series(DashedLineSeries::new(
+                bound.into_iter().map(|(x, y)| (x, y.min(yhi))),
+                10,
+                8,
+                colour.mix(0.7).stroke_width(2),
+            ))?;
+        }
+    }
     let red = RGBColor(200, 0, 0);
     chart.draw_series(DashedLineSeries::new(
         [(core_x, 0.0), (core_x, yhi)],
@@ -97,21 +143,31 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         8,
         red.stroke_width(2),
     ))?;
-    chart.draw_series([Text::new(
-        format!(
-            " {} cores: CPU work cannot go faster than {}x",
-            g.cores, g.cores
-        ),
-        (core_x, yhi * 0.97),
-        (FONT, 20).into_font().color(&red),
-    )])?;
-    let flat = flat_lines(&models);
+    // Above every model and bound (the y range leaves 13% headroom over both) and clear of
+    // the red line it names.
+    let label = format!(
+        "{} cores: CPU work cannot go faster than {}x",
+        g.cores, g.cores
+    );
+    let font = (FONT, 20).into_font().color(&red);
+    let (lx, ly) = chart.backend_coord(&(core_x, yhi));
+    let (tw, th) = text::size(&label, &font);
+    let (px1, _) = chart.backend_coord(&(x1, yhi));
+    let lx = if lx + 12 + tw as i32 <= px1 {
+        lx + 12
+    } else {
+        lx - 12 - tw as i32
+    };
+    root.draw(&Rectangle::new(
+        [(lx - 4, ly + 4), (lx + tw as i32 + 4, ly + 12 + th as i32)],
+        WHITE.filled(),
+    ))?;
+    text::draw(&root, &label, &font, (lx, ly + 8))?;
     for ((model, pts), flat) in models.iter().zip(&flat) {
         let colour = model_colour(model);
         if *flat {
             if let Some(s) = pts[0].speedup {
-                let label = format!("{model} (w={}): {s:.2}x", pts[0].workers);
-                reference_line(&mut chart, (x0, x1), pts[0].workers, s, colour, &label)?;
+                reference_line(&mut chart, (x0, x1), pts[0].workers, s, colour)?;
             }
             continue;
         }
@@ -135,4 +191,67 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     }
     root.present()?;
     Ok(())
+}
+
+/// A waiting model's own bound at each of its points: the sequential baseline's ideal time
+/// over the cell's ideal time, as (log2 workers, speedup).
+fn own_bound(g: &Group, pts: &[&Point]) -> Vec<(f64, f64)> {
+    let Some(base) = g
+        .points
+        .iter()
+        .find(|p| p.model == "sequential")
+        .and_then(|p| p.ideal)
+    else {
+        return Vec::new();
+    };
+    pts.iter()
+        .filter_map(|p| p.ideal.filter(|i| *i > 0.0).map(|i| (p, base / i)))
+        .map(|(p, b)| ((p.workers as f64).log2(), b))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(model: &str, workers: usize, ideal: f64) -> Point {
+        Point {
+            model: model.into(),
+            workers,
+            n: 3,
+            median: ideal,
+            low: ideal,
+            high: ideal,
+            ideal: Some(ideal),
+            speedup: Some(1.0),
+            speedup_ci: None,
+        }
+    }
+
+    #[test]
+    fn a_waiting_models_bound_is_the_sequential_ideal_over_its_own() {
+        let g = Group {
+            experiment: "e",
+            workload: "sleep",
+            axes_label: String::new(),
+            machine: "m",
+            cores: 2,
+            points: vec![
+                point("sequential", 1, 1.0),
+                point("async_pool", 1, 0.01),
+                point("rayon", 4, 0.25),
+                point("rayon", 20, 0.05),
+            ],
+            spans: Vec::new(),
+            timeline_workers: None,
+        };
+        let models = g.models();
+        let bound = |m: &str| {
+            let (_, pts) = models.iter().find(|(name, _)| name == m).unwrap();
+            own_bound(&g, pts)
+        };
+        assert_eq!(bound("rayon"), [(2.0, 4.0), (20f64.log2(), 20.0)]);
+        // Its own bound, not y = x: one worker of async_pool can wait for every task.
+        assert_eq!(bound("async_pool"), [(0.0, 100.0)]);
+    }
 }

@@ -19,7 +19,11 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .zip(&flat)
         .map(|((m, pts), flat)| {
             let label = if *flat {
-                format!("{m} (w={}, flat)", pts[0].workers)
+                format!(
+                    "{m} (w={}, flat): {}",
+                    pts[0].workers,
+                    crate::report::seconds(pts[0].median)
+                )
             } else {
                 m.clone()
             };
@@ -110,8 +114,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
                     colour.mix(0.55).stroke_width(2),
                 ))?;
             }
-            let label = format!("{model}: {}", crate::report::seconds(p.median));
-            reference_line(&mut chart, (x0, x1), p.workers, y, colour, &label)?;
+            reference_line(&mut chart, (x0, x1), p.workers, y, colour)?;
             continue;
         }
         let xy: Vec<(f64, f64)> = pts

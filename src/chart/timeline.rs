@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::palette::{FAILED, FONT, model_colour};
-use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number};
+use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number, text};
 
 /// How many pixel columns time is cut into when spans are aggregated.
 const COLUMNS: usize = 600;
@@ -27,7 +27,8 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     };
     let plot = frame(&root, &g.title(&which), g.machine, &legend)?;
     if panels.is_empty() {
-        plot.draw_text(
+        text::draw(
+            &plot,
             "No task timeline recorded (tasks.csv is empty or missing).",
             &(FONT, 28).into_font().color(&BLACK),
             (40, 200),
@@ -44,13 +45,33 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     // One shared time axis compares models directly, unless one panel would shrink to a
     // sliver: then each panel gets its own scale and says so.
     let shared = longest / shortest <= 10.0;
-    let areas = plot.margin(10, 10, 10, 24).split_evenly((panels.len(), 1));
     let last = panels.len() - 1;
+    // The room under each panel for its time axis; the last panel carries the axis title
+    // too. Panels are cut so that what remains, the rows, is the same for every panel.
+    let axis_room = |i: usize| -> u32 {
+        if i == last {
+            60
+        } else if !shared {
+            34
+        } else {
+            8
+        }
+    };
+    let area = plot.margin(10, 10, 10, 24);
+    let (_, total) = area.dim_in_pixel();
+    let rows_px =
+        total.saturating_sub((0..panels.len()).map(axis_room).sum::<u32>()) / panels.len() as u32;
+    let breaks: Vec<u32> = (0..last)
+        .scan(0, |y, i| {
+            *y += rows_px + axis_room(i);
+            Some(*y)
+        })
+        .collect();
+    let areas = area.split_by_breakpoints(Vec::<u32>::new(), breaks);
     for (i, ((model, workers, spans), area)) in panels.iter().zip(areas.iter()).enumerate() {
         let tmax = if shared { longest } else { ends[i] };
         let labelled = i == last || !shared;
-        let (_, h) = area.dim_in_pixel();
-        let budget = (h as usize).saturating_sub(if labelled { 60 } else { 20 }) / 3;
+        let budget = rows_px as usize / 3;
         let colour = model_colour(model);
         let lanes: Vec<usize> = {
             let mut l: Vec<usize> = spans.iter().map(|s| s.lane).collect();
@@ -60,13 +81,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         };
         let layout = Layout::new(spans, &lanes, budget.max(4), tmax);
         let mut chart = ChartBuilder::on(area)
-            .x_label_area_size(if i == last {
-                60
-            } else if labelled {
-                34
-            } else {
-                8
-            })
+            .x_label_area_size(axis_room(i))
             .y_label_area_size(220)
             .build_cartesian_2d(0.0..tmax, 0.0..layout.rows as f64)?;
         let xticks: Vec<(f64, String)> = linear_ticks(0.0, tmax)
@@ -94,22 +109,43 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             1 => "1 lane".to_string(),
             n => format!("{n} lanes"),
         };
-        let (_, area_h) = area.dim_in_pixel();
-        area.draw_text(
-            model,
-            &(FONT, 24).into_font().style(FontStyle::Bold).color(&colour),
-            (8, (area_h as i32) / 2 - 30),
-        )?;
-        area.draw_text(
-            &format!("w={workers} · {lane_word}"),
-            &(FONT, 19).into_font().color(&BLACK),
-            (8, (area_h as i32) / 2 - 2),
-        )?;
-        area.draw_text(
-            &format!("{} tasks · {}", spans.len(), layout.mode),
-            &(FONT, 17).into_font().color(&RGBColor(90, 90, 90)),
-            (8, (area_h as i32) / 2 + 22),
-        )?;
+        // The panel's label is centred on its rows, in smaller type and without the
+        // layout line when the rows are too thin for all three lines.
+        let scale = (rows_px as f64 / 80.0).clamp(0.75, 1.0);
+        let px = |size: f64| (size * scale).round() as i32;
+        // A long model name shrinks to stay clear of the panel's frame.
+        let name = |size: i32| {
+            (FONT, size)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&colour)
+        };
+        let mut name_size = px(24.0);
+        while name_size > 12 && text::size(model, &name(name_size)).0 > 204 {
+            name_size -= 1;
+        }
+        let mut lines = vec![
+            (model.clone(), name(name_size)),
+            (
+                format!("w={workers} · {lane_word}"),
+                (FONT, px(19.0)).into_font().color(&BLACK),
+            ),
+        ];
+        if px(78.0) <= rows_px as i32 {
+            lines.push((
+                format!("{} tasks · {}", spans.len(), layout.mode),
+                (FONT, px(17.0)).into_font().color(&RGBColor(90, 90, 90)),
+            ));
+        }
+        let heights: Vec<i32> = [24, 19, 17][..lines.len()]
+            .iter()
+            .map(|h| px(f64::from(*h) + 6.0))
+            .collect();
+        let mut y = rows_px as i32 / 2 - heights.iter().sum::<i32>() / 2;
+        for ((line, style), h) in lines.iter().zip(&heights) {
+            text::draw(area, line, style, (8, y))?;
+            y += h;
+        }
         let top = layout.rows as f64;
         for sep in &layout.lane_starts[1..] {
             let y = top - *sep as f64;
