@@ -18,6 +18,7 @@ use crate::report;
 use crate::results::digests::{Ballot, fingerprint_of};
 use crate::results::environment::Environment;
 use crate::results::lock::{FolderLock, lock};
+use crate::results::phases::PhasesFile;
 use crate::results::runs::{self, RunRow};
 use crate::results::summary;
 use crate::results::tasks::TasksFile;
@@ -29,7 +30,8 @@ use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment};
 use crate::workload::{
-    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload, hash_chain,
+    BuildEnv, Calibration, Cancel, Check, Phase, PhaseSink, TaskRecord, TaskResult, Verdict,
+    Workload, hash_chain,
 };
 
 /// The run's settings, free of the command-line parser.
@@ -63,6 +65,7 @@ struct Prepared<'e> {
     runs: AppendCsv,
     rows: Vec<RunRow>,
     tasks: TasksFile,
+    phases: PhasesFile,
     /// Which repetition of which cell runs next.
     schedule: Schedule,
     /// This run is the folder's only writer while it holds this.
@@ -181,6 +184,7 @@ fn prepare<'e>(
     let axes: Vec<String> = exp.axes.iter().map(|a| a.name.clone()).collect();
     let (runs, rows) = runs::open(&dir.join("runs.csv"), &axes)?;
     let tasks = TasksFile::open(&dir.join("tasks.csv"), &axes)?;
+    let phases = PhasesFile::open(&dir.join("phases.csv"), &axes)?;
     std::fs::write(dir.join("experiment.toml"), exp.resolved_toml())
         .with_context(|| format!("cannot write {}", dir.display()))?;
     env.write(&dir)?;
@@ -206,6 +210,7 @@ fn prepare<'e>(
         runs,
         rows,
         tasks,
+        phases,
         schedule,
     })
 }
@@ -298,6 +303,7 @@ fn run_experiment(
                     exp.timeout,
                     env.logical_cores,
                     &calibration,
+                    false,
                 );
                 progress.finish(
                     &exp.name,
@@ -313,6 +319,9 @@ fn run_experiment(
         }
         let what = format!("rep {repetition}/{}", exp.repetitions.describe());
         progress.start(&exp.name, &label, &what);
+        // Phases only for the repetition whose timeline tasks.csv keeps.
+        let record_phases =
+            !p.tasks.recorded.contains(&cell.id) && crate::results::phases::worth_recording(&cell);
         let mut rep = measure_repetition(
             &cell,
             &workload,
@@ -320,6 +329,7 @@ fn run_experiment(
             exp.timeout,
             env.logical_cores,
             &calibration,
+            record_phases,
         );
         if rep.interrupted {
             outcome.interrupted = true;
@@ -353,6 +363,7 @@ fn run_experiment(
         p.runs.append(&row.columns())?;
         if !p.tasks.recorded.contains(&cell.id) {
             p.tasks.append(&cell, &rep.records)?;
+            p.phases.append(&cell, &rep.phases)?;
         }
         if row.check == Check::Fail {
             outcome.failed = true;
@@ -378,6 +389,7 @@ fn run_experiment(
         if p.schedule.finished(ci) {
             p.runs.sync_data()?;
             p.tasks.sync_data()?;
+            p.phases.sync_data()?;
             progress.cell_done();
             workloads.remove(&ci);
         }
@@ -484,6 +496,8 @@ pub struct Repetition {
     pub cpu: CpuTimes,
     pub peak_rss_kib: Option<u64>,
     pub records: Vec<TaskRecord>,
+    /// What each task was doing, when this repetition recorded it; by task and start.
+    pub phases: Vec<Phase>,
     pub verdict: Verdict,
     pub ideal_s: Option<f64>,
     pub started_at: String,
@@ -555,6 +569,7 @@ pub fn measure_repetition(
     timeout: Duration,
     cores: usize,
     calibration: &Calibration,
+    record_phases: bool,
 ) -> Repetition {
     let tasks = workload.tasks();
     let ideal_s = cell
@@ -568,6 +583,7 @@ pub fn measure_repetition(
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let (cpu0, children0) = (measure::cpu_self(), measure::cpu_children());
     let epoch = Instant::now();
+    let phases = record_phases.then(|| Arc::new(PhaseSink::new(epoch)));
     let job = OwnedJob {
         workload: workload.clone(),
         workers: cell.workers,
@@ -575,6 +591,7 @@ pub fn measure_repetition(
         cancel: cancel.clone(),
         epoch,
         env: env.clone(),
+        phases: phases.clone(),
     };
     let Supervised {
         result,
@@ -640,6 +657,8 @@ pub fn measure_repetition(
         cpu,
         peak_rss_kib: peak,
         records,
+        // An abandoned model's threads may still hold theirs: those are lost.
+        phases: phases.map(|s| s.take()).unwrap_or_default(),
         verdict,
         ideal_s,
         started_at,

@@ -5,6 +5,7 @@ pub mod digests;
 pub mod environment;
 pub mod flags;
 pub mod lock;
+pub mod phases;
 pub mod runs;
 pub mod stats;
 pub mod summary;
@@ -23,7 +24,7 @@ pub fn file_timestamp() -> String {
 pub fn archive(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let stamp = file_timestamp();
     let mut moved = Vec::new();
-    for name in ["runs", "tasks", "summary"] {
+    for name in ["runs", "tasks", "phases", "summary"] {
         let from = dir.join(format!("{name}.csv"));
         if !from.exists() {
             continue;
