@@ -51,7 +51,7 @@ pub struct Phase {
 /// A phase shorter than this is not kept: an uncontended acquire, not a wait.
 const SHORTEST_S: f64 = 1e-6;
 /// Phases a thread can record before its log first grows.
-const PREALLOCATED: usize = 256;
+const PREALLOCATED: usize = 64;
 
 /// Where the threads of one repetition leave their phases.
 #[derive(Debug)]
