@@ -262,7 +262,7 @@ fn a_gil_threads_timeline_shows_the_lock_held_solid_and_waited_for_pale() {
     lab.write(
         "g.toml",
         "repetitions = 1\n[workload]\nkind = \"hash_chain\"\ninputs = [\"a\", \"b\", \"c\"]\n\
-         iterations = 20_000\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n\
+         iterations = 50_000\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n\
          [models.gil_threads]\nswitch_interval = \"1ms\"\n",
     );
     let out = lab.run(&["g.toml"]);

@@ -296,7 +296,8 @@ mod tests {
     fn phases_show_each_task_holding_and_waiting_for_the_lock() {
         let config = WorkloadConfig::HashChain(crate::workload::hash_chain::HashChainConfig {
             inputs: vec!["a".into(), "b".into()],
-            iterations: 20_000,
+            // Tens of switch intervals each, so that both overlap on a busy machine too.
+            iterations: 100_000,
             tasks: 2,
             expect: Default::default(),
         });

@@ -19,7 +19,8 @@ pub fn file_timestamp() -> String {
     t.replace(['-', ':'], "")
 }
 
-/// Moves `runs.csv` and `tasks.csv` aside as `runs-<timestamp>.csv` (never deleting them);
+/// Moves `runs.csv`, `tasks.csv`, `phases.csv` and `summary.csv` aside as
+/// `runs-<timestamp>.csv` and so on (never deleting them);
 /// returns the new names.
 pub fn archive(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let stamp = file_timestamp();

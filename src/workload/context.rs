@@ -38,8 +38,8 @@ pub trait Interpreter: Sync {
     fn acquire(&self, lane: usize);
     fn release(&self, lane: usize);
     /// Called between CPU steps: hands the lock over if the switch interval has passed
-    /// and another thread waits for it. Returns when it handed the lock over, if it did;
-    /// it holds the lock again on return either way.
+    /// and another thread waits for it. Returns the moment it handed the lock over, if it
+    /// did (the caller's wait for the lock began then); it holds the lock on return.
     fn tick(&self, lane: usize) -> Option<Instant>;
 }
 
