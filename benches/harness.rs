@@ -195,6 +195,7 @@ fn memory_over_repetitions() {
             Duration::from_secs(10),
             2,
             &calibration,
+            false,
         );
         std::hint::black_box(r);
         if rep == 100 || rep == 2000 {

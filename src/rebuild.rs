@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::machine::Watch;
 use crate::results::csv_file::{self, AppendCsv};
 use crate::results::environment::{Environment, logical_cores};
-use crate::results::{runs, tasks};
+use crate::results::{phases, runs, tasks};
 use crate::spec::Experiment;
 
 /// The experiment a results folder was produced by (its resolved `experiment.toml`).
@@ -141,6 +141,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
         .map(|r| (r.cell.clone(), r.repetition, r.started_at.clone()))
         .collect();
     let mut tasks_out = AppendCsv::open(&out.join("tasks.csv"), &tasks::header(&axes))?;
+    let mut phases_out = AppendCsv::open(&out.join("phases.csv"), &phases::header(&axes))?.0;
     let mut timelines: HashSet<String> = tasks_out
         .1
         .iter()
@@ -169,12 +170,26 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Experiment> {
                     r.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
                 tasks_out.0.append_unflushed(&cols)?;
             }
+            // A timeline's phases come from the folder its tasks came from.
+            let phase_file = d.join("phases.csv");
+            if phase_file.is_file() {
+                let (_, rows) = csv_file::read(&phase_file)?;
+                for r in rows
+                    .iter()
+                    .filter(|r| r.get("cell").is_some_and(|c| new_cells.contains(c)))
+                {
+                    let cols: Vec<(&str, String)> =
+                        r.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                    phases_out.append_unflushed(&cols)?;
+                }
+            }
             timelines.extend(new_cells);
         }
     }
     runs_out.flush()?;
     tasks_out.0.flush()?;
-    drop((runs_out, tasks_out));
+    phases_out.flush()?;
+    drop((runs_out, tasks_out, phases_out));
     rebuild_charts(out, (1600, 1000))?;
     experiment_of(out)
 }

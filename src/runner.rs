@@ -19,6 +19,7 @@ use crate::results::claims::{self, ClaimResult};
 use crate::results::digests::{Ballot, fingerprint_of};
 use crate::results::environment::Environment;
 use crate::results::lock::{FolderLock, lock};
+use crate::results::phases::PhasesFile;
 use crate::results::report_md;
 use crate::results::runs::{self, RunRow};
 use crate::results::summary;
@@ -31,7 +32,8 @@ use crate::spec::duration::format_duration;
 use crate::spec::matrix::expand;
 use crate::spec::{Cell, Experiment};
 use crate::workload::{
-    BuildEnv, Calibration, Cancel, Check, TaskRecord, TaskResult, Verdict, Workload, hash_chain,
+    BuildEnv, Calibration, Cancel, Check, Phase, PhaseSink, TaskRecord, TaskResult, Verdict,
+    Workload, hash_chain,
 };
 
 /// The run's settings, free of the command-line parser.
@@ -67,6 +69,7 @@ struct Prepared<'e> {
     runs: AppendCsv,
     rows: Vec<RunRow>,
     tasks: TasksFile,
+    phases: PhasesFile,
     /// Which repetition of which cell runs next.
     schedule: Schedule,
     /// This run is the folder's only writer while it holds this.
@@ -190,6 +193,7 @@ fn prepare<'e>(
     let axes: Vec<String> = exp.axes.iter().map(|a| a.name.clone()).collect();
     let (runs, rows) = runs::open(&dir.join("runs.csv"), &axes)?;
     let tasks = TasksFile::open(&dir.join("tasks.csv"), &axes)?;
+    let phases = PhasesFile::open(&dir.join("phases.csv"), &axes)?;
     std::fs::write(dir.join("experiment.toml"), exp.resolved_toml())
         .with_context(|| format!("cannot write {}", dir.display()))?;
     env.write(&dir)?;
@@ -215,6 +219,7 @@ fn prepare<'e>(
         runs,
         rows,
         tasks,
+        phases,
         schedule,
     })
 }
@@ -307,6 +312,7 @@ fn run_experiment(
                     exp.timeout,
                     env.logical_cores,
                     &calibration,
+                    false,
                 );
                 progress.finish(
                     &exp.name,
@@ -322,6 +328,9 @@ fn run_experiment(
         }
         let what = format!("rep {repetition}/{}", exp.repetitions.describe());
         progress.start(&exp.name, &label, &what);
+        // Phases only for the repetition whose timeline tasks.csv keeps.
+        let record_phases =
+            !p.tasks.recorded.contains(&cell.id) && crate::results::phases::worth_recording(&cell);
         let mut rep = measure_repetition(
             &cell,
             &workload,
@@ -329,6 +338,7 @@ fn run_experiment(
             exp.timeout,
             env.logical_cores,
             &calibration,
+            record_phases,
         );
         if rep.interrupted {
             outcome.interrupted = true;
@@ -362,6 +372,7 @@ fn run_experiment(
         p.runs.append(&row.columns())?;
         if !p.tasks.recorded.contains(&cell.id) {
             p.tasks.append(&cell, &rep.records)?;
+            p.phases.append(&cell, &rep.phases)?;
         }
         if row.check == Check::Fail {
             outcome.failed = true;
@@ -387,6 +398,7 @@ fn run_experiment(
         if p.schedule.finished(ci) {
             p.runs.sync_data()?;
             p.tasks.sync_data()?;
+            p.phases.sync_data()?;
             progress.cell_done();
             workloads.remove(&ci);
         }
@@ -525,6 +537,8 @@ pub struct Repetition {
     pub cpu: CpuTimes,
     pub peak_rss_kib: Option<u64>,
     pub records: Vec<TaskRecord>,
+    /// What each task was doing, when this repetition recorded it; by task and start.
+    pub phases: Vec<Phase>,
     pub verdict: Verdict,
     pub ideal_s: Option<f64>,
     pub started_at: String,
@@ -596,6 +610,7 @@ pub fn measure_repetition(
     timeout: Duration,
     cores: usize,
     calibration: &Calibration,
+    record_phases: bool,
 ) -> Repetition {
     let tasks = workload.tasks();
     let ideal_s = cell
@@ -609,6 +624,7 @@ pub fn measure_repetition(
     let started_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
     let (cpu0, children0) = (measure::cpu_self(), measure::cpu_children());
     let epoch = Instant::now();
+    let phases = record_phases.then(|| Arc::new(PhaseSink::new(epoch)));
     let job = OwnedJob {
         workload: workload.clone(),
         workers: cell.workers,
@@ -616,6 +632,7 @@ pub fn measure_repetition(
         cancel: cancel.clone(),
         epoch,
         env: env.clone(),
+        phases: phases.clone(),
     };
     let Supervised {
         result,
@@ -681,6 +698,8 @@ pub fn measure_repetition(
         cpu,
         peak_rss_kib: peak,
         records,
+        // An abandoned model's threads may still hold theirs: those are lost.
+        phases: phases.map(|s| s.take()).unwrap_or_default(),
         verdict,
         ideal_s,
         started_at,

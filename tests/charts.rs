@@ -293,3 +293,36 @@ fn every_timeline_panel_has_the_same_height_the_last_one_too() {
         );
     }
 }
+
+/// Pixels of exactly `c`.
+fn count(px: &[[u8; 3]], c: [u8; 3]) -> usize {
+    px.iter().filter(|p| **p == c).count()
+}
+
+#[test]
+fn a_gil_threads_timeline_shows_the_lock_held_solid_and_waited_for_pale() {
+    let lab = Lab::new();
+    lab.write(
+        "g.toml",
+        "repetitions = 1\n[workload]\nkind = \"hash_chain\"\ninputs = [\"a\", \"b\", \"c\"]\n\
+         iterations = 50_000\n[matrix]\nmodel = [\"gil_threads\"]\nworkers = [2]\n\
+         [models.gil_threads]\nswitch_interval = \"1ms\"\n",
+    );
+    let out = lab.run(&["g.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let phases = lab.csv("results/g/phases.csv");
+    let kinds: HashSet<&str> = phases.column("phase").into_iter().collect();
+    assert_eq!(kinds, HashSet::from(["held", "lock_wait"]), "{kinds:?}");
+    // Drawn by `chart` from the CSV files alone, as for results of an earlier run.
+    let o = lab.cmd().args(["chart", "results/g"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let (_, _, px) = decode_rows(&lab.path().join("results/g/timeline.png"));
+    let grey = model_colour("gil_threads");
+    let solid = [grey.0, grey.1, grey.2];
+    // 30 % of the colour and 70 % of white: the shade `chart` gives a wait for the lock.
+    let pale = solid.map(|c| (c as f64 + (255.0 - c as f64) * 0.7).round() as u8);
+    // More than a legend swatch (40 x 16 pixels) of each: the bars show both.
+    let (held, waiting) = (count(&px, solid), count(&px, pale));
+    assert!(held > 2000, "{held} pixels of the held shade");
+    assert!(waiting > 2000, "{waiting} pixels of the waiting shade");
+}

@@ -126,6 +126,7 @@ fn owned(workload: Arc<dyn Workload>) -> OwnedJob {
         cancel: Cancel::new(),
         epoch: Instant::now(),
         env: BuildEnv::default(),
+        phases: None,
     }
 }
 

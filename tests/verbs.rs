@@ -52,6 +52,43 @@ fn merged_shards_hold_every_cell_once_and_a_summary() {
 }
 
 #[test]
+fn merged_shards_keep_the_phases_of_each_timeline_once() {
+    let lab = Lab::new();
+    lab.write("p.toml", "repetitions = 1\n[workload]\nkind = \"mixed\"\ntasks = 2\niterations = 2000\nduration = \"2ms\"\n[matrix]\nmodel = [\"thread_pool\", \"gil_threads\"]\nworkers = [2]\n");
+    let mut shard_rows = 0;
+    for (i, out) in [(1, "a"), (2, "b")] {
+        let o = lab
+            .cmd()
+            .args(["run", "p.toml", "-q", "--no-charts", "--out", out])
+            .args(["--shard", &format!("{i}/2")])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        shard_rows += lab.csv(&format!("{out}/p/phases.csv")).rows.len();
+    }
+    for _ in 0..2 {
+        let o = lab
+            .cmd()
+            .args(["merge", "a/p", "b/p", "--out", "all/p"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let phases = lab.csv("all/p/phases.csv");
+        assert_eq!(phases.rows.len(), shard_rows, "every phase once");
+        let mut kinds = phases.column("phase");
+        kinds.sort_unstable();
+        kinds.dedup();
+        // thread_pool computes and waits; gil_threads holds the lock and waits outside it.
+        assert!(
+            ["compute", "held", "wait"]
+                .iter()
+                .all(|k| kinds.contains(k)),
+            "{kinds:?}"
+        );
+    }
+}
+
+#[test]
 fn chart_rebuilds_the_summary_from_runs_csv() {
     let lab = Lab::new();
     lab.write("c.toml", SLEEPS);

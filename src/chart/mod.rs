@@ -2,6 +2,7 @@
 //! the task timeline, one set per combination of the extra matrix axes.
 
 mod palette;
+mod phases;
 mod speedup;
 mod text;
 mod time;
@@ -77,6 +78,8 @@ pub struct Group<'a> {
     pub cores: usize,
     pub points: Vec<Point>,
     pub spans: Vec<Span>,
+    /// What the tasks were doing, where phases.csv says (empty for older results).
+    pub phases: phases::PhaseIndex,
     /// The worker count whose timeline is drawn, when the user chose one.
     pub timeline_workers: Option<usize>,
 }
@@ -137,6 +140,12 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
     } else {
         (Vec::new(), Vec::new())
     };
+    let phases_path = dir.join("phases.csv");
+    let (_, phase_rows) = if phases_path.is_file() {
+        read_table(&phases_path, "task")?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let (cores, machine) = machine(dir);
     let timeline_workers = opts
         .timeline_workers
@@ -167,9 +176,19 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
             g.1.push(span);
         }
     }
+    let mut phases: BTreeMap<AxisValues, phases::PhaseIndex> = BTreeMap::new();
+    for (i, r) in phase_rows.iter().enumerate() {
+        phases
+            .entry(combo(r))
+            .or_default()
+            .push(r)
+            .with_context(|| format!("{}: line {}", phases_path.display(), i + 2))?;
+    }
     let mut written = Vec::new();
     for key in order {
         let (points, spans) = groups.remove(&key).expect("grouped above");
+        let mut phases = phases.remove(&key).unwrap_or_default();
+        phases.sort();
         let suffix: String = key
             .iter()
             .map(|(k, v)| format!("-{k}={}", v.replace(['/', '\\', ' '], "_")))
@@ -186,6 +205,7 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
             cores,
             points,
             spans,
+            phases,
             timeline_workers,
         };
         let size = (opts.width, opts.height);

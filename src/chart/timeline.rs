@@ -8,6 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::palette::{FAILED, FONT, model_colour};
+use super::phases;
 use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number, text};
 
 /// How many pixel columns time is cut into when spans are aggregated.
@@ -21,6 +22,12 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .map(|(m, w, _)| (format!("{m} (w={w})"), model_colour(m), LegendMark::Bar))
         .collect();
     legend.push(("failed task".into(), FAILED, LegendMark::Bar));
+    let phased: Vec<_> = panels
+        .iter()
+        .map(|(m, w, _)| (model_colour(m), g.phases.kinds_of(m, *w)))
+        .filter(|(_, kinds)| !kinds.is_empty())
+        .collect();
+    legend.extend(phases::legend(&phased));
     let which = match g.timeline_workers.or_else(|| shared_workers(&g.spans)) {
         Some(w) => format!("task timeline at {w} workers"),
         None => "task timeline".into(),
@@ -175,11 +182,32 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         };
         match &layout.bars {
             Bars::Rows(items) => {
+                // A task with phases is drawn as its phases, one segment each; a failed
+                // one stays red.
+                let (plain, phased): (Vec<_>, Vec<_>) = items
+                    .iter()
+                    .partition(|(_, s)| !s.ok || g.phases.within(s).is_empty());
                 chart.draw_series(
-                    items
+                    plain
                         .iter()
                         .map(|(row, s)| bar(*row, s.start, s.end, s.ok, 1.0)),
                 )?;
+                let mut fills = Vec::new();
+                let mut edges = Vec::new();
+                for (row, s) in phased {
+                    let y1 = top - row as f64;
+                    let (y_top, y_bottom) = (y1 - pad, y1 - pad - fill_share);
+                    for &(kind, a, b) in g.phases.within(s) {
+                        let corners = [(a, y_top), (b.min(s.end), y_bottom)];
+                        let fill = phases::shade(colour, kind).filled();
+                        fills.push(Rectangle::new(corners, fill));
+                        if phases::outlined(kind) {
+                            edges.push(Rectangle::new(corners, colour.stroke_width(1)));
+                        }
+                    }
+                }
+                chart.draw_series(fills)?;
+                chart.draw_series(edges)?;
             }
             Bars::Profile {
                 columns,

@@ -20,7 +20,9 @@ impl Scheduler for GilThreads {
         std::thread::scope(|scope| {
             let (next, gil) = (&next, &gil);
             let handles = start_pool(scope, &started, job.workers, "gil", move |lane| {
-                let mut worker = Worker::new(lane, job.cancel).with_interpreter(gil);
+                let mut worker = Worker::new(lane, job.cancel)
+                    .with_interpreter(gil)
+                    .with_phases(job.phases);
                 let mut records = Vec::new();
                 loop {
                     let task = next.fetch_add(1, Ordering::Relaxed);
@@ -205,22 +207,24 @@ impl Interpreter for Gil {
     }
 
     #[inline]
-    fn tick(&self, lane: usize) {
+    fn tick(&self, lane: usize) -> Option<Instant> {
         if !self.contended.load(Ordering::Relaxed) {
-            return;
+            return None;
         }
         let held = self
             .now_ns()
             .saturating_sub(self.taken_ns.load(Ordering::Relaxed));
         if held < self.switch_interval_ns {
-            return;
+            return None;
         }
         let mut state = self.lock_state();
         if state.holder != Some(lane) || state.waiting.is_empty() {
-            return;
+            return None;
         }
         self.hand_over(&mut state);
+        let handed_over = Instant::now();
         self.wait_for_turn(state, lane);
+        Some(handed_over)
     }
 }
 
@@ -233,8 +237,8 @@ mod tests {
     use crate::workload::hash_chain::run_chain;
     use crate::workload::sleep::SleepConfig;
     use crate::workload::{
-        AsyncWorker, BuildEnv, Cancel, TaskFuture, TaskRecord, TaskResult, Verdict, Workload,
-        WorkloadConfig,
+        AsyncWorker, BuildEnv, Cancel, PhaseKind, TaskFuture, TaskRecord, TaskResult, Verdict,
+        Workload, WorkloadConfig,
     };
 
     /// Task 0 panics while holding the lock; the others must still get it.
@@ -273,6 +277,7 @@ mod tests {
             cancel: &cancel,
             epoch: Instant::now(),
             env: &env,
+            phases: None,
         };
         let mut done = GilThreads.run(&job).unwrap();
         done.records.sort_by_key(|r| r.task);
@@ -283,6 +288,62 @@ mod tests {
             crate::workload::Output::Error(e) if e.contains("task 0 always panics")
         ));
         assert!(done.records[1..].iter().all(|r| r.result.ok));
+    }
+
+    /// Two tasks of pure CPU work on two threads take turns: each holds the lock and
+    /// waits for it, in stretches that follow each other inside its span.
+    #[test]
+    fn phases_show_each_task_holding_and_waiting_for_the_lock() {
+        let config = WorkloadConfig::HashChain(crate::workload::hash_chain::HashChainConfig {
+            inputs: vec!["a".into(), "b".into()],
+            // Tens of switch intervals each, so that both overlap on a busy machine too.
+            iterations: 100_000,
+            tasks: 2,
+            expect: Default::default(),
+        });
+        let env = BuildEnv::default();
+        let workload = config.build(&env).unwrap();
+        let settings = ModelSettings {
+            switch_interval: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let cancel = Cancel::new();
+        let epoch = Instant::now();
+        let sink = crate::workload::PhaseSink::new(epoch);
+        let job = Job {
+            workload: &workload,
+            workers: 2,
+            settings: &settings,
+            cancel: &cancel,
+            epoch,
+            env: &env,
+            phases: Some(&sink),
+        };
+        let done = GilThreads.run(&job).unwrap();
+        let phases = sink.take();
+        for r in &done.records {
+            let mine: Vec<_> = phases.iter().filter(|p| p.task == r.task).collect();
+            let has = |k: PhaseKind| mine.iter().any(|p| p.kind == k);
+            assert!(
+                has(PhaseKind::Held) && has(PhaseKind::LockWait),
+                "task {}: {mine:?}",
+                r.task
+            );
+            assert!(mine.iter().all(|p| p.lane == r.lane && p.start_s < p.end_s));
+            assert!(
+                mine.iter()
+                    .all(|p| p.start_s >= r.start_s && p.end_s <= r.end_s),
+                "task {} spans {}..{}: {mine:?}",
+                r.task,
+                r.start_s,
+                r.end_s
+            );
+            assert!(
+                mine.windows(2).all(|w| w[0].end_s <= w[1].start_s),
+                "task {}: phases overlap: {mine:?}",
+                r.task
+            );
+        }
     }
 
     #[test]

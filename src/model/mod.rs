@@ -26,7 +26,9 @@ pub use kind::{Concurrency, CpythonModel, CustomModel, Model, ModelKind};
 
 use crate::measure::CpuTimes;
 use crate::spec::ModelSettings;
-use crate::workload::{AsyncWorker, BuildEnv, Cancel, TaskRecord, TaskResult, Worker, Workload};
+use crate::workload::{
+    AsyncWorker, BuildEnv, Cancel, PhaseSink, TaskRecord, TaskResult, Worker, Workload,
+};
 
 /// Everything a model needs to run one repetition.
 pub struct Job<'a> {
@@ -37,6 +39,9 @@ pub struct Job<'a> {
     /// Task spans are measured from here.
     pub epoch: Instant,
     pub env: &'a BuildEnv,
+    /// Where task threads leave their phases, in the repetition that records them
+    /// (measured from `epoch` too).
+    pub phases: Option<&'a PhaseSink>,
 }
 
 /// What a model gives back from one repetition.
@@ -114,6 +119,7 @@ pub fn run_workload(
         cancel,
         epoch: Instant::now(),
         env: &env,
+        phases: None,
     };
     let mut execution = scheduler(kind).run(&job)?;
     let wall = job.epoch.elapsed();
@@ -147,9 +153,11 @@ pub fn run_task(
     epoch: Instant,
 ) -> TaskRecord {
     let start_s = epoch.elapsed().as_secs_f64();
+    worker.begin_task(task, start_s);
     let result = catch_unwind(AssertUnwindSafe(|| workload.run_blocking(task, worker)))
         .unwrap_or_else(|payload| TaskResult::error(panic_message(payload.as_ref())));
     let end_s = epoch.elapsed().as_secs_f64();
+    worker.end_task(end_s);
     TaskRecord {
         task,
         lane: worker.lane,

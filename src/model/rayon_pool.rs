@@ -23,7 +23,10 @@ impl Scheduler for RayonPool {
                 .into_par_iter()
                 .with_max_len(1)
                 .map_init(
-                    || Worker::new(rayon::current_thread_index().unwrap_or(0), job.cancel),
+                    || {
+                        Worker::new(rayon::current_thread_index().unwrap_or(0), job.cancel)
+                            .with_phases(job.phases)
+                    },
                     |worker, task| {
                         if job.cancel.is_set() {
                             let at = job.epoch.elapsed().as_secs_f64();

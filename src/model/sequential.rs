@@ -7,7 +7,7 @@ pub struct Sequential;
 
 impl Scheduler for Sequential {
     fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
-        let mut worker = Worker::new(0, job.cancel);
+        let mut worker = Worker::new(0, job.cancel).with_phases(job.phases);
         let mut records = Vec::with_capacity(job.workload.tasks());
         for task in 0..job.workload.tasks() {
             if job.cancel.is_set() {

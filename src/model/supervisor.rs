@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::{Execution, Job, Model, panic_message};
 use crate::spec::ModelSettings;
 use crate::spec::duration::format_duration;
-use crate::workload::{BuildEnv, Cancel, Workload};
+use crate::workload::{BuildEnv, Cancel, PhaseSink, Workload};
 
 /// How long a cancelled model may take to stop before it is abandoned. Waits notice a
 /// cancel within 100 ms and CPU work within microseconds; this leaves room for a
@@ -33,6 +33,8 @@ pub struct OwnedJob {
     pub cancel: Cancel,
     pub epoch: Instant,
     pub env: BuildEnv,
+    /// Set in the repetition whose phases are recorded.
+    pub phases: Option<Arc<PhaseSink>>,
 }
 
 impl OwnedJob {
@@ -44,6 +46,7 @@ impl OwnedJob {
             cancel: &self.cancel,
             epoch: self.epoch,
             env: &self.env,
+            phases: self.phases.as_deref(),
         }
     }
 }

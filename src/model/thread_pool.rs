@@ -17,7 +17,7 @@ impl Scheduler for ThreadPool {
         std::thread::scope(|scope| {
             let next = &next;
             let handles = start_pool(scope, &started, job.workers, "pool", move |lane| {
-                let mut worker = Worker::new(lane, job.cancel);
+                let mut worker = Worker::new(lane, job.cancel).with_phases(job.phases);
                 let mut records = Vec::new();
                 loop {
                     let task = next.fetch_add(1, Ordering::Relaxed);

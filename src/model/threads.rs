@@ -15,7 +15,7 @@ impl Scheduler for Threads {
                     break;
                 }
                 let handle = spawn_scoped(scope, format!("task-{task}"), move || {
-                    let mut worker = Worker::new(task, job.cancel);
+                    let mut worker = Worker::new(task, job.cancel).with_phases(job.phases);
                     run_task(workload, task, &mut worker, job.epoch)
                 });
                 match handle {

@@ -6,6 +6,7 @@ pub mod digests;
 pub mod environment;
 pub mod flags;
 pub mod lock;
+pub mod phases;
 pub mod report_md;
 pub mod runs;
 pub mod stats;
@@ -20,12 +21,13 @@ pub fn file_timestamp() -> String {
     t.replace(['-', ':'], "")
 }
 
-/// Moves `runs.csv` and `tasks.csv` aside as `runs-<timestamp>.csv` (never deleting them);
+/// Moves `runs.csv`, `tasks.csv`, `phases.csv` and `summary.csv` aside as
+/// `runs-<timestamp>.csv` and so on (never deleting them);
 /// returns the new names.
 pub fn archive(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let stamp = file_timestamp();
     let mut moved = Vec::new();
-    for name in ["runs", "tasks", "summary"] {
+    for name in ["runs", "tasks", "phases", "summary"] {
         let from = dir.join(format!("{name}.csv"));
         if !from.exists() {
             continue;

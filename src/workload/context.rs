@@ -1,12 +1,14 @@
 //! What a model hands a running task: its lane, cancellation, and the hooks a wait must call.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::CounterStore;
+use super::phases::{PhaseKind, PhaseLog, PhaseSink};
 
 /// Longest uninterrupted sleep, so a timeout or a signal is noticed within this.
 const WAIT_SLICE: Duration = Duration::from_millis(100);
@@ -36,8 +38,9 @@ pub trait Interpreter: Sync {
     fn acquire(&self, lane: usize);
     fn release(&self, lane: usize);
     /// Called between CPU steps: hands the lock over if the switch interval has passed
-    /// and another thread waits for it.
-    fn tick(&self, lane: usize);
+    /// and another thread waits for it. Returns the moment it handed the lock over, if it
+    /// did (the caller's wait for the lock began then); it holds the lock on return.
+    fn tick(&self, lane: usize) -> Option<Instant>;
 }
 
 /// The context of a task running on an OS thread.
@@ -49,6 +52,8 @@ pub struct Worker<'a> {
     counter: Option<&'a dyn CounterStore>,
     /// Per-thread state a workload keeps between tasks (e.g. an HTTP agent).
     pub local: Option<Box<dyn Any + Send>>,
+    /// The phases of the tasks this thread runs, when the repetition records them.
+    phases: Option<RefCell<PhaseLog<'a>>>,
 }
 
 impl<'a> Worker<'a> {
@@ -59,6 +64,39 @@ impl<'a> Worker<'a> {
             interpreter: None,
             counter: None,
             local: None,
+            phases: None,
+        }
+    }
+
+    /// Records the phases of this thread's tasks into `sink`, if there is one.
+    pub fn with_phases(mut self, sink: Option<&'a PhaseSink>) -> Worker<'a> {
+        self.phases = sink.map(|s| RefCell::new(PhaseLog::new(s)));
+        self
+    }
+
+    /// Task `task` starts at `at_s` (seconds from the repetition's start): holding the
+    /// interpreter lock, or computing.
+    pub fn begin_task(&self, task: usize, at_s: f64) {
+        if let Some(log) = &self.phases {
+            let kind = match self.interpreter {
+                Some(_) => PhaseKind::Held,
+                None => PhaseKind::Compute,
+            };
+            log.borrow_mut().begin(task, self.lane, kind, at_s);
+        }
+    }
+
+    /// The task under way ends at `at_s`.
+    pub fn end_task(&self, at_s: f64) {
+        if let Some(log) = &self.phases {
+            log.borrow_mut().end(at_s);
+        }
+    }
+
+    #[inline]
+    fn enter(&self, kind: PhaseKind) {
+        if let Some(log) = &self.phases {
+            log.borrow_mut().switch(kind);
         }
     }
 
@@ -88,8 +126,14 @@ impl<'a> Worker<'a> {
     /// Between CPU steps: lets an interpreter lock switch; false once cancelled.
     #[inline]
     pub fn tick(&self) -> bool {
-        if let Some(i) = self.interpreter {
-            i.tick(self.lane);
+        if let Some(i) = self.interpreter
+            && let Some(handed_over) = i.tick(self.lane)
+            && let Some(log) = &self.phases
+        {
+            let mut log = log.borrow_mut();
+            let at = log.seconds(handed_over);
+            log.switch_at(PhaseKind::LockWait, at);
+            log.switch(PhaseKind::Held);
         }
         !self.cancel.is_set()
     }
@@ -101,13 +145,18 @@ impl<'a> Worker<'a> {
 
     /// Runs `f` (blocking IO) with any interpreter lock released, as CPython releases the GIL.
     pub fn outside_lock<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.enter(PhaseKind::Wait);
         if let Some(i) = self.interpreter {
             i.release(self.lane);
             let r = f();
+            self.enter(PhaseKind::LockWait);
             i.acquire(self.lane);
+            self.enter(PhaseKind::Held);
             r
         } else {
-            f()
+            let r = f();
+            self.enter(PhaseKind::Compute);
+            r
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod counter;
 pub mod hash_chain;
 pub mod http;
 pub mod mixed;
+pub mod phases;
 pub mod sleep;
 pub mod steps;
 
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::spec::params::Params;
 pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, Interpreter, ToThread, Worker};
 pub use counter::{CounterOp, CounterStore};
+pub use phases::{Phase, PhaseKind, PhaseLog, PhaseSink};
 
 /// A workload's parameters, resolved for one cell. Serialised to define the cell and to
 /// hand the workload to child processes.
