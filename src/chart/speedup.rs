@@ -243,6 +243,7 @@ mod tests {
                 point("rayon", 20, 0.05),
             ],
             spans: Vec::new(),
+            phases: Default::default(),
             timeline_workers: None,
         };
         let models = g.models();
