@@ -39,10 +39,19 @@ fn load(paths: &PathsArg, selection: Option<&Selection>) -> anyhow::Result<Vec<E
     Ok(crate::spec::load_all(&files, overrides)?)
 }
 
+/// The shard `--shard` names; `auto` asks the scheduler's variables (exit 2 when unclear).
+fn shard_of(selection: &Selection) -> Result<Option<crate::selection::Shard>, UsageError> {
+    selection
+        .shard
+        .map(|s| s.resolve().map_err(UsageError))
+        .transpose()
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Run(args) => {
             let experiments = load(&args.paths, Some(&args.selection))?;
+            let shard = shard_of(&args.selection)?;
             if let Err(e) = crate::signals::install() {
                 eprintln!("warning: signals will stop the run at once, without cleanup: {e}");
             }
@@ -52,7 +61,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 only: args.selection.only.clone(),
                 fresh: args.fresh,
                 charts: !args.no_charts,
-                shard: args.selection.shard,
+                shard,
                 quiet: args.quiet,
             };
             let outcome = crate::runner::run(&experiments, &opts)?;
@@ -75,7 +84,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 &experiments,
                 &args.selection.out,
                 &args.selection.only,
-                args.selection.shard,
+                shard_of(&args.selection)?,
             )?;
             Ok(EXIT_OK)
         }

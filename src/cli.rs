@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::selection::{Filter, Shard};
+use crate::selection::{Filter, ShardArg};
 use crate::spec::Override;
 
 /// A lab for concurrency experiments: declare a workload and the execution models to
@@ -50,9 +50,12 @@ pub struct Selection {
     /// e.g. --only model=async,threads. Repeat to narrow further.
     #[arg(long, value_name = "KEY=V[,V]...")]
     pub only: Vec<Filter>,
-    /// Run only this deterministic share of the cells, e.g. --shard 1/2.
-    #[arg(long, value_name = "I/N")]
-    pub shard: Option<Shard>,
+    /// Run only this deterministic share of the cells, e.g. --shard 1/2 (1-based). `auto`
+    /// takes it from the scheduler: CONCLAB_SHARD=I/N, a Slurm array task
+    /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX with CONCLAB_SHARDS).
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<ShardArg>,
     /// Override a top-level or workload key (or fix a matrix axis), e.g. --set repetitions=1.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<Override>,

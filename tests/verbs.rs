@@ -156,3 +156,125 @@ fn the_committed_schema_is_what_the_schema_verb_prints() {
         "run `cargo run -- schema > experiment.schema.json`"
     );
 }
+
+/// Every variable `--shard auto` reads, so a test sets exactly the ones it means.
+const SHARD_VARIABLES: [&str; 6] = [
+    "CONCLAB_SHARD",
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_COUNT",
+    "JOB_COMPLETION_INDEX",
+    "CONCLAB_SHARDS",
+];
+
+fn run_auto(lab: &Lab, out: &str, vars: &[(&str, String)]) -> std::process::Output {
+    let mut c = lab.cmd();
+    c.args([
+        "run",
+        "m.toml",
+        "-q",
+        "--no-charts",
+        "--out",
+        out,
+        "--shard",
+        "auto",
+    ]);
+    for v in SHARD_VARIABLES {
+        c.env_remove(v);
+    }
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+/// (cell, n) of every summary row, sorted.
+fn cells_and_n(lab: &Lab, rel: &str) -> Vec<(String, String)> {
+    let s = lab.csv(rel);
+    let mut v: Vec<(String, String)> = s
+        .rows
+        .iter()
+        .map(|r| (r["cell"].clone(), r["n"].clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn shard_auto_from_each_scheduler_merges_to_the_whole_run() {
+    let lab = Lab::new();
+    lab.write(
+        "m.toml",
+        &SLEEPS.replace("repetitions = 1", "repetitions = 2"),
+    );
+    let o = run_auto(&lab, "whole", &[("CONCLAB_SHARD", "1/1".into())]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let whole = cells_and_n(&lab, "whole/m/summary.csv");
+    assert_eq!(whole.len(), 5);
+    let slurm = |id: usize| {
+        vec![
+            ("SLURM_ARRAY_TASK_ID", (id + 3).to_string()),
+            ("SLURM_ARRAY_TASK_MIN", "3".to_string()),
+            ("SLURM_ARRAY_TASK_COUNT", "2".to_string()),
+        ]
+    };
+    let k8s = |i: usize| {
+        vec![
+            ("JOB_COMPLETION_INDEX", i.to_string()),
+            ("CONCLAB_SHARDS", "2".to_string()),
+        ]
+    };
+    let schedulers: [(&str, &dyn Fn(usize) -> Vec<(&'static str, String)>); 2] =
+        [("slurm", &slurm), ("k8s", &k8s)];
+    for (name, vars) in schedulers {
+        let mut shard_cells = Vec::new();
+        for i in 0..2 {
+            let o = run_auto(&lab, &format!("{name}-{i}"), &vars(i));
+            assert_eq!(code(&o), 0, "{name} {i}: {}", stderr(&o));
+            shard_cells.push(lab.csv(&format!("{name}-{i}/m/summary.csv")).rows.len());
+        }
+        assert!(
+            shard_cells.iter().all(|&n| n > 0 && n < 5),
+            "{shard_cells:?}"
+        );
+        let o = lab
+            .cmd()
+            .args(["merge", &format!("{name}-0/m"), &format!("{name}-1/m")])
+            .args(["--out", &format!("{name}-all/m")])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+        assert_eq!(
+            cells_and_n(&lab, &format!("{name}-all/m/summary.csv")),
+            whole,
+            "{name}: the merged shards hold every cell with its repetitions"
+        );
+    }
+}
+
+#[test]
+fn shard_auto_without_a_scheduler_or_with_a_wrong_one_exits_2() {
+    let lab = Lab::new();
+    lab.write("m.toml", SLEEPS);
+    let o = run_auto(&lab, "x", &[]);
+    assert_eq!(code(&o), 2);
+    for v in SHARD_VARIABLES {
+        assert!(stderr(&o).contains(v), "{v} named: {}", stderr(&o));
+    }
+    let o = run_auto(
+        &lab,
+        "x",
+        &[
+            ("SLURM_ARRAY_TASK_ID", "2".into()),
+            ("SLURM_ARRAY_TASK_MIN", "0".into()),
+            ("SLURM_ARRAY_TASK_COUNT", "2".into()),
+        ],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("below the count"), "{}", stderr(&o));
+    let o = run_auto(&lab, "x", &[("JOB_COMPLETION_INDEX", "0".into())]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("CONCLAB_SHARDS"), "{}", stderr(&o));
+    assert!(!lab.path().join("x/m/runs.csv").exists(), "nothing ran");
+}
