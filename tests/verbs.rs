@@ -211,21 +211,22 @@ fn shard_auto_from_each_scheduler_merges_to_the_whole_run() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let whole = cells_and_n(&lab, "whole/m/summary.csv");
     assert_eq!(whole.len(), 5);
-    let slurm = |id: usize| {
+    type Vars = Vec<(&'static str, String)>;
+    type Scheduler = (&'static str, fn(usize) -> Vars);
+    fn slurm(id: usize) -> Vars {
         vec![
             ("SLURM_ARRAY_TASK_ID", (id + 3).to_string()),
             ("SLURM_ARRAY_TASK_MIN", "3".to_string()),
             ("SLURM_ARRAY_TASK_COUNT", "2".to_string()),
         ]
-    };
-    let k8s = |i: usize| {
+    }
+    fn k8s(i: usize) -> Vars {
         vec![
             ("JOB_COMPLETION_INDEX", i.to_string()),
             ("CONCLAB_SHARDS", "2".to_string()),
         ]
-    };
-    let schedulers: [(&str, &dyn Fn(usize) -> Vec<(&'static str, String)>); 2] =
-        [("slurm", &slurm), ("k8s", &k8s)];
+    }
+    let schedulers: [Scheduler; 2] = [("slurm", slurm), ("k8s", k8s)];
     for (name, vars) in schedulers {
         let mut shard_cells = Vec::new();
         for i in 0..2 {
