@@ -368,7 +368,7 @@ fn run_experiment(
                 rep.verdict = Verdict::fail(format!("{}: {why}", cell.model.name()));
             }
         }
-        let row = rep.row(exp, &cell, repetition, &env.host, ns_per_hash);
+        let row = rep.row(exp, &cell, repetition, &env.host_id, ns_per_hash);
         p.runs.append(&row.columns())?;
         if !p.tasks.recorded.contains(&cell.id) {
             p.tasks.append(&cell, &rep.records)?;

@@ -211,6 +211,21 @@ fn shard_auto_from_each_scheduler_merges_to_the_whole_run() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let whole = cells_and_n(&lab, "whole/m/summary.csv");
     assert_eq!(whole.len(), 5);
+    let env: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(lab.path().join("whole/m/environment.json")).unwrap(),
+    )
+    .unwrap();
+    let id = env["host_id"].as_str().unwrap();
+    assert_eq!(id.len(), 8, "{env}");
+    assert!(
+        env["fingerprint"]["memory_kib"].as_u64().unwrap() > 0,
+        "{env}"
+    );
+    let runs = lab.csv("whole/m/runs.csv");
+    assert!(
+        runs.column("host").iter().all(|h| *h == id),
+        "rows carry the host id"
+    );
     type Vars = Vec<(&'static str, String)>;
     type Scheduler = (&'static str, fn(usize) -> Vars);
     fn slurm(id: usize) -> Vars {

@@ -1,6 +1,7 @@
-//! The machine a run measured: `environment.json`.
+//! The machine a run measured: `environment.json`, with its fingerprint and host id.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
@@ -15,6 +16,58 @@ pub struct Environment {
     /// capacity samples, each with its time (see [`crate::machine`]).
     #[serde(default)]
     pub samples: Vec<crate::machine::Sample>,
+    /// What makes two machines' numbers comparable; absent in folders written before it.
+    #[serde(default)]
+    pub fingerprint: Option<Fingerprint>,
+    /// [`Fingerprint::host_id`]: what runs.csv's `host` column holds.
+    #[serde(default)]
+    pub host_id: String,
+}
+
+/// The machine's properties that decide the numbers; equal fingerprints may be pooled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    pub cpu_model: String,
+    pub logical_cores: usize,
+    pub physical_cores: usize,
+    /// MemTotal of /proc/meminfo; 0 when unknown.
+    pub memory_kib: u64,
+    pub kernel: String,
+    pub conclab_version: String,
+}
+
+impl Fingerprint {
+    /// Each field as `name`, `value`, in a fixed order: the host id hashes them so.
+    fn fields(&self) -> [(&'static str, String); 6] {
+        [
+            ("cpu_model", self.cpu_model.clone()),
+            ("logical_cores", self.logical_cores.to_string()),
+            ("physical_cores", self.physical_cores.to_string()),
+            ("memory_kib", self.memory_kib.to_string()),
+            ("kernel", self.kernel.clone()),
+            ("conclab_version", self.conclab_version.clone()),
+        ]
+    }
+
+    /// A short id, stable across runs of one machine and independent of its host name
+    /// (every VM here is called `vm`): the first 8 hex digits of SHA-256 of the fields.
+    pub fn host_id(&self) -> String {
+        let mut h = Sha256::new();
+        for (k, v) in self.fields() {
+            h.update(format!("{k}={v}\n").as_bytes());
+        }
+        hex::encode(h.finalize())[..8].to_string()
+    }
+
+    /// The fields that differ, as `name: mine vs theirs`.
+    pub fn differences(&self, other: &Fingerprint) -> Vec<String> {
+        self.fields()
+            .into_iter()
+            .zip(other.fields())
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((k, a), (_, b))| format!("{k}: {a} vs {b}"))
+            .collect()
+    }
 }
 
 impl Environment {
@@ -27,20 +80,33 @@ impl Environment {
 
     pub fn detect() -> Environment {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        Environment {
-            host: hostname(),
-            os: os_name(),
-            logical_cores: logical_cores(),
-            physical_cores: physical_cores(&cpuinfo).unwrap_or_else(logical_cores),
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let fingerprint = Fingerprint {
             cpu_model: cpuinfo
                 .lines()
                 .find(|l| l.starts_with("model name"))
                 .and_then(|l| l.split_once(':'))
                 .map(|(_, v)| v.trim().to_string())
                 .unwrap_or_else(|| std::env::consts::ARCH.to_string()),
+            logical_cores: logical_cores(),
+            physical_cores: physical_cores(&cpuinfo).unwrap_or_else(logical_cores),
+            memory_kib: memory_kib(&meminfo).unwrap_or(0),
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| std::env::consts::OS.to_string()),
             conclab_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        Environment {
+            host: hostname(),
+            os: os_name(),
+            logical_cores: fingerprint.logical_cores,
+            physical_cores: fingerprint.physical_cores,
+            cpu_model: fingerprint.cpu_model.clone(),
+            conclab_version: fingerprint.conclab_version.clone(),
             started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             samples: Vec::new(),
+            host_id: fingerprint.host_id(),
+            fingerprint: Some(fingerprint),
         }
     }
 }
@@ -81,6 +147,14 @@ fn os_name() -> String {
     }
 }
 
+/// MemTotal of /proc/meminfo, in KiB.
+fn memory_kib(meminfo: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Distinct (physical id, core id) pairs in /proc/cpuinfo.
 fn physical_cores(cpuinfo: &str) -> Option<usize> {
     let mut cores = std::collections::HashSet::new();
@@ -101,6 +175,43 @@ fn physical_cores(cpuinfo: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::Fingerprint;
+
+    fn vm() -> Fingerprint {
+        Fingerprint {
+            cpu_model: "AMD EPYC 7B13".into(),
+            logical_cores: 2,
+            physical_cores: 1,
+            memory_kib: 8_000_000,
+            kernel: "6.8.0".into(),
+            conclab_version: "0.1.0".into(),
+        }
+    }
+
+    #[test]
+    fn host_id_is_stable_and_follows_the_fingerprint() {
+        let id = vm().host_id();
+        assert_eq!(id.len(), 8);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(vm().host_id(), id, "same fields, same id");
+        let big = Fingerprint {
+            logical_cores: 64,
+            ..vm()
+        };
+        assert_ne!(big.host_id(), id, "a different core count, a different id");
+        assert_eq!(vm().differences(&big), vec!["logical_cores: 2 vs 64"]);
+        assert!(vm().differences(&vm()).is_empty());
+    }
+
+    #[test]
+    fn reads_memory_and_old_files_without_a_fingerprint() {
+        let info = "MemTotal:        8148020 kB\nMemFree:  1 kB\n";
+        assert_eq!(super::memory_kib(info), Some(8_148_020));
+        let old = r#"{"host":"vm","os":"Linux","logical_cores":2,"physical_cores":1,"cpu_model":"x","conclab_version":"0.1.0","started_at":"2026-11-30T00:00:00Z"}"#;
+        let env: super::Environment = serde_json::from_str(old).unwrap();
+        assert!(env.fingerprint.is_none() && env.host_id.is_empty());
+    }
+
     #[test]
     fn counts_physical_cores_across_hyperthreads() {
         let info = "processor : 0\nphysical id : 0\ncore id : 0\n\nprocessor : 1\nphysical id : 0\ncore id : 0\n\nprocessor : 2\nphysical id : 0\ncore id : 1\n";

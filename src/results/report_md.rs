@@ -81,7 +81,11 @@ impl Report<'_> {
         }
         if let Some(env) = self.env {
             let _ = writeln!(s, "## Environment\n");
-            let _ = writeln!(s, "- host: {}", env.host);
+            if env.host_id.is_empty() {
+                let _ = writeln!(s, "- host: {}", env.host);
+            } else {
+                let _ = writeln!(s, "- host: {} (id {})", env.host, env.host_id);
+            }
             let _ = writeln!(s, "- OS: {}", env.os);
             let _ = writeln!(
                 s,
