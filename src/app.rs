@@ -105,7 +105,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Merge(args) => {
-            crate::rebuild::merge(&args.dirs, &args.out)?;
+            crate::rebuild::merge(&args.dirs, &args.out, args.by_host)?;
             Ok(EXIT_OK)
         }
         Command::Schema => {

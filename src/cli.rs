@@ -113,6 +113,10 @@ pub struct MergeArgs {
     /// The folder to write the combined results into.
     #[arg(long)]
     pub out: PathBuf,
+    /// Merge shards measured on different machines (fingerprints in environment.json),
+    /// keeping them apart: `host` becomes an axis of summary.csv and the charts.
+    #[arg(long)]
+    pub by_host: bool,
 }
 
 #[derive(Debug, Args)]

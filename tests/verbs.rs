@@ -294,3 +294,117 @@ fn shard_auto_without_a_scheduler_or_with_a_wrong_one_exits_2() {
     assert!(stderr(&o).contains("CONCLAB_SHARDS"), "{}", stderr(&o));
     assert!(!lab.path().join("x/m/runs.csv").exists(), "nothing ran");
 }
+
+/// Runs the two shards of m.toml into a/ and b/, then makes b/ look measured on a
+/// 64-core machine: its environment.json's fingerprint and host id, and its rows' host.
+fn shards_of_two_machines(lab: &Lab) -> (String, String) {
+    lab.write("m.toml", SLEEPS);
+    for (i, out) in [(1, "a"), (2, "b")] {
+        let o = lab
+            .cmd()
+            .args(["run", "m.toml", "-q", "--no-charts", "--out", out])
+            .args(["--shard", &format!("{i}/2")])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let env_path = lab.path().join("b/m/environment.json");
+    let mut env: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&env_path).unwrap()).unwrap();
+    let old = env["host_id"].as_str().unwrap().to_string();
+    let new = "b16c0e64".to_string();
+    env["fingerprint"]["logical_cores"] = 64.into();
+    env["fingerprint"]["physical_cores"] = 32.into();
+    env["logical_cores"] = 64.into();
+    env["host_id"] = new.clone().into();
+    std::fs::write(&env_path, serde_json::to_string_pretty(&env).unwrap()).unwrap();
+    let runs_path = lab.path().join("b/m/runs.csv");
+    let runs = std::fs::read_to_string(&runs_path).unwrap();
+    std::fs::write(&runs_path, runs.replace(&old, &new)).unwrap();
+    (old, new)
+}
+
+#[test]
+fn merge_refuses_two_machines_unless_by_host_keeps_them_apart() {
+    let lab = Lab::new();
+    let (a, b) = shards_of_two_machines(&lab);
+    let o = lab
+        .cmd()
+        .args(["merge", "a/m", "b/m", "--out", "all/m"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let named = format!("logical_cores: {cores} vs 64");
+    assert!(stderr(&o).contains(&named), "{named}: {}", stderr(&o));
+    assert!(stderr(&o).contains("--by-host"), "{}", stderr(&o));
+    assert!(
+        !lab.path().join("all/m/runs.csv").exists(),
+        "nothing merged"
+    );
+
+    let o = lab
+        .cmd()
+        .args(["merge", "a/m", "b/m", "--out", "all/m", "--by-host"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let summary = lab.csv("all/m/summary.csv");
+    let n = summary.header.iter().position(|h| h == "n").unwrap();
+    assert_eq!(summary.header[n - 1], "host", "host is the last axis");
+    let mut hosts = summary.column("host");
+    hosts.sort_unstable();
+    hosts.dedup();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort_unstable();
+    assert_eq!(hosts, want);
+    assert_eq!(
+        summary.rows.len(),
+        5,
+        "each cell once, on the machine that ran it"
+    );
+    let hosts_json = std::fs::read_to_string(lab.path().join("all/m/hosts.json")).unwrap();
+    assert!(
+        hosts_json.contains(&b) && hosts_json.contains("64"),
+        "{hosts_json}"
+    );
+    // the summary rebuilt from the folder keeps the machines apart too
+    let o = lab.cmd().args(["chart", "all/m"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        lab.csv("all/m/summary.csv")
+            .header
+            .contains(&"host".to_string())
+    );
+    for id in [&a, &b] {
+        let chart = format!("all/m/time-host={id}.png");
+        assert!(
+            lab.path().join(&chart).is_file(),
+            "{chart}: a chart per machine"
+        );
+    }
+}
+
+#[test]
+fn merge_warns_of_overlapping_shards_and_missing_cells() {
+    let lab = Lab::new();
+    lab.write("m.toml", SLEEPS);
+    for out in ["a", "b"] {
+        let o = lab
+            .cmd()
+            .args(["run", "m.toml", "-q", "--no-charts", "--out", out])
+            .args(["--shard", "1/2"])
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+    }
+    let o = lab
+        .cmd()
+        .args(["merge", "a/m", "b/m", "--out", "all/m"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("measured by more than one shard"), "{err}");
+    assert!(err.contains("in no shard"), "{err}");
+}
