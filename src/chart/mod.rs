@@ -147,6 +147,11 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
         (Vec::new(), Vec::new())
     };
     let (cores, machine) = machine(dir);
+    let hosts: BTreeMap<String, crate::results::environment::Fingerprint> =
+        std::fs::read_to_string(dir.join("hosts.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
     let timeline_workers = opts
         .timeline_workers
         .or_else(|| configured_timeline_workers(dir));
@@ -157,6 +162,23 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
         axes.iter()
             .map(|a| (a.clone(), r.get(a).cloned().unwrap_or_default()))
             .collect()
+    };
+    // tasks.csv and phases.csv lack the `host` axis of a `merge --by-host` folder: their
+    // rows go with the first summary row of their cell (merge keeps one timeline per cell).
+    let mut key_of_cell: BTreeMap<String, AxisValues> = BTreeMap::new();
+    for r in &rows {
+        if let Some(c) = r.get("cell") {
+            key_of_cell.entry(c.clone()).or_insert_with(|| combo(r));
+        }
+    }
+    let timeline_key = |r: &BTreeMap<String, String>| -> AxisValues {
+        if axes.iter().all(|a| r.contains_key(a)) {
+            return combo(r);
+        }
+        r.get("cell")
+            .and_then(|c| key_of_cell.get(c))
+            .cloned()
+            .unwrap_or_else(|| combo(r))
     };
     let mut groups: BTreeMap<AxisValues, (Vec<Point>, Vec<Span>)> = BTreeMap::new();
     let mut order: Vec<Vec<(String, String)>> = Vec::new();
@@ -172,14 +194,14 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
     for (i, r) in task_rows.iter().enumerate() {
         let span =
             parse_span(r).with_context(|| format!("{}: line {}", tasks_path.display(), i + 2))?;
-        if let Some(g) = groups.get_mut(&combo(r)) {
+        if let Some(g) = groups.get_mut(&timeline_key(r)) {
             g.1.push(span);
         }
     }
     let mut phases: BTreeMap<AxisValues, phases::PhaseIndex> = BTreeMap::new();
     for (i, r) in phase_rows.iter().enumerate() {
         phases
-            .entry(combo(r))
+            .entry(timeline_key(r))
             .or_default()
             .push(r)
             .with_context(|| format!("{}: line {}", phases_path.display(), i + 2))?;
@@ -193,6 +215,25 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
             .iter()
             .map(|(k, v)| format!("-{k}={}", v.replace(['/', '\\', ' '], "_")))
             .collect();
+        // A `merge --by-host` folder: each machine's charts name that machine.
+        let host = key
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map(|(_, v)| v.as_str());
+        let (group_cores, group_machine) = match host.and_then(|h| hosts.get(h)) {
+            Some(f) => (
+                f.logical_cores,
+                format!(
+                    "{} logical cores ({} physical), {} · host {} · conclab {}",
+                    f.logical_cores,
+                    f.physical_cores,
+                    f.cpu_model,
+                    host.unwrap_or_default(),
+                    f.conclab_version
+                ),
+            ),
+            None => (cores, machine.clone()),
+        };
         let group = Group {
             experiment: &experiment,
             workload: &workload,
@@ -201,8 +242,8 @@ pub fn render_experiment(dir: &Path, opts: &ChartOptions) -> anyhow::Result<Vec<
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect::<Vec<_>>()
                 .join(" "),
-            machine: &machine,
-            cores,
+            machine: &group_machine,
+            cores: group_cores,
             points,
             spans,
             phases,
