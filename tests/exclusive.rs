@@ -3,23 +3,10 @@
 
 mod common;
 
-use std::collections::HashSet;
-
-use common::{Lab, children_of, code, spawn_run, stderr, wait_for_rows};
+use common::{Lab, children_of, code, spawn_run, stderr, unique_pairs, wait_for_rows};
 
 /// Three cells of four 100 ms repetitions: about 1.2 s in all.
 const SLOW: &str = "repetitions = 4\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"50ms\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\", \"async\"]\nworkers = [2]\n";
-
-/// (rows, distinct (cell, repetition) pairs) of an experiment's runs.csv.
-fn rows_and_pairs(lab: &Lab, experiment: &str) -> (usize, usize) {
-    let runs = lab.csv(&format!("results/{experiment}/runs.csv"));
-    let pairs: HashSet<(String, String)> = runs
-        .rows
-        .iter()
-        .map(|r| (r["cell"].clone(), r["repetition"].clone()))
-        .collect();
-    (runs.rows.len(), pairs.len())
-}
 
 #[test]
 fn a_second_run_of_the_same_experiment_is_refused_and_another_runs_beside_it() {
@@ -49,7 +36,11 @@ fn a_second_run_of_the_same_experiment_is_refused_and_another_runs_beside_it() {
     );
     let out = first.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(rows_and_pairs(&lab, "slow"), (12, 12), "every row once");
+    assert_eq!(
+        unique_pairs(&lab, "results/slow/runs.csv"),
+        (12, 12),
+        "every row once"
+    );
 }
 
 #[test]
@@ -151,11 +142,11 @@ fn sigint_and_sigkill_at_several_points_lose_and_double_nothing() {
             None
         };
         assert_eq!(out.status.code(), expected, "{}", stderr(&out));
-        let (n, pairs) = rows_and_pairs(&lab, "slow");
+        let (n, pairs) = unique_pairs(&lab, "results/slow/runs.csv");
         assert_eq!(n, pairs, "no (cell, repetition) twice after {rows} rows");
         assert!(n >= rows);
     }
     let last = lab.run(&["slow.toml"]);
     assert_eq!(code(&last), 0, "{}", stderr(&last));
-    assert_eq!(rows_and_pairs(&lab, "slow"), (12, 12));
+    assert_eq!(unique_pairs(&lab, "results/slow/runs.csv"), (12, 12));
 }

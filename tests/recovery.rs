@@ -2,9 +2,9 @@
 
 mod common;
 
-use std::collections::HashSet;
-
-use common::{Lab, children_of, code, conclab_alive, spawn_run, stderr, wait_for_rows};
+use common::{
+    Lab, children_of, code, conclab_alive, spawn_run, stderr, unique_pairs, wait_for_rows,
+};
 
 /// Two cells of two quick repetitions each.
 const QUICK: &str = "repetitions = 2\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"1ms\"\n[matrix]\nmodel = [\"sequential\", \"thread_pool\"]\nworkers = [2]\n";
@@ -15,17 +15,6 @@ fn files_starting(dir: &std::path::Path, prefix: &str) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(prefix) && n.ends_with(".csv"))
         .collect()
-}
-
-/// Every (cell, repetition) pair once, and the count of rows.
-fn unique_pairs(lab: &Lab, rel: &str) -> (usize, usize) {
-    let runs = lab.csv(rel);
-    let pairs: HashSet<(String, String)> = runs
-        .rows
-        .iter()
-        .map(|r| (r["cell"].clone(), r["repetition"].clone()))
-        .collect();
-    (runs.rows.len(), pairs.len())
 }
 
 #[test]

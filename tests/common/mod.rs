@@ -145,3 +145,14 @@ pub fn conclab_alive(pid: u32) -> bool {
         .next()
         .is_some_and(|a| a.ends_with(b"conclab"))
 }
+
+/// (rows, distinct (cell, repetition) pairs) of a runs.csv: equal when nothing is doubled.
+pub fn unique_pairs(lab: &Lab, rel: &str) -> (usize, usize) {
+    let runs = lab.csv(rel);
+    let pairs: std::collections::HashSet<(String, String)> = runs
+        .rows
+        .iter()
+        .map(|r| (r["cell"].clone(), r["repetition"].clone()))
+        .collect();
+    (runs.rows.len(), pairs.len())
+}
