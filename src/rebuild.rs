@@ -16,9 +16,9 @@ use crate::spec::Experiment;
 
 /// `hosts.json`: the machines a `merge --by-host` folder keeps apart, by host id. Its
 /// presence makes `host` an axis of the folder's summary and charts.
-type Hosts = BTreeMap<String, Fingerprint>;
+pub type Hosts = BTreeMap<String, Fingerprint>;
 
-fn hosts_of(dir: &Path) -> Option<Hosts> {
+pub fn hosts_of(dir: &Path) -> Option<Hosts> {
     std::fs::read_to_string(dir.join("hosts.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())

@@ -436,12 +436,14 @@ pub fn write_findings(
     claims::write(&dir.join("claims.csv"), &verdicts)?;
     claims::print(&verdicts);
     let charts = report_md::charts_in(dir);
+    let hosts = crate::rebuild::hosts_of(dir);
     report_md::Report {
         exp,
         summary,
         claims: &verdicts,
         charts: &charts,
         env,
+        hosts: hosts.as_ref(),
         command,
     }
     .write(dir)?;

@@ -308,7 +308,13 @@ fn shards_of_two_machines(lab: &Lab) -> (String, String) {
             .unwrap();
         assert_eq!(code(&o), 0, "{}", stderr(&o));
     }
-    let env_path = lab.path().join("b/m/environment.json");
+    as_the_64_core_machine(lab, "b")
+}
+
+/// Makes the folder `out`/m look measured on a 64-core machine: its environment.json's
+/// fingerprint and host id, and its rows' host.
+fn as_the_64_core_machine(lab: &Lab, out: &str) -> (String, String) {
+    let env_path = lab.path().join(format!("{out}/m/environment.json"));
     let mut env: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&env_path).unwrap()).unwrap();
     let old = env["host_id"].as_str().unwrap().to_string();
@@ -318,7 +324,7 @@ fn shards_of_two_machines(lab: &Lab) -> (String, String) {
     env["logical_cores"] = 64.into();
     env["host_id"] = new.clone().into();
     std::fs::write(&env_path, serde_json::to_string_pretty(&env).unwrap()).unwrap();
-    let runs_path = lab.path().join("b/m/runs.csv");
+    let runs_path = lab.path().join(format!("{out}/m/runs.csv"));
     let runs = std::fs::read_to_string(&runs_path).unwrap();
     std::fs::write(&runs_path, runs.replace(&old, &new)).unwrap();
     (old, new)
@@ -383,6 +389,63 @@ fn merge_refuses_two_machines_unless_by_host_keeps_them_apart() {
             "{chart}: a chart per machine"
         );
     }
+
+    // shard 1 measured on the 64-core machine as well: its cells are on both machines,
+    // and report.md compares them side by side
+    let o = lab
+        .cmd()
+        .args(["run", "m.toml", "-q", "--no-charts", "--out", "c"])
+        .args(["--shard", "1/2"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(as_the_64_core_machine(&lab, "c").1, b);
+    let o = lab
+        .cmd()
+        .args(["merge", "c/m", "--out", "all/m", "--by-host"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = std::fs::read_to_string(lab.path().join("all/m/report.md")).unwrap();
+    let section = report
+        .split("## Machines compared")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Machines compared section: {report}"));
+    let section = section.split("\n## ").next().unwrap();
+    for id in [&a, &b] {
+        assert!(section.contains(&format!("`{id}`")), "{id}: {section}");
+    }
+    let row = |line: &str| -> Vec<String> {
+        line.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let header = section
+        .lines()
+        .find(|l| l.contains("median [interval]"))
+        .map(row)
+        .unwrap_or_else(|| panic!("no table of shared cells: {section}"));
+    let medians: Vec<usize> = [&a, &b]
+        .iter()
+        .map(|id| {
+            header
+                .iter()
+                .position(|h| *h == format!("{id} median [interval]"))
+                .unwrap_or_else(|| panic!("{id}'s median column: {header:?}"))
+        })
+        .collect();
+    let shared = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains("median [interval]"))
+        .map(row)
+        .filter(|r| r.len() == header.len())
+        .find(|r| medians.iter().all(|&i| r[i] != "-" && r[i].contains('[')));
+    assert!(
+        shared.is_some(),
+        "a shared cell with both machines' medians: {section}"
+    );
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `report.md` of one results folder and `index.md` of a results root: what a run found, to read at a glance.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +20,8 @@ pub struct Report<'a> {
     /// The charts, as files of the folder.
     pub charts: &'a [PathBuf],
     pub env: Option<&'a Environment>,
+    /// The machines of a `merge --by-host` folder (its hosts.json), compared side by side.
+    pub hosts: Option<&'a crate::rebuild::Hosts>,
     /// The command that reproduces the folder.
     pub command: String,
 }
@@ -69,6 +72,9 @@ impl Report<'_> {
             );
         }
         self.table(&mut s);
+        if let Some(hosts) = self.hosts {
+            self.machines(&mut s, hosts);
+        }
         if !self.charts.is_empty() {
             let _ = writeln!(s, "## Charts\n");
             for c in self.charts {
@@ -126,11 +132,7 @@ impl Report<'_> {
             for (_, v) in &r.axes {
                 line.push_str(&format!(" {} |", cell(v)));
             }
-            let speedup = match (r.speedup, r.speedup_ci) {
-                (Some(v), Some((lo, hi))) => format!("{v:.2}x [{lo:.2}-{hi:.2}]"),
-                (Some(v), None) => format!("{v:.2}x"),
-                _ => "-".into(),
-            };
+            let speedup = speedup(r);
             let busy = match r.core_speed {
                 Some(c) => format!("{:.2} x {c:.2}", r.parallelism),
                 None => format!("{:.2}", r.parallelism),
@@ -145,9 +147,8 @@ impl Report<'_> {
             };
             let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
             line.push_str(&format!(
-                " {} [{}] | {speedup} | {busy} | {vs_ideal} | {check} | {} |",
-                seconds(r.stats.median),
-                seconds_range(r.stats.ci.low, r.stats.ci.high),
+                " {} | {speedup} | {busy} | {vs_ideal} | {check} | {} |",
+                median(r),
                 flags.join(";")
             ));
             let _ = writeln!(s, "{line}");
@@ -159,10 +160,115 @@ impl Report<'_> {
         );
     }
 
+    /// Each machine's fingerprint, then every cell measured on more than one machine with
+    /// each machine's median and speedup side by side (reckoned within that machine).
+    fn machines(&self, s: &mut String, hosts: &crate::rebuild::Hosts) {
+        let _ = writeln!(s, "## Machines compared\n");
+        let _ = writeln!(
+            s,
+            "| host | CPU | logical cores | physical cores | memory | kernel | conclab |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+        for (id, f) in hosts {
+            let memory = if f.memory_kib == 0 {
+                "unknown".to_string()
+            } else {
+                format!("{:.1} GiB", f.memory_kib as f64 / (1024.0 * 1024.0))
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} | {memory} | {} | {} |",
+                cell(id),
+                cell(&f.cpu_model),
+                f.logical_cores,
+                f.physical_cores,
+                cell(&f.kernel),
+                cell(&f.conclab_version)
+            );
+        }
+        // One cell definition (model, workers, the axes but host) -> each host's row.
+        type Key = (String, usize, Vec<(String, String)>);
+        let mut cells: BTreeMap<Key, BTreeMap<&str, &SummaryRow>> = BTreeMap::new();
+        let mut axes: Vec<&str> = Vec::new();
+        for r in self.summary {
+            let Some((_, host)) = r.axes.iter().find(|(k, _)| k == "host") else {
+                continue;
+            };
+            let others: Vec<(String, String)> = r
+                .axes
+                .iter()
+                .filter(|(k, _)| k != "host")
+                .cloned()
+                .collect();
+            if axes.is_empty() {
+                axes = r
+                    .axes
+                    .iter()
+                    .filter(|(k, _)| k != "host")
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+            }
+            cells
+                .entry((r.model.clone(), r.workers, others))
+                .or_default()
+                .insert(host.as_str(), r);
+        }
+        cells.retain(|_, by_host| by_host.len() > 1);
+        if cells.is_empty() {
+            let _ = writeln!(s, "\nNo cell was measured on more than one machine.\n");
+            return;
+        }
+        let ids: Vec<&str> = hosts.keys().map(String::as_str).collect();
+        let mut head = "| model | workers |".to_string();
+        for a in &axes {
+            head.push_str(&format!(" {a} |"));
+        }
+        for id in &ids {
+            head.push_str(&format!(" {id} median [interval] | {id} speedup |"));
+        }
+        let _ = writeln!(s, "\n{head}");
+        let _ = writeln!(s, "|{}", "---|".repeat(2 + axes.len() + 2 * ids.len()));
+        for ((model, workers, others), by_host) in &cells {
+            let mut line = format!("| {model} | {workers} |");
+            for (_, v) in others {
+                line.push_str(&format!(" {} |", cell(v)));
+            }
+            for id in &ids {
+                match by_host.get(id) {
+                    Some(r) => line.push_str(&format!(" {} | {} |", median(r), speedup(r))),
+                    None => line.push_str(" - | - |"),
+                }
+            }
+            let _ = writeln!(s, "{line}");
+        }
+        let _ = writeln!(
+            s,
+            "\nSpeedups are reckoned within each machine, against its own sequential baseline; the machines' rows are never pooled.\n"
+        );
+    }
+
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
         let path = dir.join("report.md");
         std::fs::write(&path, self.markdown())
             .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+/// A row's median with its interval.
+fn median(r: &SummaryRow) -> String {
+    format!(
+        "{} [{}]",
+        seconds(r.stats.median),
+        seconds_range(r.stats.ci.low, r.stats.ci.high)
+    )
+}
+
+/// A row's speedup with its interval, `-` without a baseline.
+fn speedup(r: &SummaryRow) -> String {
+    match (r.speedup, r.speedup_ci) {
+        (Some(v), Some((lo, hi))) => format!("{v:.2}x [{lo:.2}-{hi:.2}]"),
+        (Some(v), None) => format!("{v:.2}x"),
+        _ => "-".into(),
     }
 }
 
