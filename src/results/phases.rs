@@ -43,14 +43,8 @@ impl PhasesFile {
         if phases.is_empty() {
             return Ok(());
         }
-        let workers = cell.workers.to_string();
         for p in phases {
-            let mut row = vec![
-                ("cell", cell.id.clone()),
-                ("model", cell.model.name().to_string()),
-                ("workers", workers.clone()),
-            ];
-            row.extend(cell.axes.iter().map(|(k, v)| (k.as_str(), v.clone())));
+            let mut row = super::tasks::cell_columns(cell);
             row.extend([
                 ("task", p.task.to_string()),
                 ("lane", p.lane.to_string()),

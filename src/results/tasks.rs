@@ -48,14 +48,8 @@ impl TasksFile {
 
     /// Appends the timeline of one repetition of `cell`.
     pub fn append(&mut self, cell: &Cell, records: &[TaskRecord]) -> anyhow::Result<()> {
-        let workers = cell.workers.to_string();
         for r in records {
-            let mut row = vec![
-                ("cell", cell.id.clone()),
-                ("model", cell.model.name().to_string()),
-                ("workers", workers.clone()),
-            ];
-            row.extend(cell.axes.iter().map(|(k, v)| (k.as_str(), v.clone())));
+            let mut row = cell_columns(cell);
             row.extend([
                 ("task", r.task.to_string()),
                 ("lane", r.lane.to_string()),
@@ -144,6 +138,17 @@ fn http_columns(output: &Output) -> Vec<(&'static str, String)> {
         }
         _ => Vec::new(),
     }
+}
+
+/// The columns that name a cell in tasks.csv and phases.csv: cell, model, workers, axes.
+pub fn cell_columns(cell: &Cell) -> Vec<(&str, String)> {
+    let mut row = vec![
+        ("cell", cell.id.clone()),
+        ("model", cell.model.name().to_string()),
+        ("workers", cell.workers.to_string()),
+    ];
+    row.extend(cell.axes.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    row
 }
 
 #[cfg(test)]
