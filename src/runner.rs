@@ -283,13 +283,12 @@ fn run_experiment(
             request_latency_s: sequential_latency(&p.rows, &cell),
         };
         // A server that died between repetitions is restarted before the next one.
-        if let Some(why) = restart_dead_server(&mut server, &mut build_env, Duration::ZERO)? {
-            progress.note(&format!(
-                "{}: the embedded server exited ({why}); restarted it",
-                exp.name
-            ));
-            workloads.clear();
-        }
+        restart_dead_server(
+            &mut server,
+            &mut build_env,
+            Duration::ZERO,
+            (&*progress, &exp.name, &mut workloads),
+        )?;
         let workload = match workloads.get(&ci) {
             Some(w) => w.clone(),
             None => {
@@ -301,19 +300,22 @@ fn run_experiment(
                 w
             }
         };
+        let measure = |record_phases: bool| {
+            measure_repetition(
+                &cell,
+                &workload,
+                &build_env,
+                exp.timeout,
+                env.logical_cores,
+                &calibration,
+                record_phases,
+            )
+        };
         if warmed.insert(ci) {
             for k in 1..=exp.warmup {
                 let what = format!("warm-up {k}/{}", exp.warmup);
                 progress.start(&exp.name, &label, &what);
-                let rep = measure_repetition(
-                    &cell,
-                    &workload,
-                    &build_env,
-                    exp.timeout,
-                    env.logical_cores,
-                    &calibration,
-                    false,
-                );
+                let rep = measure(false);
                 progress.finish(
                     &exp.name,
                     &label,
@@ -331,15 +333,7 @@ fn run_experiment(
         // Phases only for the repetition whose timeline tasks.csv keeps.
         let record_phases =
             !p.tasks.recorded.contains(&cell.id) && crate::results::phases::worth_recording(&cell);
-        let mut rep = measure_repetition(
-            &cell,
-            &workload,
-            &build_env,
-            exp.timeout,
-            env.logical_cores,
-            &calibration,
-            record_phases,
-        );
+        let mut rep = measure(record_phases);
         if rep.interrupted {
             outcome.interrupted = true;
             break;
@@ -352,13 +346,13 @@ fn run_experiment(
         } else {
             Duration::ZERO
         };
-        if let Some(why) = restart_dead_server(&mut server, &mut build_env, grace)? {
+        if let Some(why) = restart_dead_server(
+            &mut server,
+            &mut build_env,
+            grace,
+            (&*progress, &exp.name, &mut workloads),
+        )? {
             rep.verdict = Verdict::fail(format!("embedded server exited ({why})"));
-            progress.note(&format!(
-                "{}: the embedded server exited ({why}); restarted it",
-                exp.name
-            ));
-            workloads.clear();
         }
         if let Some(fp) = rep.verdict.fingerprint.clone()
             && rep.verdict.check == Check::Pass
@@ -486,15 +480,21 @@ fn start_server(p: &Prepared<'_>) -> anyhow::Result<Option<ServerChild>> {
 }
 
 /// Restarts the embedded server if it has exited (outside any measured time) and points
-/// the workloads' environment at the new one; returns how the old one ended.
+/// the workloads' environment at the new one; says so once, drops the workloads built
+/// for the old one, and returns how the old one ended.
 fn restart_dead_server(
     server: &mut Option<ServerChild>,
     build_env: &mut BuildEnv,
     grace: Duration,
+    (progress, experiment, workloads): (&Progress, &str, &mut HashMap<usize, Arc<dyn Workload>>),
 ) -> anyhow::Result<Option<String>> {
     let Some(why) = server.as_mut().and_then(|s| s.exited_within(grace)) else {
         return Ok(None);
     };
+    progress.note(&format!(
+        "{experiment}: the embedded server exited ({why}); restarted it"
+    ));
+    workloads.clear();
     let exe = crate::model::process_pool::executable()?;
     let fresh = ServerChild::spawn(&exe, &ServerConfig::default())
         .context("cannot restart the embedded HTTP server")?;
