@@ -173,14 +173,14 @@ fn rss_kib() -> u64 {
 }
 
 fn memory_over_repetitions() {
-    let exp = conclab::spec::parse_experiment(
+    let exp = conclab::experiment::parse_experiment(
         "mem.toml",
         "[workload]\nkind = \"sleep\"\ntasks = 100\nduration = \"1us\"\n[matrix]\nmodel = [\"thread_pool\"]\nworkers = [4]\n",
         std::path::Path::new("mem.toml"),
         &[],
     )
     .unwrap();
-    let cell = conclab::spec::matrix::expand(&exp).remove(0);
+    let cell = conclab::experiment::matrix::expand(&exp).remove(0);
     let workload = cell.workload.build(&BuildEnv::default()).unwrap();
     let mut samples = Vec::new();
     let calibration = conclab::workload::Calibration {

@@ -3,9 +3,9 @@
 use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command, PathsArg, Selection};
+use crate::experiment::{Experiment, SpecError};
 use crate::report::say;
 use crate::runner::{RunOptions, UsageError};
-use crate::spec::{Experiment, SpecError};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
@@ -34,9 +34,9 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn load(paths: &PathsArg, selection: Option<&Selection>) -> anyhow::Result<Vec<Experiment>> {
-    let files = crate::spec::discover(&paths.paths).map_err(|e| UsageError(e.to_string()))?;
+    let files = crate::experiment::discover(&paths.paths).map_err(|e| UsageError(e.to_string()))?;
     let overrides = selection.map(|s| s.set.as_slice()).unwrap_or_default();
-    Ok(crate::spec::load_all(&files, overrides)?)
+    Ok(crate::experiment::load_all(&files, overrides)?)
 }
 
 /// The shard `--shard` names; `auto` asks the scheduler's variables (exit 2 when unclear).
@@ -91,7 +91,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate(paths) => {
             let experiments = load(&paths, None)?;
             for e in &experiments {
-                let cells = crate::spec::matrix::expand(e).len();
+                let cells = crate::experiment::matrix::expand(e).len();
                 say(&format!(
                     "ok: {} ({}, {cells} cells)",
                     e.path.display(),
@@ -110,13 +110,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Schema => {
             say(&serde_json::to_string_pretty(
-                &crate::spec::schema::schema(),
+                &crate::experiment::schema::schema(),
             )?);
             Ok(EXIT_OK)
         }
         Command::Serve(args) => {
             let duration = |flag: &str, text: &str| {
-                crate::spec::duration::parse_duration(text)
+                crate::experiment::duration::parse_duration(text)
                     .map_err(|e| UsageError(format!("--{flag}: {e}")))
             };
             if !(0.0..=1.0).contains(&args.error_rate) {

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::experiment::Override;
 use crate::selection::{Filter, ShardArg};
-use crate::spec::Override;
 
 /// A lab for concurrency experiments: declare a workload and the execution models to
 /// compare in a TOML file; conclab measures every cell, verifies it, and charts it.

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod chart;
 pub mod cli;
+pub mod experiment;
 pub mod ideal;
 pub mod machine;
 pub mod measure;
@@ -17,5 +18,4 @@ pub mod schedule;
 pub mod selection;
 pub mod server;
 pub mod signals;
-pub mod spec;
 pub mod workload;

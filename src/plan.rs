@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use crate::experiment::matrix::expand;
+use crate::experiment::{Experiment, Repetitions};
 use crate::ideal::ideal_seconds;
 use crate::model::Model;
 use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
 use crate::runner::done_counts;
 use crate::selection::{Filter, Shard, check_filters, select};
-use crate::spec::matrix::expand;
-use crate::spec::{Experiment, Repetitions};
 use crate::workload::{Calibration, hash_chain};
 
 /// Fixed cost of one repetition that the ideal leaves out (runtime and thread start-up).

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::experiment::Experiment;
 use crate::machine::Watch;
 use crate::results::csv_file::{self, AppendCsv};
 use crate::results::environment::{Environment, Fingerprint, logical_cores};
@@ -12,7 +13,6 @@ use crate::results::runs::RunRow;
 use crate::results::summary::{self, SummaryRow};
 use crate::results::{phases, runs, tasks};
 use crate::runner::UsageError;
-use crate::spec::Experiment;
 
 /// `hosts.json`: the machines a `merge --by-host` folder keeps apart, by host id. Its
 /// presence makes `host` an axis of the folder's summary and charts.
@@ -33,7 +33,7 @@ fn write_summary_by_host(
     hosts: &Hosts,
     cores: usize,
 ) -> anyhow::Result<Vec<SummaryRow>> {
-    let ids: Vec<String> = crate::spec::matrix::expand(exp)
+    let ids: Vec<String> = crate::experiment::matrix::expand(exp)
         .into_iter()
         .map(|c| c.id)
         .collect();
@@ -64,7 +64,7 @@ pub fn experiment_of(dir: &Path) -> anyhow::Result<Experiment> {
             dir.display()
         );
     }
-    Ok(crate::spec::load(&file, &[])?)
+    Ok(crate::experiment::load(&file, &[])?)
 }
 
 fn environment_of(dir: &Path) -> Option<Environment> {
@@ -321,7 +321,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
                 .join("; ")
         );
     }
-    let missing: Vec<String> = crate::spec::matrix::expand(&first)
+    let missing: Vec<String> = crate::experiment::matrix::expand(&first)
         .into_iter()
         .map(|c| c.id)
         .filter(|id| !cells_seen.contains(id))

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::experiment::duration::format_duration;
+use crate::experiment::matrix::expand;
+use crate::experiment::{Cell, Experiment};
 use crate::ideal::ideal_seconds;
 use crate::machine::Watch;
 use crate::measure::{self, CpuTimes};
@@ -28,9 +31,6 @@ use crate::results::{archive, csv_file::AppendCsv};
 use crate::schedule::Schedule;
 use crate::selection::{Filter, Shard, check_filters, select};
 use crate::server::{ServerChild, ServerConfig};
-use crate::spec::duration::format_duration;
-use crate::spec::matrix::expand;
-use crate::spec::{Cell, Experiment};
 use crate::workload::{
     BuildEnv, Calibration, Cancel, Check, Phase, PhaseSink, TaskRecord, TaskResult, Verdict,
     Workload, hash_chain,

@@ -2,8 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::experiment::{Order, Repetitions};
 use crate::results::stats::stats;
-use crate::spec::{Order, Repetitions};
 
 /// What one cell has so far.
 #[derive(Debug, Clone, Default)]

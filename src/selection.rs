@@ -1,6 +1,6 @@
 //! Which cells a command touches: `--only KEY=V,V` filters and `--shard I/N` (or `auto`).
 
-use crate::spec::{Cell, Experiment};
+use crate::experiment::{Cell, Experiment};
 
 /// `--only KEY=V[,V]`: a cell matches when its KEY column has one of the values.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +193,7 @@ pub fn check_filters(exp: &Experiment, filters: &[Filter]) -> Result<(), String>
                 "--only {}: experiment {} has no such column; {}",
                 f.key,
                 exp.name,
-                crate::spec::error::allowed_hint(&f.key, &names)
+                crate::experiment::error::allowed_hint(&f.key, &names)
             ));
         }
     }
@@ -285,14 +285,14 @@ mod tests {
 
     #[test]
     fn shards_partition_the_cells() {
-        let exp = crate::spec::parse_experiment(
+        let exp = crate::experiment::parse_experiment(
             "t.toml",
             "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"thread_pool\", \"async\"]\nworkers = [1, 2, 3]\n",
             std::path::Path::new("t.toml"),
             &[],
         )
         .unwrap();
-        let cells = crate::spec::matrix::expand(&exp);
+        let cells = crate::experiment::matrix::expand(&exp);
         let a = select(cells.clone(), &[], Some(Shard { index: 1, count: 2 }));
         let b = select(cells.clone(), &[], Some(Shard { index: 2, count: 2 }));
         assert_eq!(a.len() + b.len(), cells.len());

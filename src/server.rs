@@ -18,7 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 
-use crate::spec::duration::{format_duration, parse_duration};
+use crate::experiment::duration::{format_duration, parse_duration};
 
 /// The listen backlog: bursts of 10,000 new connections must queue, not be refused.
 const BACKLOG: u32 = 8192;

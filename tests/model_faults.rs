@@ -6,9 +6,9 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use conclab::experiment::ModelSettings;
 use conclab::model::supervisor::{OwnedJob, supervise};
 use conclab::model::{ModelKind, run_workload};
-use conclab::spec::ModelSettings;
 use conclab::workload::sleep::SleepConfig;
 use conclab::workload::{
     AsyncWorker, BuildEnv, Cancel, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker,

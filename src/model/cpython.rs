@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::Context;
 
 use super::external::locate;
-use crate::spec::ModelSettings;
+use crate::experiment::ModelSettings;
 
 /// The program behind every `cpython_*` model; the run line's `model` says which.
 pub const SCRIPT: &str = include_str!("cpython/conclab_cpython.py");

@@ -233,7 +233,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use crate::spec::ModelSettings;
+    use crate::experiment::ModelSettings;
     use crate::workload::hash_chain::run_chain;
     use crate::workload::sleep::SleepConfig;
     use crate::workload::{

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 pub use kind::{Concurrency, CpythonModel, CustomModel, Model, ModelKind};
 
+use crate::experiment::ModelSettings;
 use crate::measure::CpuTimes;
-use crate::spec::ModelSettings;
 use crate::workload::{
     AsyncWorker, BuildEnv, Cancel, PhaseSink, TaskRecord, TaskResult, Worker, Workload,
 };

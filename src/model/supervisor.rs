@@ -13,8 +13,8 @@ use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use super::{Execution, Job, Model, panic_message};
-use crate::spec::ModelSettings;
-use crate::spec::duration::format_duration;
+use crate::experiment::ModelSettings;
+use crate::experiment::duration::format_duration;
 use crate::workload::{BuildEnv, Cancel, PhaseSink, Workload};
 
 /// How long a cancelled model may take to stop before it is abandoned. Waits notice a

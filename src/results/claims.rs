@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::summary::SummaryRow;
-use crate::spec::claims::{Claim, Metric, Op, Target};
+use crate::experiment::claims::{Claim, Metric, Op, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -286,8 +286,8 @@ pub fn print(results: &[ClaimResult]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::claims::{Selector, parse_expect};
     use crate::results::stats::{MedianCi, Stats};
-    use crate::spec::claims::{Selector, parse_expect};
     use crate::workload::Check;
 
     fn row(model: &str, workers: usize, median: f64, ci: (f64, f64)) -> SummaryRow {

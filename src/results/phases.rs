@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::csv_file::AppendCsv;
 use super::fmt_s;
+use crate::experiment::Cell;
 use crate::model::{Model, ModelKind};
-use crate::spec::Cell;
 use crate::workload::Phase;
 
 pub struct PhasesFile {

@@ -9,8 +9,8 @@ use anyhow::Context;
 use super::claims::{self, ClaimResult};
 use super::environment::Environment;
 use super::summary::SummaryRow;
+use crate::experiment::Experiment;
 use crate::report::{seconds, seconds_range};
-use crate::spec::Experiment;
 
 /// Everything report.md is made of.
 pub struct Report<'a> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::csv_file::AppendCsv;
 use super::fmt_s;
-use crate::spec::Cell;
+use crate::experiment::Cell;
 use crate::workload::http::{HttpOutcome, outcome_key};
 use crate::workload::{Output, TaskRecord};
 

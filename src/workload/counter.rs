@@ -10,7 +10,7 @@ use super::{
     AsyncWorker, Check, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
     WorkloadConfig, task_errors,
 };
-use crate::spec::params::{Params, ParamsExt};
+use crate::experiment::params::{Params, ParamsExt};
 
 /// How a task's read-modify-write is synchronised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use super::{
     AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
     WorkloadConfig, task_errors,
 };
-use crate::spec::params::{Params, ParamsExt};
+use crate::experiment::params::{Params, ParamsExt};
 
 /// Hash steps between two checks for cancellation and interpreter-lock hand-over:
 /// about 36 µs of work, far below any switch interval, and the check costs ~1 ns.

@@ -15,8 +15,8 @@ use super::{
     AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
     WorkloadConfig,
 };
-use crate::spec::duration::format_duration;
-use crate::spec::params::{Params, ParamsExt};
+use crate::experiment::duration::format_duration;
+use crate::experiment::params::{Params, ParamsExt};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpConfig {

@@ -8,7 +8,7 @@ use super::hash_chain::{HashChainConfig, digest_result, run_chain, verify_digest
 use super::{
     AsyncWorker, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig,
 };
-use crate::spec::params::{Params, ParamsExt, SEED_INPUTS};
+use crate::experiment::params::{Params, ParamsExt, SEED_INPUTS};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MixedConfig {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::params::Params;
+use crate::experiment::params::Params;
 pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, Interpreter, ToThread, Worker};
 pub use counter::{CounterOp, CounterStore};
 pub use phases::{Phase, PhaseKind, PhaseLog, PhaseSink};

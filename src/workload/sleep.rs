@@ -8,7 +8,7 @@ use super::{
     AsyncWorker, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig,
     task_errors,
 };
-use crate::spec::params::{Params, ParamsExt};
+use crate::experiment::params::{Params, ParamsExt};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SleepConfig {

@@ -14,7 +14,7 @@ use super::{
     AsyncWorker, BuildEnv, Check, CounterStore, Output, TaskFuture, TaskRecord, TaskResult,
     ToThread, Verdict, Worker, Workload, WorkloadConfig,
 };
-use crate::spec::params::{self, ParamValue, Params, ParamsExt, fill_defaults};
+use crate::experiment::params::{self, ParamValue, Params, ParamsExt, fill_defaults};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepsConfig {

@@ -60,7 +60,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::spec::params::SEED_INPUTS;
+    use crate::experiment::params::SEED_INPUTS;
     use crate::workload::counter::CounterConfig;
     use crate::workload::hash_chain::HashChainConfig;
     use crate::workload::http::HttpConfig;

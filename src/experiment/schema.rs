@@ -65,7 +65,7 @@ pub fn schema() -> Value {
         .collect();
     let models: Vec<&str> = Model::builtin_names();
     let mut model_settings = Map::new();
-    let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::spec::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
+    let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::experiment::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
     for m in &models {
         let settings = if *m == "gil_threads" {
             json!({ "type": "object", "properties": { "switch_interval": { "$ref": "#/$defs/duration", "description": "hand the lock over after this long when others wait (default 5ms)" }, "workers": workers }, "additionalProperties": false })

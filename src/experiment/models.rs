@@ -275,8 +275,8 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::matrix::expand;
-    use crate::spec::{Experiment, parse_experiment};
+    use crate::experiment::matrix::expand;
+    use crate::experiment::{Experiment, parse_experiment};
 
     const HEAD: &str = "[workload]\nkind = \"sleep\"\n";
 

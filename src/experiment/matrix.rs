@@ -60,7 +60,7 @@ impl Cell {
 /// Ids must survive upgrades, because `run` counts a cell's finished repetitions by id:
 /// - A field added later to a workload configuration or to [`Definition`] must be left
 ///   out of the form while it holds its default: `#[serde(default, skip_serializing_if =
-///   "crate::spec::matrix::is_default")]` (or an `Option` skipped when `None`). Every cell
+///   "crate::experiment::matrix::is_default")]` (or an `Option` skipped when `None`). Every cell
 ///   that existed before keeps its id; only a cell that sets the field to something else
 ///   is new. (Fields that were in format 1 from the start, such as `http2`, are always
 ///   written, as they always were.)
@@ -204,7 +204,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::spec::parse_experiment;
+    use crate::experiment::parse_experiment;
 
     fn exp(text: &str) -> Experiment {
         parse_experiment("t.toml", text, Path::new("t.toml"), &[]).unwrap()
@@ -330,7 +330,7 @@ mod tests {
     fn ids_written_by_earlier_versions_still_match_their_experiments() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/charts");
         let dir = root.join("race");
-        let e = crate::spec::load(&dir.join("experiment.toml"), &[]).unwrap();
+        let e = crate::experiment::load(&dir.join("experiment.toml"), &[]).unwrap();
         let (_, rows) = crate::results::runs::read(&dir.join("runs.csv")).unwrap();
         let written: std::collections::BTreeSet<String> =
             rows.into_iter().map(|r| r.cell).collect();

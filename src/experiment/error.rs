@@ -147,7 +147,7 @@ pub fn allowed_hint(given: &str, allowed: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::tree::Source;
+    use crate::experiment::tree::Source;
 
     #[test]
     fn suggests_near_names_only() {
