@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod chart;
+pub mod child;
 pub mod cli;
 pub mod experiment;
 pub mod ideal;

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 
+use crate::child::ChildProcess;
 use crate::experiment::duration::{format_duration, parse_duration};
 
 /// The listen backlog: bursts of 10,000 new connections must queue, not be refused.
@@ -214,20 +215,26 @@ pub fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
 /// Raises this process's soft open-file limit to its hard limit: thousands of concurrent
 /// connections need a descriptor each, and many systems start processes at 1,024.
 pub fn raise_open_file_limit() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(hard)) = (limit.current, limit.maximum)
+        && current < hard
+    {
+        // Where the limit cannot be raised, runs that need more descriptors fail with the
+        // OS's own reason, per connection.
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(hard),
+                maximum: Some(hard),
+            },
+        );
     }
 }
 
 /// The embedded server running as a child process; dropping it stops it.
 pub struct ServerChild {
-    child: Child,
+    process: ChildProcess,
     base_url: String,
 }
 
@@ -249,17 +256,12 @@ impl ServerChild {
                 "--error-rate",
                 &cfg.error_rate.to_string(),
                 "--exit-on-stdin-eof",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // Its own process group: Ctrl-C in the terminal reaches conclab, which winds the run
-        // down and then stops the server, instead of the server vanishing mid-repetition.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let mut child = command
-            .spawn()
+            ]);
+        // Ctrl-C in the terminal reaches conclab alone, which winds the run down and then
+        // stops the server, instead of the server vanishing mid-repetition.
+        let mut process = ChildProcess::spawn(command)
             .with_context(|| format!("cannot start {} serve", exe.display()))?;
-        let stdout = child.stdout.take().expect("piped");
+        let stdout = process.take_stdout();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
@@ -267,7 +269,7 @@ impl ServerChild {
             let _ = tx.send(line);
         });
         let mut server = ServerChild {
-            child,
+            process,
             base_url: String::new(),
         };
         let line = rx
@@ -306,7 +308,7 @@ impl ServerChild {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// How the server ended, if it has by `grace` from now (polled every 5 ms).
@@ -323,22 +325,9 @@ impl ServerChild {
         }
     }
 
-    /// How the server ended, if it has: `signal 9`, `exit code 1`.
+    /// How the server ended, if it has: `signal 9`, `exit status 1`.
     pub fn exited(&mut self) -> Option<String> {
-        use std::os::unix::process::ExitStatusExt;
-        let status = self.child.try_wait().ok()??;
-        Some(match (status.signal(), status.code()) {
-            (Some(sig), _) => format!("signal {sig}"),
-            (None, Some(code)) => format!("exit code {code}"),
-            (None, None) => "unknown status".into(),
-        })
-    }
-}
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.try_exit().map(|exit| exit.status.clone())
     }
 }
 

@@ -1,9 +1,8 @@
 //! `process_pool`: W child processes of the conclab executable, fed tasks over pipes.
 
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -11,8 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use super::protocol::{self, Exit, LineReader, Stop, monotonic_ns, quote_line};
+use super::protocol::{self, LineReader, Stop, monotonic_ns, quote_line};
 use super::{Execution, Job, Scheduler, run_task, spawn_scoped};
+use crate::child::{ChildProcess, Exit};
 use crate::measure::CpuTimes;
 use crate::workload::{
     BuildEnv, Cancel, CounterOp, CounterStore, TaskRecord, TaskResult, Worker, WorkloadConfig,
@@ -326,39 +326,26 @@ impl Loss<'_> {
 /// One child process and the parent's ends of its pipes.
 struct WorkerProcess {
     lane: usize,
-    pid: libc::pid_t,
-    _child: Child,
-    stdin: Option<ChildStdin>,
+    process: ChildProcess,
     stdout: LineReader<ChildStdout>,
     out: Vec<u8>,
     /// The child holds the shared counter's lock (it called `lock` and not yet `unlock`).
     holds_lock: bool,
-    exit: Option<Exit>,
 }
 
 impl WorkerProcess {
     fn spawn(exe: &Path, lane: usize) -> anyhow::Result<WorkerProcess> {
-        let mut child = Command::new(exe)
-            .arg("worker")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            // Its own process group: a Ctrl-C reaches the parent alone, which then cancels
-            // and kills its children rather than losing them mid-task.
-            .process_group(0)
-            .spawn()
+        let mut command = Command::new(exe);
+        command.arg("worker");
+        let mut process = ChildProcess::spawn(command)
             .with_context(|| format!("cannot start worker {lane} ({} worker)", exe.display()))?;
-        let stdin = child.stdin.take().expect("stdin was piped");
-        let stdout = child.stdout.take().expect("stdout was piped");
+        let stdout = LineReader::new(process.take_stdout());
         Ok(WorkerProcess {
             lane,
-            pid: child.id() as libc::pid_t,
-            _child: child,
-            stdin: Some(stdin),
-            stdout: LineReader::new(stdout),
+            process,
+            stdout,
             out: Vec::with_capacity(256),
             holds_lock: false,
-            exit: None,
         })
     }
 
@@ -375,7 +362,7 @@ impl WorkerProcess {
         self.out.clear();
         serde_json::to_writer(&mut self.out, message).expect("messages serialise");
         self.out.push(b'\n');
-        let stdin = self.stdin.as_mut().ok_or(Lost::Gone)?;
+        let stdin = self.process.stdin().ok_or(Lost::Gone)?;
         // One write of one line: the child never sees half a message.
         stdin.write_all(&self.out)?;
         Ok(())
@@ -447,18 +434,7 @@ impl WorkerProcess {
 
     /// Waits up to `grace` for the child to exit, kills it after that, and reaps it.
     fn reap(&mut self, grace: Duration) -> &Exit {
-        if self.exit.is_none() {
-            self.stdin = None;
-            self.exit = Some(protocol::reap(self.pid, grace, false));
-        }
-        self.exit.as_ref().expect("set above")
-    }
-}
-
-impl Drop for WorkerProcess {
-    /// An early return (a failed start, an error) must not leave children behind.
-    fn drop(&mut self) {
-        self.reap(Duration::ZERO);
+        self.process.reap(grace)
     }
 }
 

@@ -1,12 +1,15 @@
 //! The JSON-lines plumbing conclab shares with the programs it drives (`process_pool`
 //! workers, external models): lines read with a deadline and a cancel, lines written
-//! whole, the clock both sides read, and reaping or killing a child's process group.
+//! whole, and the clock both sides read.
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use crate::measure::CpuTimes;
+use rustix::event::{PollFd, PollFlags, poll};
+use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+use rustix::time::{ClockId, Timespec, clock_gettime};
+
 use crate::workload::Cancel;
 
 /// How often a wait on a pipe looks at its cancel and its deadline.
@@ -22,12 +25,7 @@ const QUOTED_CHARS: usize = 120;
 /// CLOCK_MONOTONIC in nanoseconds: what `Instant` reads on Linux, and Python's
 /// `time.monotonic_ns()`, so spans read in another process land on conclab's time line.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = clock_gettime(ClockId::Monotonic);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -73,7 +71,7 @@ pub struct LineReader<R> {
     closed: bool,
 }
 
-impl<R: Read + AsRawFd> LineReader<R> {
+impl<R: Read + AsFd> LineReader<R> {
     pub fn new(source: R) -> LineReader<R> {
         LineReader {
             source,
@@ -107,7 +105,7 @@ impl<R: Read + AsRawFd> LineReader<R> {
                 self.buf.drain(..self.start);
                 self.start = 0;
             }
-            wait_for(self.source.as_raw_fd(), libc::POLLIN, cancel, deadline)?;
+            wait_for(self.source.as_fd(), PollFlags::IN, cancel, deadline)?;
             let mut chunk = [0u8; 16384];
             match self.source.read(&mut chunk) {
                 Ok(0) => self.closed = true,
@@ -132,19 +130,17 @@ impl<R: Read + AsRawFd> LineReader<R> {
 /// Writes all of `bytes` to a pipe without ever blocking in the write, so a child that
 /// does not read cannot hold conclab past its cancel or `deadline`. Sets the pipe's
 /// (conclab's end's) non-blocking flag.
-pub fn write_all<W: Write + AsRawFd>(
+pub fn write_all<W: Write + AsFd>(
     pipe: &mut W,
     bytes: &[u8],
     cancel: &Cancel,
     deadline: Option<Instant>,
 ) -> Result<(), Stop> {
-    let fd = pipe.as_raw_fd();
-    // SAFETY: fcntl on a descriptor we own; only the status flags change.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 && flags & libc::O_NONBLOCK == 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
+    if let Ok(flags) = fcntl_getfl(pipe.as_fd())
+        && !flags.contains(OFlags::NONBLOCK)
+    {
+        // A pipe that stays blocking is still written whole, only less promptly cancelled.
+        let _ = fcntl_setfl(pipe.as_fd(), flags | OFlags::NONBLOCK);
     }
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -152,7 +148,7 @@ pub fn write_all<W: Write + AsRawFd>(
             Ok(0) => return Err(Stop::Closed),
             Ok(n) => rest = &rest[n..],
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                wait_for(fd, libc::POLLOUT, cancel, deadline)?
+                wait_for(pipe.as_fd(), PollFlags::OUT, cancel, deadline)?
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e.into()),
@@ -164,8 +160,8 @@ pub fn write_all<W: Write + AsRawFd>(
 /// Waits until `fd` is ready for `events` (or hung up), the cancel is set, or `deadline`
 /// passes.
 fn wait_for(
-    fd: libc::c_int,
-    events: libc::c_short,
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
     cancel: &Cancel,
     deadline: Option<Instant>,
 ) -> Result<(), Stop> {
@@ -181,14 +177,9 @@ fn wait_for(
             }
             slice = slice.min(left);
         }
-        let mut pfd = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
-        let ms = slice.as_millis().max(1) as libc::c_int;
-        // SAFETY: one valid pollfd; poll writes only its revents.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } > 0 {
+        let mut fds = [PollFd::from_borrowed_fd(fd, events)];
+        let timeout = Timespec::try_from(slice).expect("a slice of at most 50 ms");
+        if poll(&mut fds, Some(&timeout)).is_ok_and(|n| n > 0) {
             return Ok(());
         }
     }
@@ -202,96 +193,6 @@ pub fn quote_line(line: &str) -> String {
         shown.push('…');
     }
     format!("{shown:?}")
-}
-
-/// How a reaped child ended and what it used.
-#[derive(Debug, Clone)]
-pub struct Exit {
-    /// `exit status 3`, `signal 9`.
-    pub status: String,
-    /// Whether it exited of its own accord with status 0.
-    pub success: bool,
-    /// CPU time of the child and of the children it waited for.
-    pub usage: CpuTimes,
-    pub peak_rss_kib: u64,
-}
-
-impl Exit {
-    fn unknown(status: &str) -> Exit {
-        Exit {
-            status: status.into(),
-            success: false,
-            usage: CpuTimes::default(),
-            peak_rss_kib: 0,
-        }
-    }
-}
-
-/// Reaps `pid` with its resource use; None if it has not exited and `block` is false.
-pub fn wait(pid: libc::pid_t, block: bool) -> Option<Exit> {
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is valid; wait4 writes status and usage only.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let options = if block { 0 } else { libc::WNOHANG };
-    loop {
-        // SAFETY: pointers to our locals; pid is a child of this process.
-        let r = unsafe { libc::wait4(pid, &mut status, options, &mut usage) };
-        if r == -1 && std::io::Error::last_os_error().kind() == ErrorKind::Interrupted {
-            continue;
-        }
-        if r == 0 {
-            return None;
-        }
-        if r == -1 {
-            // Reaped elsewhere; nothing to report but that.
-            return Some(Exit::unknown("already reaped"));
-        }
-        break;
-    }
-    let (status, success) = if libc::WIFSIGNALED(status) {
-        (format!("signal {}", libc::WTERMSIG(status)), false)
-    } else {
-        let code = libc::WEXITSTATUS(status);
-        (format!("exit status {code}"), code == 0)
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    Some(Exit {
-        status,
-        success,
-        usage: CpuTimes {
-            user_s: seconds(usage.ru_utime),
-            sys_s: seconds(usage.ru_stime),
-        },
-        // Linux reports ru_maxrss in KiB.
-        peak_rss_kib: usage.ru_maxrss.max(0) as u64,
-    })
-}
-
-/// Waits up to `grace` for `pid` to exit, then kills it (SIGKILL) and reaps it. With
-/// `group`, the kill reaches the process group `pid` leads (started with
-/// `process_group(0)`), so whatever the child started goes too.
-pub fn reap(pid: libc::pid_t, grace: Duration, group: bool) -> Exit {
-    let deadline = Instant::now() + grace;
-    let mut pause = Duration::from_micros(20);
-    loop {
-        if let Some(exit) = wait(pid, false) {
-            return exit;
-        }
-        if Instant::now() >= deadline {
-            kill(pid, group);
-            return wait(pid, true).unwrap_or_else(|| Exit::unknown("not reaped"));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(5));
-    }
-}
-
-/// SIGKILL to `pid`, or to the process group it leads.
-pub fn kill(pid: libc::pid_t, group: bool) {
-    let target = if group { -pid } else { pid };
-    // SAFETY: kill only sends a signal; the caller has not reaped the pid (or, for a group,
-    // its members keep the group id from being reused).
-    unsafe { libc::kill(target, libc::SIGKILL) };
 }
 
 #[cfg(test)]
@@ -343,26 +244,21 @@ mod tests {
             lines.next_line(&cancel, None),
             Err(Stop::Cancelled)
         ));
-        kill(child.id() as libc::pid_t, false);
+        let _ = child.kill();
         let _ = child.wait();
     }
 
     #[test]
-    // The child is reaped by `reap`, which is under test here.
-    #[allow(clippy::zombie_processes)]
     fn a_closed_pipe_ends_the_lines_and_keeps_what_was_unfinished() {
-        let mut child = Command::new("sh")
-            .args(["-c", "printf 'a\\nhalf'; exit 3"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id() as libc::pid_t;
-        let mut lines = LineReader::new(child.stdout.take().unwrap());
+        let mut command = Command::new("sh");
+        command.args(["-c", "printf 'a\\nhalf'; exit 3"]);
+        let mut child = crate::child::ChildProcess::spawn(command).unwrap();
+        let mut lines = LineReader::new(child.take_stdout());
         let cancel = Cancel::new();
         assert_eq!(lines.next_line(&cancel, None).unwrap(), "a");
         assert!(matches!(lines.next_line(&cancel, None), Err(Stop::Closed)));
         assert_eq!(lines.unterminated().as_deref(), Some("half"));
-        let exit = reap(pid, Duration::from_secs(5), false);
+        let exit = child.reap(Duration::from_secs(5));
         assert_eq!(exit.status, "exit status 3");
         assert!(!exit.success);
     }

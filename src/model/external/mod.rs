@@ -15,16 +15,18 @@ pub mod steps;
 pub mod wire;
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{ChildStdin, ChildStdout, Command};
+
+use rustix::process::Signal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::protocol::{self, Exit, LineReader, Stop, monotonic_ns, quote_line};
+use super::protocol::{self, LineReader, Stop, monotonic_ns, quote_line};
 use super::{CpythonModel, CustomModel, Execution, Job, Scheduler};
+use crate::child::{ChildProcess, Exit};
 use crate::measure::CpuTimes;
 use crate::workload::{Cancel, CounterOp, TaskRecord, WorkloadConfig};
 use wire::{DoneLine, Message, TaskSteps};
@@ -251,44 +253,32 @@ enum Fault {
 /// The running program, in a process group of its own; dropping it kills the group.
 struct Program {
     name: String,
-    pid: libc::pid_t,
     cancel: Cancel,
-    _child: Child,
-    stdin: Option<ChildStdin>,
+    process: ChildProcess,
     stdout: LineReader<ChildStdout>,
     /// The last line it wrote, for messages.
     last: Option<String>,
-    exit: Option<Exit>,
 }
 
 impl Program {
-    fn spawn(mut command: Command, name: &str, cancel: &Cancel) -> anyhow::Result<Program> {
+    fn spawn(command: Command, name: &str, cancel: &Cancel) -> anyhow::Result<Program> {
         let program = command.get_program().to_owned();
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            // Its own process group: a Ctrl-C reaches conclab alone, which then kills the
-            // whole group (a pool's children too) rather than losing it mid-task.
-            .process_group(0)
-            .spawn()
+        let mut process = ChildProcess::spawn(command)
             .with_context(|| format!("cannot start {name} ({})", Path::new(&program).display()))?;
-        let stdin = child.stdin.take().expect("stdin was piped");
-        let stdout = child.stdout.take().expect("stdout was piped");
+        let stdout = LineReader::new(process.take_stdout());
         Ok(Program {
             name: name.to_string(),
-            pid: child.id() as libc::pid_t,
             cancel: cancel.clone(),
-            _child: child,
-            stdin: Some(stdin),
-            stdout: LineReader::new(stdout),
+            process,
+            stdout,
             last: None,
-            exit: None,
         })
     }
 
     fn stdin(&mut self) -> anyhow::Result<&mut ChildStdin> {
-        self.stdin.as_mut().context("the program's stdin is closed")
+        self.process
+            .stdin()
+            .context("the program's stdin is closed")
     }
 
     fn next(&mut self, cancel: &Cancel, deadline: Option<Instant>) -> Result<Message, Fault> {
@@ -358,57 +348,33 @@ impl Program {
     /// The repetition was cancelled (timeout or signal): the program is killed, and the
     /// tasks it reported are kept; the runner names the rest.
     fn cancelled(&mut self, records: Vec<TaskRecord>, setup: Duration) -> Execution {
-        self.kill();
-        let exit = self.exit.clone();
+        let exit = self.process.kill().clone();
         Execution {
             setup,
             unmeasured: setup,
             records,
-            children: exit.as_ref().map(|e| e.usage),
-            children_peak_rss_kib: exit.map(|e| e.peak_rss_kib),
+            children: Some(exit.usage),
+            children_peak_rss_kib: Some(exit.peak_rss_kib),
         }
     }
 
-    /// Closes its stdin and waits up to `grace` for it to exit; past that its whole
-    /// group is killed. What it left running in its group is asked to stop too.
+    /// Closes its stdin and waits up to `grace` for it to exit (less if the repetition is
+    /// cancelled, so that a timeout that falls here is answered as promptly as anywhere
+    /// else); past that its whole group is killed. What it left running in its group is
+    /// asked to stop too.
     fn end(&mut self, grace: Duration) -> Exit {
-        if self.exit.is_none() {
-            self.stdin = None;
-            // The repetition's cancel cuts the wait short, so that a timeout that falls
-            // here is answered as promptly as anywhere else.
-            let deadline = Instant::now() + grace;
-            while Instant::now() < deadline && !self.cancel.is_set() {
-                if let Some(exit) = protocol::wait(self.pid, false) {
-                    self.exit = Some(exit);
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            let exit = match self.exit.take() {
-                Some(exit) => exit,
-                None => protocol::reap(self.pid, Duration::ZERO, true),
-            };
-            // SAFETY: a signal to the group the program led; members keep its id in use.
-            unsafe { libc::kill(-self.pid, libc::SIGTERM) };
-            self.exit = Some(exit);
+        if self.process.exit().is_none() {
+            self.process.close_stdin();
+            let cancel = self.cancel.clone();
+            self.process.reap_until(grace, || cancel.is_set());
+            self.process.signal_group(Signal::TERM);
         }
-        self.exit.clone().expect("set above")
+        self.process.exit().cloned().expect("reaped above")
     }
 
     /// Kills the program's whole group and reaps it.
     fn kill(&mut self) {
-        if self.exit.is_none() {
-            protocol::kill(self.pid, true);
-            self.stdin = None;
-            self.exit = Some(protocol::reap(self.pid, Duration::ZERO, true));
-        }
-    }
-}
-
-impl Drop for Program {
-    /// An early return (a wrong line, an error) must not leave the program running.
-    fn drop(&mut self) {
-        self.kill();
+        self.process.kill();
     }
 }
 
