@@ -5,6 +5,7 @@ pub mod csv_file;
 pub mod digests;
 pub mod environment;
 pub mod flags;
+pub mod intervals;
 pub mod lock;
 pub mod phases;
 pub mod report_md;
