@@ -231,13 +231,12 @@ mod tests {
         }
     }
 
+    /// Repetition-numbered times.
+    type Times = Vec<(usize, f64)>;
+
     /// One simulated run of `n` rounds: a baseline of scale 2 and a cell of scale 1 (a
     /// true speedup of 2), both skewed, with the rounds' shared drift.
-    fn run(
-        rng: &mut Rng,
-        n: usize,
-        drift_step: f64,
-    ) -> (Vec<f64>, Vec<(usize, f64)>, Vec<(usize, f64)>) {
+    fn run(rng: &mut Rng, n: usize, drift_step: f64) -> (Vec<f64>, Times, Times) {
         let factors = drift(rng, n, drift_step);
         let base = (0..n)
             .map(|k| (k, 2.0 * factors[k] * rng.skewed(SPREAD)))
