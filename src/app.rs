@@ -138,6 +138,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::server::serve(cfg)?;
             Ok(EXIT_OK)
         }
+        Command::Completions(args) => {
+            crate::reference::completions(args.shell, &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Man(args) => {
+            match &args.out {
+                Some(dir) => {
+                    for path in crate::reference::man_pages(dir)? {
+                        say(&format!("wrote {}", path.display()));
+                    }
+                }
+                None => crate::reference::man_page(&mut std::io::stdout())?,
+            }
+            Ok(EXIT_OK)
+        }
         Command::Worker => {
             crate::model::process_pool::worker_main()?;
             Ok(EXIT_OK)

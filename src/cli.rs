@@ -32,6 +32,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of experiment files.
     Schema,
+    /// Print shell completions, e.g. `conclab completions bash > ~/.local/share/bash-completion/completions/conclab`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per verb into a folder with --out.
+    Man(ManArgs),
     /// Internal: a process-pool child, fed tasks over stdin.
     #[command(hide = true)]
     Worker,
@@ -139,4 +143,19 @@ pub struct ServeArgs {
     /// Exit when standard input closes (how `run` ties the server's life to its own).
     #[arg(long, hide = true)]
     pub exit_on_stdin_eof: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write conclab.1 and a page per verb (conclab-run.1, ...) into this folder instead
+    /// of printing conclab.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

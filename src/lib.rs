@@ -12,6 +12,7 @@ pub mod model;
 pub mod plan;
 pub mod progress;
 pub mod rebuild;
+pub mod reference;
 pub mod report;
 pub mod results;
 pub mod runner;

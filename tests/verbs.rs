@@ -471,3 +471,27 @@ fn merge_warns_of_overlapping_shards_and_missing_cells() {
     assert!(err.contains("measured by more than one shard"), "{err}");
     assert!(err.contains("in no shard"), "{err}");
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_binary() {
+    let lab = Lab::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let o = lab.cmd().args(["completions", shell]).output().unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let script = stdout(&o);
+        for verb in [
+            "run", "plan", "validate", "chart", "merge", "serve", "schema",
+        ] {
+            assert!(script.contains(verb), "{shell} completion lacks {verb}");
+        }
+    }
+    let o = lab.cmd().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(code(&o), 2, "an unknown shell is a usage error");
+    let o = lab.cmd().arg("man").output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains(".TH conclab 1"), "{}", stdout(&o));
+    let o = lab.cmd().args(["man", "--out", "man1"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let run = std::fs::read_to_string(lab.path().join("man1/conclab-run.1")).unwrap();
+    assert!(run.contains("\\-\\-fresh"), "{run}");
+}
