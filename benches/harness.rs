@@ -188,7 +188,7 @@ fn memory_over_repetitions() {
         request_latency_s: None,
     };
     for rep in 1..=2000 {
-        let r = conclab::runner::measure_repetition(
+        let r = conclab::engine::measure_repetition(
             &cell,
             &workload,
             &BuildEnv::default(),
@@ -295,8 +295,8 @@ fn summary_speed() {
     let mut times: Vec<Duration> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            let s = conclab::results::summary::summarize(&cells, &rows, 2);
-            std::hint::black_box(conclab::results::flags::warnings(&s, 2));
+            let s = conclab::results::summarize::summarize(&cells, &rows, 2);
+            std::hint::black_box(conclab::report::warnings(&s, 2));
             std::hint::black_box(conclab::report::comparisons(&s));
             t.elapsed()
         })

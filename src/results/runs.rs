@@ -204,6 +204,19 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<RunRow>)> {
     Ok((axes, rows))
 }
 
+/// Counts the repetitions a cell already has that count as done (passed or raced).
+pub fn done_counts(rows: &[RunRow]) -> HashMap<&str, (u32, u32)> {
+    let mut counts: HashMap<&str, (u32, u32)> = HashMap::new();
+    for r in rows {
+        let e = counts.entry(r.cell.as_str()).or_default();
+        e.1 = e.1.max(r.repetition);
+        if r.check != Check::Fail {
+            e.0 += 1;
+        }
+    }
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
