@@ -19,7 +19,7 @@ use crate::experiment::{Cell, Experiment};
 use crate::model::Model;
 use crate::progress::Progress;
 use crate::report;
-use crate::results::digests::{Ballot, fingerprint_of};
+use crate::results::digests::Ballot;
 use crate::results::environment::Environment;
 use crate::results::files::Folder;
 use crate::results::lock::FolderLock;
@@ -166,9 +166,8 @@ pub fn run_experiment(
     // Results that must agree across models and runs of one workload configuration.
     let mut ballots: HashMap<String, Ballot> = HashMap::new();
     let cell_by_id: HashMap<&str, &Cell> = p.cells.iter().map(|c| (c.id.as_str(), c)).collect();
-    for r in p.rows.iter().filter(|r| r.check == Check::Pass) {
-        if let (Some(cell), Some(fp)) = (cell_by_id.get(r.cell.as_str()), fingerprint_of(&r.detail))
-        {
+    for r in &p.rows {
+        if let (Some(cell), Some(fp)) = (cell_by_id.get(r.cell.as_str()), &r.fingerprint) {
             ballots
                 .entry(workload_key(cell))
                 .or_default()

@@ -9,9 +9,11 @@ use crate::experiment::{Cell, Experiment};
 use crate::ideal::ideal_seconds;
 use crate::measure::{self, CpuTimes};
 use crate::model::supervisor::{GRACE, OwnedJob, Supervised, supervise};
+use crate::results::cell::CellId;
 use crate::results::runs::RunRow;
 use crate::workload::{
-    BuildEnv, Calibration, Cancel, Phase, PhaseSink, TaskRecord, TaskResult, Verdict, Workload,
+    BuildEnv, Calibration, Cancel, Check, Phase, PhaseSink, TaskRecord, TaskResult, Verdict,
+    Workload,
 };
 
 /// One measured repetition, before it becomes a row.
@@ -57,12 +59,14 @@ impl Repetition {
             .hashes()
             .filter(|_| ok == self.records.len() && !cell.model.is_external());
         RunRow {
-            experiment: exp.name.clone(),
-            cell: cell.id.clone(),
-            workload: cell.workload.kind().to_string(),
-            model: cell.model.name().to_string(),
-            workers: cell.workers,
-            axes: cell.axes.clone(),
+            id: CellId {
+                experiment: exp.name.clone(),
+                cell: cell.id.clone(),
+                workload: cell.workload.kind().to_string(),
+                model: cell.model.name().to_string(),
+                workers: cell.workers,
+                axes: cell.axes.clone(),
+            },
             repetition,
             wall_s: self.wall_s,
             setup_s: self.setup_s,
@@ -73,6 +77,11 @@ impl Repetition {
             ok,
             failed: self.records.len() - ok,
             check: self.verdict.check,
+            fingerprint: self
+                .verdict
+                .fingerprint
+                .clone()
+                .filter(|_| self.verdict.check == Check::Pass),
             detail: self.verdict.detail.clone(),
             ideal_s: self.ideal_s.filter(|i| *i > 0.0),
             task_p50_s: measure::quantile(&durations, 0.5),

@@ -283,12 +283,14 @@ mod tests {
 
     fn row(model: &str, workers: usize, median: f64, ci: (f64, f64)) -> SummaryRow {
         SummaryRow {
-            experiment: "e".into(),
-            cell: format!("{model}{workers}"),
-            workload: "sleep".into(),
-            model: model.into(),
-            workers,
-            axes: vec![("sync".into(), "none".into())],
+            id: crate::results::cell::CellId {
+                experiment: "e".into(),
+                cell: format!("{model}{workers}"),
+                workload: "sleep".into(),
+                model: model.into(),
+                workers,
+                axes: vec![("sync".into(), "none".into())],
+            },
             stats: Stats {
                 n: 3,
                 median,
@@ -313,6 +315,7 @@ mod tests {
             cpu_util: 0.0,
             check: Check::Pass,
             detail: String::new(),
+            fingerprint: None,
             speedup_ci: None,
             parallelism: 0.4,
             in_flight: None,

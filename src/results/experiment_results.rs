@@ -177,7 +177,7 @@ fn summarize_by_host(
     for (host, rows) in by_host {
         let cores = hosts.get(host).map_or(cores, |f| f.logical_cores);
         for mut s in summarize(ids, &rows, cores) {
-            s.axes.push(("host".to_string(), host.to_string()));
+            s.id.axes.push(("host".to_string(), host.to_string()));
             out.push(s);
         }
     }

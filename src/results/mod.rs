@@ -1,6 +1,7 @@
 //! Result files of one experiment: runs, task timelines, summary, environment; resume and archive.
 
 pub mod atomic;
+pub mod cell;
 pub mod claims;
 pub mod csv_file;
 pub mod digests;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::cell::CellId;
 use super::digests;
 use super::flags::{
     BELOW_IDEAL, BEYOND_CORES_MARGIN, FEW_REPETITIONS, Flag, NOISY_HALF_WIDTH, SLOWED,
@@ -69,19 +70,14 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             .map(|(best, m)| best / m);
         let in_flight = median(&used.iter().filter_map(|r| r.in_flight).collect::<Vec<_>>());
         let check = used.iter().map(|r| r.check).max().unwrap_or(Check::Pass);
-        let detail = used
-            .iter()
-            .rev()
-            .find(|r| r.check == check)
-            .map(|r| r.detail.clone())
-            .unwrap_or_default();
+        let decided = used.iter().rev().find(|r| r.check == check);
+        let detail = decided.map(|r| r.detail.clone()).unwrap_or_default();
+        let fingerprint = decided.and_then(|r| r.fingerprint.clone());
         out.push(SummaryRow {
-            experiment: first.experiment.clone(),
-            cell: id.clone(),
-            workload: first.workload.clone(),
-            model: first.model.clone(),
-            workers: first.workers,
-            axes: first.axes.clone(),
+            id: CellId {
+                cell: id.clone(),
+                ..first.id.clone()
+            },
             speedup: None,
             efficiency: None,
             vs_ideal: ideal_s.map(|i| st.median / i),
@@ -91,6 +87,7 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             cpu_util: parallelism / cores.max(1) as f64,
             check,
             detail,
+            fingerprint,
             stats: st,
             speedup_ci: None,
             parallelism,
@@ -140,7 +137,7 @@ fn reconcile_digests(out: &mut [SummaryRow]) {
     type Configuration<'a> = (&'a str, &'a [(String, String)]);
     let mut groups: HashMap<Configuration, Vec<usize>> = HashMap::new();
     for (i, s) in out.iter().enumerate() {
-        if s.check == Check::Pass && digests::fingerprint_of(&s.detail).is_some() {
+        if s.check == Check::Pass && s.fingerprint.is_some() {
             groups
                 .entry((s.workload.as_str(), s.axes.as_slice()))
                 .or_default()
@@ -154,7 +151,7 @@ fn reconcile_digests(out: &mut [SummaryRow]) {
             .map(|&i| digests::Vote {
                 cell: &out[i].cell,
                 model: &out[i].model,
-                fingerprint: digests::fingerprint_of(&out[i].detail).expect("grouped"),
+                fingerprint: out[i].fingerprint.as_deref().expect("grouped"),
             })
             .collect();
         let Some(reference) = digests::reference(&votes) else {
@@ -204,12 +201,14 @@ mod tests {
 
     fn row(cell: &str, model: &str, workers: usize, wall: f64, check: Check) -> RunRow {
         RunRow {
-            experiment: "e".into(),
-            cell: cell.into(),
-            workload: "sleep".into(),
-            model: model.into(),
-            workers,
-            axes: vec![],
+            id: CellId {
+                experiment: "e".into(),
+                cell: cell.into(),
+                workload: "sleep".into(),
+                model: model.into(),
+                workers,
+                axes: vec![],
+            },
             repetition: 1,
             wall_s: wall,
             setup_s: 0.0,
@@ -229,6 +228,7 @@ mod tests {
             in_flight: None,
             hashes: None,
             calibrated_ns_per_hash: None,
+            fingerprint: None,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::cell::{CellId, LEADING};
 use super::flags::Flag;
 use super::stats::{MedianCi, Stats};
 use super::{fmt_opt, fmt_s};
@@ -9,12 +10,7 @@ use crate::workload::Check;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
-    pub experiment: String,
-    pub cell: String,
-    pub workload: String,
-    pub model: String,
-    pub workers: usize,
-    pub axes: Vec<(String, String)>,
+    pub id: CellId,
     pub stats: Stats,
     pub speedup: Option<f64>,
     pub efficiency: Option<f64>,
@@ -26,6 +22,8 @@ pub struct SummaryRow {
     pub check: Check,
     /// The detail of the latest row that decided `check`.
     pub detail: String,
+    /// That row's result fingerprint, which the cells of one workload must share.
+    pub fingerprint: Option<String>,
     /// Every speedup consistent with both medians' intervals.
     pub speedup_ci: Option<(f64, f64)>,
     /// Cores kept busy: (user + sys CPU of conclab and its children) / wall, median.
@@ -42,16 +40,13 @@ pub struct SummaryRow {
     pub flags: Vec<Flag>,
 }
 
-impl SummaryRow {
-    /// `thread_pool w=2` plus any extra axes.
-    pub fn label(&self) -> String {
-        let axes: String = self.axes.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-        format!("{} w={}{axes}", self.model, self.workers)
+/// A row is of its cell: `row.model`, `row.label()` read through to the identity.
+impl std::ops::Deref for SummaryRow {
+    type Target = CellId;
+    fn deref(&self) -> &CellId {
+        &self.id
     }
 }
-
-/// The leading columns every results CSV of cells shares.
-const LEAD: [&str; 5] = ["experiment", "cell", "workload", "model", "workers"];
 
 pub fn header(axes: &[String]) -> Vec<String> {
     let tail = [
@@ -81,26 +76,13 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "in_flight",
         "ci_coverage",
     ];
-    super::csv_file::header_with_axes(&LEAD, axes, &tail)
+    super::csv_file::header_with_axes(&LEADING, axes, &tail)
 }
 
 /// Rewrites summary.csv (it is derived from runs.csv, so replacing it loses nothing).
 pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Result<()> {
     let records = rows.iter().map(|s| {
-        let mut rec = vec![
-            s.experiment.clone(),
-            s.cell.clone(),
-            s.workload.clone(),
-            s.model.clone(),
-            s.workers.to_string(),
-        ];
-        rec.extend(axes.iter().map(|a| {
-            s.axes
-                .iter()
-                .find(|(k, _)| k == a)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        }));
+        let mut rec = s.id.record(axes);
         let st = &s.stats;
         rec.extend([
             st.n.to_string(),
@@ -152,12 +134,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
         };
         let check = r.text("check");
         Ok(SummaryRow {
-            experiment: r.text("experiment"),
-            cell: r.text("cell"),
-            workload: r.text("workload"),
-            model: r.text("model"),
-            workers: r.number("workers")? as usize,
-            axes: r.axes(axes),
+            id: CellId::read(r, axes)?,
             stats: Stats {
                 n: r.number("n")? as usize,
                 median,
@@ -179,6 +156,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
             check: Check::parse(&check)
                 .ok_or_else(|| anyhow::anyhow!("column check: \"{check}\" is not a check"))?,
             detail: String::new(),
+            fingerprint: None,
             speedup_ci: r
                 .optional("speedup_ci_low")
                 .zip(r.optional("speedup_ci_high")),
