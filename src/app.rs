@@ -113,27 +113,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Serve(args) => {
-            let duration = |flag: &str, text: &str| {
-                crate::experiment::duration::parse_duration(text)
-                    .map_err(|e| UsageError(format!("--{flag}: {e}")))
-            };
-            if !(0.0..=1.0).contains(&args.error_rate) {
-                return Err(UsageError(format!(
-                    "--error-rate must be from 0.0 to 1.0, got {}",
-                    args.error_rate
-                ))
-                .into());
-            }
-            let cfg = crate::server::ServerConfig {
-                port: args.port,
-                latency: duration("latency", &args.latency)?,
-                jitter: duration("jitter", &args.jitter)?,
-                body_bytes: args.body_bytes,
-                error_rate: args.error_rate,
-                exit_on_stdin_eof: args.exit_on_stdin_eof,
-            };
-            crate::server::raise_open_file_limit();
-            crate::server::serve(cfg)?;
+            crate::commands::serve::serve(&args)?;
             Ok(EXIT_OK)
         }
         Command::Worker => {

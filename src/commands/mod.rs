@@ -5,6 +5,7 @@ pub mod chart;
 pub mod merge;
 pub mod plan;
 pub mod run;
+pub mod serve;
 
 use crate::chart::{ChartOptions, Charts};
 use crate::report::Table;
