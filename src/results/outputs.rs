@@ -87,7 +87,7 @@ impl Output for ReportMd {
 /// except, when `lenient`, that of an output that is not essential: it is reported on
 /// stderr and the rest are still made.
 pub fn write_all(
-    outputs: &[Box<dyn Output>],
+    outputs: &[Box<dyn Output + '_>],
     results: &ExperimentResults,
     lenient: bool,
 ) -> anyhow::Result<bool> {
@@ -108,4 +108,85 @@ pub fn write_all(
 /// `index.md` of a results root: every experiment folder under it with its verdicts.
 pub fn write_index(root: &Path) -> anyhow::Result<()> {
     report_md::write_index(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::results::files::Folder;
+
+    /// An output that records that it ran, and fails when told to.
+    struct Probe<'a> {
+        name: &'static str,
+        fails: bool,
+        essential: bool,
+        ran: &'a RefCell<Vec<&'static str>>,
+    }
+
+    impl Output for Probe<'_> {
+        fn name(&self) -> &str {
+            self.name
+        }
+        fn essential(&self) -> bool {
+            self.essential
+        }
+        fn write(&self, _: &ExperimentResults) -> anyhow::Result<()> {
+            self.ran.borrow_mut().push(self.name);
+            if self.fails {
+                anyhow::bail!("{} broke", self.name)
+            }
+            Ok(())
+        }
+    }
+
+    fn empty() -> ExperimentResults {
+        ExperimentResults {
+            experiment: None,
+            folder: Folder::new(Path::new(".")),
+            cores: 1,
+            runs: Vec::new(),
+            summary: Vec::new(),
+            summary_axes: Vec::new(),
+            claims: Vec::new(),
+            tasks: Vec::new(),
+            phases: Vec::new(),
+            environment: None,
+            hosts: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_output_that_is_not_essential_stops_only_a_strict_list() {
+        let ran = RefCell::new(Vec::new());
+        let list = |ran| -> Vec<Box<dyn Output + '_>> {
+            vec![
+                Box::new(Probe {
+                    name: "a",
+                    fails: false,
+                    essential: true,
+                    ran,
+                }),
+                Box::new(Probe {
+                    name: "charts",
+                    fails: true,
+                    essential: false,
+                    ran,
+                }),
+                Box::new(Probe {
+                    name: "c",
+                    fails: false,
+                    essential: true,
+                    ran,
+                }),
+            ]
+        };
+        let results = empty();
+        assert!(!write_all(&list(&ran), &results, true).unwrap());
+        assert_eq!(*ran.borrow(), ["a", "charts", "c"]);
+        ran.borrow_mut().clear();
+        assert!(write_all(&list(&ran), &results, false).is_err());
+        assert_eq!(*ran.borrow(), ["a", "charts"]);
+    }
 }

@@ -169,3 +169,26 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_summary_from_before_intervals_reads_its_min_and_max_as_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.csv");
+        std::fs::write(
+            &path,
+            "experiment,cell,workload,model,workers,sync,n,median_s,mean_s,stddev_s,min_s,max_s,cv,speedup,efficiency,ideal_s,vs_ideal,user_s,sys_s,cpu_util,check,outliers\n\
+             e,c1,counter,threads,4,mutex,3,1.0,1.0,0.1,0.9,1.2,0.1,2.000,0.5,,,0.5,0.1,0.3,pass,0\n",
+        )
+        .unwrap();
+        let (axes, rows) = super::read(&path).unwrap();
+        assert_eq!(axes, ["sync"]);
+        let r = &rows[0];
+        assert_eq!((r.model.as_str(), r.workers), ("threads", 4));
+        assert_eq!(r.axes, [("sync".to_string(), "mutex".to_string())]);
+        assert_eq!((r.stats.ci.low, r.stats.ci.high), (0.9, 1.2));
+        assert_eq!((r.speedup, r.ideal_s), (Some(2.0), None));
+        assert!(r.flags.is_empty());
+    }
+}
