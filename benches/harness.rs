@@ -188,7 +188,7 @@ fn memory_over_repetitions() {
         request_latency_s: None,
     };
     for rep in 1..=2000 {
-        let r = conclab::runner::measure_repetition(
+        let r = conclab::engine::measure_repetition(
             &cell,
             &workload,
             &BuildEnv::default(),
@@ -252,6 +252,7 @@ fn chart_speed() {
 /// Statistics, intervals and flags of 10,000 cells of three repetitions each, and the
 /// printed comparisons.
 fn summary_speed() {
+    use conclab::results::cell::CellId;
     use conclab::results::runs::RunRow;
     use conclab::workload::Check;
     let models = ["sequential", "thread_pool", "rayon", "process_pool"];
@@ -263,12 +264,14 @@ fn summary_speed() {
         for rep in 1..=3u32 {
             let wall = 1.0 + (i % 7) as f64 * 0.1 + rep as f64 * 0.01;
             rows.push(RunRow {
-                experiment: "big".into(),
-                cell: cell.clone(),
-                workload: "hash_chain".into(),
-                model: model.into(),
-                workers: 1 + i % 64,
-                axes: vec![("iterations".into(), (i / 4).to_string())],
+                id: CellId {
+                    experiment: "big".into(),
+                    cell: cell.clone(),
+                    workload: "hash_chain".into(),
+                    model: model.into(),
+                    workers: 1 + i % 64,
+                    axes: vec![("iterations".into(), (i / 4).to_string())],
+                },
                 repetition: rep,
                 wall_s: wall,
                 setup_s: 0.0,
@@ -288,6 +291,7 @@ fn summary_speed() {
                 in_flight: Some(2.0),
                 hashes: Some(6_000_000),
                 calibrated_ns_per_hash: Some(570.0),
+                fingerprint: None,
             });
         }
         cells.push(cell);
@@ -295,8 +299,8 @@ fn summary_speed() {
     let mut times: Vec<Duration> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            let s = conclab::results::summary::summarize(&cells, &rows, 2);
-            std::hint::black_box(conclab::results::flags::warnings(&s, 2));
+            let s = conclab::results::summarize::summarize(&cells, &rows, 2);
+            std::hint::black_box(conclab::report::warnings(&s, 2));
             std::hint::black_box(conclab::report::comparisons(&s));
             t.elapsed()
         })

@@ -3,15 +3,10 @@
 use std::io::IsTerminal;
 
 use crate::cli::{Cli, Command, PathsArg, Selection};
+use crate::commands::run::RunOptions;
+use crate::error::{EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError};
 use crate::experiment::{Experiment, SpecError};
 use crate::report::say;
-use crate::runner::{RunOptions, UsageError};
-
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_FAILED: i32 = 1;
-pub const EXIT_USAGE: i32 = 2;
-/// Interrupted by SIGINT; SIGTERM and SIGHUP give 128 + their number too (143, 129).
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Runs the command; every error is printed here and becomes an exit code.
 pub fn main(cli: Cli) -> i32 {
@@ -64,7 +59,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 shard,
                 quiet: args.quiet,
             };
-            let outcome = crate::runner::run(&experiments, &opts)?;
+            let outcome = crate::commands::run::run(&experiments, &opts)?;
             Ok(if outcome.interrupted {
                 let by = crate::signals::signal()
                     .map_or_else(String::new, |s| format!(" by {}", crate::signals::name(s)));
@@ -80,7 +75,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Plan(args) => {
             let experiments = load(&args.paths, Some(&args.selection))?;
-            crate::plan::plan(
+            crate::commands::plan::plan(
                 &experiments,
                 &args.selection.out,
                 &args.selection.only,
@@ -101,11 +96,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Chart(args) => {
-            crate::rebuild::rebuild_charts(&args.dir, (args.width.max(200), args.height.max(150)))?;
+            crate::commands::chart::rebuild_charts(
+                &args.dir,
+                (args.width.max(200), args.height.max(150)),
+            )?;
             Ok(EXIT_OK)
         }
         Command::Merge(args) => {
-            crate::rebuild::merge(&args.dirs, &args.out, args.by_host)?;
+            crate::commands::merge::merge(&args.dirs, &args.out, args.by_host)?;
             Ok(EXIT_OK)
         }
         Command::Schema => {
@@ -115,41 +113,21 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             Ok(EXIT_OK)
         }
         Command::Serve(args) => {
-            let duration = |flag: &str, text: &str| {
-                crate::experiment::duration::parse_duration(text)
-                    .map_err(|e| UsageError(format!("--{flag}: {e}")))
-            };
-            if !(0.0..=1.0).contains(&args.error_rate) {
-                return Err(UsageError(format!(
-                    "--error-rate must be from 0.0 to 1.0, got {}",
-                    args.error_rate
-                ))
-                .into());
-            }
-            let cfg = crate::server::ServerConfig {
-                port: args.port,
-                latency: duration("latency", &args.latency)?,
-                jitter: duration("jitter", &args.jitter)?,
-                body_bytes: args.body_bytes,
-                error_rate: args.error_rate,
-                exit_on_stdin_eof: args.exit_on_stdin_eof,
-            };
-            crate::server::raise_open_file_limit();
-            crate::server::serve(cfg)?;
+            crate::commands::serve::serve(&args)?;
             Ok(EXIT_OK)
         }
         Command::Completions(args) => {
-            crate::reference::completions(args.shell, &mut std::io::stdout());
+            crate::commands::reference::completions(args.shell, &mut std::io::stdout());
             Ok(EXIT_OK)
         }
         Command::Man(args) => {
             match &args.out {
                 Some(dir) => {
-                    for path in crate::reference::man_pages(dir)? {
+                    for path in crate::commands::reference::man_pages(dir)? {
                         say(&format!("wrote {}", path.display()));
                     }
                 }
-                None => crate::reference::man_page(&mut std::io::stdout())?,
+                None => crate::commands::reference::man_page(&mut std::io::stdout())?,
             }
             Ok(EXIT_OK)
         }

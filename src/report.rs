@@ -1,42 +1,42 @@
 //! What a run prints on stdout: a table of medians per experiment and the speedups.
 
 use std::collections::HashMap;
-use std::io::Write;
 
+pub use crate::console::{say, seconds, seconds_range};
+use crate::machine::Watch;
 use crate::model::kind::{baseline_of, is_baseline};
+use crate::results::experiment_results::ExperimentResults;
+use crate::results::flags::Flag;
+use crate::results::outputs::Output;
 use crate::results::summary::SummaryRow;
 use crate::workload::Check;
 
-/// Writes one line to stdout; a closed pipe (`conclab plan | head`) ends output quietly.
-pub fn say(line: &str) -> bool {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").is_ok()
+/// The end-of-run table on stdout, as an output of the results.
+pub struct Table {
+    /// Also warn when the machine's capacity moved during the run (the run itself warns
+    /// once at its end instead).
+    pub machine_warning: bool,
 }
 
-pub fn seconds(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0} s")
-    } else if v >= 1.0 {
-        format!("{v:.3} s")
-    } else if v >= 1e-3 {
-        format!("{:.2} ms", v * 1e3)
-    } else {
-        format!("{:.1} µs", v * 1e6)
+impl Output for Table {
+    fn name(&self) -> &str {
+        "the table"
     }
-}
 
-/// `3.70-3.75 s`: an interval in the unit of its upper end.
-pub fn seconds_range(lo: f64, hi: f64) -> String {
-    let (scale, unit, digits) = if hi >= 100.0 {
-        (1.0, "s", 0)
-    } else if hi >= 1.0 {
-        (1.0, "s", 3)
-    } else if hi >= 1e-3 {
-        (1e3, "ms", 2)
-    } else {
-        (1e6, "µs", 1)
-    };
-    format!("{:.digits$}-{:.digits$} {unit}", lo * scale, hi * scale)
+    fn write(&self, results: &ExperimentResults) -> anyhow::Result<()> {
+        print_summary(results.name(), &results.summary, results.cores);
+        if self.machine_warning {
+            let samples = results
+                .environment
+                .as_ref()
+                .map(|e| e.samples.clone())
+                .unwrap_or_default();
+            if let Some(w) = Watch::from_samples(results.cores, samples).warning() {
+                say(&format!("  warning: {w}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 fn ratio(v: Option<f64>) -> String {
@@ -120,7 +120,7 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
     for line in comparisons(rows) {
         say(&format!("  {line}"));
     }
-    for w in crate::results::flags::warnings(rows, cores) {
+    for w in warnings(rows, cores) {
         say(&format!("  warning: {w}"));
     }
 }
@@ -239,6 +239,46 @@ fn versus(base: &str, speedup: f64, range: &str) -> String {
             1.0 / speedup
         )
     }
+}
+
+/// One warning per flag raised anywhere: its code, the cells, and what to do.
+pub fn warnings(rows: &[SummaryRow], cores: usize) -> Vec<String> {
+    Flag::ALL
+        .iter()
+        .filter_map(|&flag| {
+            let cells: Vec<String> = rows
+                .iter()
+                .filter(|r| r.flags.contains(&flag))
+                .map(|r| match flag {
+                    Flag::Noisy => format!(
+                        "{} ±{:.0}%",
+                        r.label(),
+                        r.stats.ci.relative_half_width(r.stats.median) * 100.0
+                    ),
+                    Flag::BeyondCores => {
+                        format!("{} {:.2}x", r.label(), r.speedup.unwrap_or(0.0))
+                    }
+                    Flag::BelowIdeal => {
+                        format!("{} {:.2}x of ideal", r.label(), r.vs_ideal.unwrap_or(0.0))
+                    }
+                    Flag::FewRepetitions => format!("{} n={}", r.label(), r.stats.n),
+                    Flag::Slowed => {
+                        format!("{} {:.2}", r.label(), r.core_speed.unwrap_or(0.0))
+                    }
+                })
+                .collect();
+            (!cells.is_empty()).then(|| {
+                format!(
+                    "{} in {} of {} cells ({}): {}",
+                    flag.as_str(),
+                    cells.len(),
+                    rows.len(),
+                    cells.join(", "),
+                    flag.advice(cores)
+                )
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
                 format!(
                     "{m} (w={}, flat): {}",
                     pts[0].workers,
-                    crate::report::seconds(pts[0].median)
+                    crate::console::seconds(pts[0].median)
                 )
             } else {
                 m.clone()

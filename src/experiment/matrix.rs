@@ -333,7 +333,7 @@ mod tests {
         let e = crate::experiment::load(&dir.join("experiment.toml"), &[]).unwrap();
         let (_, rows) = crate::results::runs::read(&dir.join("runs.csv")).unwrap();
         let written: std::collections::BTreeSet<String> =
-            rows.into_iter().map(|r| r.cell).collect();
+            rows.into_iter().map(|r| r.id.cell).collect();
         let expanded: std::collections::BTreeSet<String> =
             expand(&e).into_iter().map(|c| c.id).collect();
         assert_eq!(expanded, written);

@@ -1,11 +1,8 @@
 //! `claims.csv`: each claim of the experiment judged against the summary rows it selects.
 
-use std::path::Path;
-
-use anyhow::Context;
-
 use super::summary::SummaryRow;
 use crate::experiment::claims::{Claim, Metric, Op, Target};
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -220,12 +217,9 @@ pub const HEADER: &[&str] = &[
 
 /// Rewrites claims.csv (derived from the summary, so replacing it loses nothing).
 pub fn write(path: &Path, results: &[ClaimResult]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    let mut w =
-        csv::Writer::from_path(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    w.write_record(HEADER)?;
-    for r in results {
-        w.write_record([
+    let header: Vec<String> = HEADER.iter().map(|h| h.to_string()).collect();
+    let records = results.iter().map(|r| {
+        [
             r.experiment.clone(),
             r.claim.to_string(),
             r.say.clone(),
@@ -235,12 +229,9 @@ pub fn write(path: &Path, results: &[ClaimResult]) -> anyhow::Result<()> {
             super::fmt_opt(r.ci_low, 6),
             super::fmt_opt(r.ci_high, 6),
             r.verdict.as_str().to_string(),
-        ])?;
-    }
-    w.flush()?;
-    drop(w);
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+        ]
+    });
+    super::atomic::write_csv(path, &header, records)
 }
 
 /// The verdict column of a `claims.csv` (for index.md); empty when there is none.
@@ -270,9 +261,9 @@ pub fn print(results: &[ClaimResult]) {
     if results.is_empty() {
         return;
     }
-    crate::report::say(&format!("  claims: {}", one_line(results)));
+    crate::console::say(&format!("  claims: {}", one_line(results)));
     for r in results {
-        crate::report::say(&format!(
+        crate::console::say(&format!(
             "    {:<7} {}: {} {} ({})",
             r.verdict.as_str(),
             r.say,
@@ -292,12 +283,14 @@ mod tests {
 
     fn row(model: &str, workers: usize, median: f64, ci: (f64, f64)) -> SummaryRow {
         SummaryRow {
-            experiment: "e".into(),
-            cell: format!("{model}{workers}"),
-            workload: "sleep".into(),
-            model: model.into(),
-            workers,
-            axes: vec![("sync".into(), "none".into())],
+            id: crate::results::cell::CellId {
+                experiment: "e".into(),
+                cell: format!("{model}{workers}"),
+                workload: "sleep".into(),
+                model: model.into(),
+                workers,
+                axes: vec![("sync".into(), "none".into())],
+            },
             stats: Stats {
                 n: 3,
                 median,
@@ -322,6 +315,7 @@ mod tests {
             cpu_util: 0.0,
             check: Check::Pass,
             detail: String::new(),
+            fingerprint: None,
             speedup_ci: None,
             parallelism: 0.4,
             in_flight: None,

@@ -117,24 +117,12 @@ impl AppendCsv {
 /// Writes `header` and `rows` to a temporary file beside `path`, then renames it over
 /// `path`, so a crash leaves either the old file or the new one.
 fn rewrite(path: &Path, header: &[String], rows: &Rows) -> anyhow::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    {
-        let mut w = csv::Writer::from_path(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        w.write_record(header)?;
-        for r in rows {
-            w.write_record(
-                header
-                    .iter()
-                    .map(|h| r.get(h).map(String::as_str).unwrap_or("")),
-            )?;
-        }
-        w.flush()?;
-        w.get_ref()
-            .sync_data()
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    let records = rows.iter().map(|r| {
+        header
+            .iter()
+            .map(|h| r.get(h).map(String::as_str).unwrap_or(""))
+    });
+    super::atomic::write_csv(path, header, records)
 }
 
 /// Saves a torn last record as `<stem>-torn-<timestamp>.csv` beside `path` (on the disk
@@ -257,6 +245,72 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Rows)> {
         );
     }
     Ok((header, rows))
+}
+
+/// The columns between `after` and `before` of a results header: the matrix axes.
+pub fn axes_between(header: &[String], after: &str, before: &str) -> Option<Vec<String>> {
+    let start = header.iter().position(|h| h == after)? + 1;
+    let end = header.iter().position(|h| h == before)?;
+    Some(
+        header
+            .get(start..end)
+            .map(|s| s.to_vec())
+            .unwrap_or_default(),
+    )
+}
+
+/// Reads a results CSV whose axes sit between `after` and `before`, each row through
+/// `parse`; an error names the file and line. The file's own module owns the column names.
+pub fn read_typed<T>(
+    path: &Path,
+    (after, before): (&str, &str),
+    parse: impl Fn(&Field<'_>, &[String]) -> anyhow::Result<T>,
+) -> anyhow::Result<(Vec<String>, Vec<T>)> {
+    if !path.is_file() {
+        bail!("{} is missing: run the experiment first", path.display());
+    }
+    let (header, rows) = read(path)?;
+    let Some(axes) = axes_between(&header, after, before) else {
+        bail!(
+            "{}: not a conclab file (it needs the columns \"{after}\" and \"{before}\")",
+            path.display()
+        );
+    };
+    let typed = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            parse(&Field(r), &axes).with_context(|| format!("{}: line {}", path.display(), i + 2))
+        })
+        .collect::<anyhow::Result<Vec<T>>>()?;
+    Ok((axes, typed))
+}
+
+/// One row of a results CSV, its values typed on the way out.
+pub struct Field<'a>(pub &'a HashMap<String, String>);
+
+impl Field<'_> {
+    pub fn text(&self, key: &str) -> String {
+        self.0.get(key).cloned().unwrap_or_default()
+    }
+
+    pub fn number(&self, key: &str) -> anyhow::Result<f64> {
+        let v = self.0.get(key).map(String::as_str).unwrap_or("");
+        v.parse()
+            .map_err(|_| anyhow::anyhow!("column {key}: \"{v}\" is not a number"))
+    }
+
+    /// A value that older files lack or leave empty.
+    pub fn optional(&self, key: &str) -> Option<f64> {
+        self.0
+            .get(key)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+    }
+
+    pub fn axes(&self, axes: &[String]) -> Vec<(String, String)> {
+        axes.iter().map(|a| (a.clone(), self.text(a))).collect()
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! The machine a run measured: `environment.json`, with its fingerprint and host id.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::files;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
@@ -70,12 +75,35 @@ impl Fingerprint {
     }
 }
 
+/// `hosts.json`: the machines a `merge --by-host` folder keeps apart, by host id. Its
+/// presence makes `host` an axis of the folder's summary and charts.
+pub type Hosts = BTreeMap<String, Fingerprint>;
+
+/// The `hosts.json` of a results folder, if it has one.
+pub fn read_hosts(dir: &Path) -> Option<Hosts> {
+    std::fs::read_to_string(dir.join(files::HOSTS))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+}
+
+pub fn write_hosts(dir: &Path, hosts: &Hosts) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(hosts)? + "\n";
+    super::atomic::write(&dir.join(files::HOSTS), text.as_bytes())
+}
+
 impl Environment {
-    /// Writes `environment.json` into an experiment's results folder.
-    pub fn write(&self, dir: &std::path::Path) -> anyhow::Result<()> {
-        let path = dir.join("environment.json");
-        std::fs::write(&path, serde_json::to_string_pretty(self)? + "\n")
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+    /// Writes `environment.json` into an experiment's results folder, whole or not at all.
+    pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(self)? + "\n";
+        super::atomic::write(&dir.join(files::ENVIRONMENT), text.as_bytes())
+    }
+
+    /// The `environment.json` of a results folder; none when absent or unreadable (older
+    /// folders, or copied without it).
+    pub fn read(dir: &Path) -> Option<Environment> {
+        std::fs::read_to_string(dir.join(files::ENVIRONMENT))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
     }
 
     pub fn detect() -> Environment {

@@ -1,7 +1,5 @@
 //! Figures that cannot be trusted as they stand: one code per reason, and what to do.
 
-use super::summary::SummaryRow;
-
 /// Half-width of the median's interval, relative to the median, past which a cell is noisy.
 pub const NOISY_HALF_WIDTH: f64 = 0.10;
 /// A CPU speedup above `cores` times this is not physical.
@@ -41,8 +39,12 @@ impl Flag {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
     /// What the flag means for the cells listed, and what to do about it.
-    fn advice(self, cores: usize) -> String {
+    pub fn advice(self, cores: usize) -> String {
         match self {
             Flag::Noisy => format!(
                 "the 95% interval of the median is wider than ±{:.0}% of it: close other programs, or let `repetitions = \"auto\"` run until the figure is precise",
@@ -64,69 +66,4 @@ impl Flag {
             ),
         }
     }
-}
-
-/// The flags of one summary row; `speedup`, `vs_ideal` and `core_speed` already set.
-pub fn flags_of(s: &SummaryRow, cores: usize) -> Vec<Flag> {
-    let mut out = Vec::new();
-    let st = &s.stats;
-    if st.n >= 2 && st.ci.relative_half_width(st.median) > NOISY_HALF_WIDTH {
-        out.push(Flag::Noisy);
-    }
-    if s.workload == "hash_chain"
-        && s.speedup
-            .is_some_and(|x| x > cores.max(1) as f64 * BEYOND_CORES_MARGIN)
-    {
-        out.push(Flag::BeyondCores);
-    }
-    if s.vs_ideal.is_some_and(|v| v < BELOW_IDEAL) {
-        out.push(Flag::BelowIdeal);
-    }
-    if st.n < FEW_REPETITIONS {
-        out.push(Flag::FewRepetitions);
-    }
-    if s.core_speed.is_some_and(|c| c < SLOWED) {
-        out.push(Flag::Slowed);
-    }
-    out
-}
-
-/// One warning per flag raised anywhere: its code, the cells, and what to do.
-pub fn warnings(rows: &[SummaryRow], cores: usize) -> Vec<String> {
-    Flag::ALL
-        .iter()
-        .filter_map(|&flag| {
-            let cells: Vec<String> = rows
-                .iter()
-                .filter(|r| r.flags.contains(&flag))
-                .map(|r| match flag {
-                    Flag::Noisy => format!(
-                        "{} ±{:.0}%",
-                        r.label(),
-                        r.stats.ci.relative_half_width(r.stats.median) * 100.0
-                    ),
-                    Flag::BeyondCores => {
-                        format!("{} {:.2}x", r.label(), r.speedup.unwrap_or(0.0))
-                    }
-                    Flag::BelowIdeal => {
-                        format!("{} {:.2}x of ideal", r.label(), r.vs_ideal.unwrap_or(0.0))
-                    }
-                    Flag::FewRepetitions => format!("{} n={}", r.label(), r.stats.n),
-                    Flag::Slowed => {
-                        format!("{} {:.2}", r.label(), r.core_speed.unwrap_or(0.0))
-                    }
-                })
-                .collect();
-            (!cells.is_empty()).then(|| {
-                format!(
-                    "{} in {} of {} cells ({}): {}",
-                    flag.as_str(),
-                    cells.len(),
-                    rows.len(),
-                    cells.join(", "),
-                    flag.advice(cores)
-                )
-            })
-        })
-        .collect()
 }

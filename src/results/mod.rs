@@ -1,16 +1,22 @@
 //! Result files of one experiment: runs, task timelines, summary, environment; resume and archive.
 
+pub mod atomic;
+pub mod cell;
 pub mod claims;
 pub mod csv_file;
 pub mod digests;
 pub mod environment;
+pub mod experiment_results;
+pub mod files;
 pub mod flags;
 pub mod intervals;
 pub mod lock;
+pub mod outputs;
 pub mod phases;
 pub mod report_md;
 pub mod runs;
 pub mod stats;
+pub mod summarize;
 pub mod summary;
 pub mod tasks;
 
@@ -28,7 +34,7 @@ pub fn file_timestamp() -> String {
 pub fn archive(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let stamp = file_timestamp();
     let mut moved = Vec::new();
-    for name in ["runs", "tasks", "phases", "summary"] {
+    for name in files::ARCHIVED {
         let from = dir.join(format!("{name}.csv"));
         if !from.exists() {
             continue;

@@ -7,7 +7,7 @@ use super::csv_file::AppendCsv;
 use super::fmt_s;
 use crate::experiment::Cell;
 use crate::model::{Model, ModelKind};
-use crate::workload::Phase;
+use crate::workload::{Phase, PhaseKind};
 
 pub struct PhasesFile {
     file: AppendCsv,
@@ -55,5 +55,59 @@ impl PhasesFile {
             self.file.append_unflushed(&row)?;
         }
         self.file.flush()
+    }
+}
+
+/// One stretch of what a task was doing, as phases.csv keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseSpan {
+    pub cell: String,
+    pub model: String,
+    pub workers: usize,
+    pub axes: Vec<(String, String)>,
+    pub lane: usize,
+    pub kind: PhaseKind,
+    pub start_s: f64,
+    pub end_s: f64,
+}
+
+/// Every phase of a phases.csv; none when the folder has no such file (older results).
+pub fn read(path: &Path) -> anyhow::Result<Vec<PhaseSpan>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let (_, spans) = super::csv_file::read_typed(path, ("workers", "task"), |r, axes| {
+        let phase = r.text("phase");
+        Ok(PhaseSpan {
+            cell: r.text("cell"),
+            model: r.text("model"),
+            workers: r.number("workers")? as usize,
+            axes: r.axes(axes),
+            lane: r.number("lane")? as usize,
+            kind: PhaseKind::parse(&phase)
+                .ok_or_else(|| anyhow::anyhow!("column phase: \"{phase}\" is not a phase"))?,
+            start_s: r.number("start_s")?,
+            end_s: r.number("end_s")?,
+        })
+    })?;
+    Ok(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_phase_that_is_none_names_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("phases.csv");
+        std::fs::write(
+            &path,
+            "cell,model,workers,task,lane,phase,start_s,end_s\nc,gil_threads,2,0,0,held,0,1\nc,gil_threads,2,1,0,nap,0,1\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", super::read(&path).unwrap_err());
+        assert!(
+            err.contains("line 3") && err.contains("\"nap\" is not a phase"),
+            "{err}"
+        );
     }
 }

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::claims::{self, ClaimResult};
-use super::environment::Environment;
+use super::environment::{Environment, Hosts};
+use super::files;
 use super::summary::SummaryRow;
+use crate::console::{seconds, seconds_range};
 use crate::experiment::Experiment;
-use crate::report::{seconds, seconds_range};
 
 /// Everything report.md is made of.
 pub struct Report<'a> {
@@ -21,7 +22,7 @@ pub struct Report<'a> {
     pub charts: &'a [PathBuf],
     pub env: Option<&'a Environment>,
     /// The machines of a `merge --by-host` folder (its hosts.json), compared side by side.
-    pub hosts: Option<&'a crate::rebuild::Hosts>,
+    pub hosts: Option<&'a Hosts>,
     /// The command that reproduces the folder.
     pub command: String,
 }
@@ -162,7 +163,7 @@ impl Report<'_> {
 
     /// Each machine's fingerprint, then every cell measured on more than one machine with
     /// each machine's median and speedup side by side (reckoned within that machine).
-    fn machines(&self, s: &mut String, hosts: &crate::rebuild::Hosts) {
+    fn machines(&self, s: &mut String, hosts: &Hosts) {
         let _ = writeln!(s, "## Machines compared\n");
         let _ = writeln!(
             s,
@@ -248,9 +249,7 @@ impl Report<'_> {
     }
 
     pub fn write(&self, dir: &Path) -> anyhow::Result<()> {
-        let path = dir.join("report.md");
-        std::fs::write(&path, self.markdown())
-            .with_context(|| format!("cannot write {}", path.display()))
+        super::atomic::write(&dir.join(files::REPORT), self.markdown().as_bytes())
     }
 }
 
@@ -291,7 +290,7 @@ pub fn write_index(root: &Path) -> anyhow::Result<()> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .with_context(|| format!("cannot read {}", root.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("experiment.toml").is_file())
+        .filter(|p| p.join(files::EXPERIMENT).is_file())
         .collect();
     dirs.sort();
     let mut s =
@@ -300,7 +299,7 @@ pub fn write_index(root: &Path) -> anyhow::Result<()> {
         let Some(name) = d.file_name().map(|n| n.to_string_lossy().to_string()) else {
             continue;
         };
-        let verdicts = claims::read_verdicts(&d.join("claims.csv"));
+        let verdicts = claims::read_verdicts(&d.join(files::CLAIMS));
         let line = if verdicts.is_empty() {
             "no claims".to_string()
         } else {
@@ -314,7 +313,7 @@ pub fn write_index(root: &Path) -> anyhow::Result<()> {
                 if verdicts.len() == 1 { "" } else { "s" }
             )
         };
-        let report = if d.join("report.md").is_file() {
+        let report = if d.join(files::REPORT).is_file() {
             format!("[report.md]({}/report.md)", link(&name))
         } else {
             "-".into()
@@ -326,6 +325,5 @@ pub fn write_index(root: &Path) -> anyhow::Result<()> {
             link(&name)
         );
     }
-    let path = root.join("index.md");
-    std::fs::write(&path, s).with_context(|| format!("cannot write {}", path.display()))
+    super::atomic::write(&root.join(files::INDEX), s.as_bytes())
 }

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::cell::CellId;
 use super::csv_file::AppendCsv;
+use super::digests::fingerprint_of;
 use super::{fmt_opt, fmt_s};
 use crate::workload::Check;
 
-pub const LEADING: [&str; 5] = ["experiment", "cell", "workload", "model", "workers"];
+pub use super::cell::LEADING;
 pub const TRAILING: [&str; 19] = [
     "repetition",
     "wall_s",
@@ -37,12 +39,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunRow {
-    pub experiment: String,
-    pub cell: String,
-    pub workload: String,
-    pub model: String,
-    pub workers: usize,
-    pub axes: Vec<(String, String)>,
+    pub id: CellId,
     pub repetition: u32,
     pub wall_s: f64,
     pub setup_s: f64,
@@ -66,18 +63,22 @@ pub struct RunRow {
     /// The best single-thread time per hash known to the run when the row was written:
     /// the reference of `core_speed`.
     pub calibrated_ns_per_hash: Option<f64>,
+    /// What a passing repetition's result fingerprints to, where models must agree on it
+    /// (not a column: `detail` leads with `digest <fingerprint>`, and old rows are read so).
+    pub fingerprint: Option<String>,
+}
+
+/// A row is of its cell: `row.model`, `row.cell` read through to the identity.
+impl std::ops::Deref for RunRow {
+    type Target = CellId;
+    fn deref(&self) -> &CellId {
+        &self.id
+    }
 }
 
 impl RunRow {
     pub fn columns(&self) -> Vec<(&str, String)> {
-        let mut c = vec![
-            ("experiment", self.experiment.clone()),
-            ("cell", self.cell.clone()),
-            ("workload", self.workload.clone()),
-            ("model", self.model.clone()),
-            ("workers", self.workers.to_string()),
-        ];
-        c.extend(self.axes.iter().map(|(k, v)| (k.as_str(), v.clone())));
+        let mut c = self.id.columns();
         c.extend([
             ("repetition", self.repetition.to_string()),
             ("wall_s", fmt_s(self.wall_s)),
@@ -115,13 +116,10 @@ impl RunRow {
     pub fn from_map(m: &HashMap<String, String>, axes: &[String]) -> Option<RunRow> {
         let s = |k: &str| m.get(k).cloned().unwrap_or_default();
         let f = |k: &str| m.get(k).and_then(|v| v.parse::<f64>().ok());
+        let check = Check::parse(&s("check"))?;
+        let detail = s("detail");
         Some(RunRow {
-            experiment: s("experiment"),
-            cell: s("cell"),
-            workload: s("workload"),
-            model: s("model"),
-            workers: m.get("workers")?.parse().ok()?,
-            axes: axes.iter().map(|a| (a.clone(), s(a))).collect(),
+            id: CellId::from_map(m, axes)?,
             repetition: s("repetition").parse().unwrap_or(0),
             wall_s: f("wall_s")?,
             setup_s: f("setup_s").unwrap_or(0.0),
@@ -131,8 +129,6 @@ impl RunRow {
             tasks: s("tasks").parse().unwrap_or(0),
             ok: s("ok").parse().unwrap_or(0),
             failed: s("failed").parse().unwrap_or(0),
-            check: Check::parse(&s("check"))?,
-            detail: s("detail"),
             ideal_s: f("ideal_s"),
             task_p50_s: f("task_p50_s"),
             task_p99_s: f("task_p99_s"),
@@ -141,6 +137,11 @@ impl RunRow {
             in_flight: f("in_flight"),
             hashes: m.get("hashes").and_then(|v| v.parse().ok()),
             calibrated_ns_per_hash: f("calibrated_ns_per_hash"),
+            fingerprint: (check == Check::Pass)
+                .then(|| fingerprint_of(&detail).map(str::to_string))
+                .flatten(),
+            check,
+            detail,
         })
     }
 }
@@ -204,6 +205,19 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<RunRow>)> {
     Ok((axes, rows))
 }
 
+/// Counts the repetitions a cell already has that count as done (passed or raced).
+pub fn done_counts(rows: &[RunRow]) -> HashMap<&str, (u32, u32)> {
+    let mut counts: HashMap<&str, (u32, u32)> = HashMap::new();
+    for r in rows {
+        let e = counts.entry(r.cell.as_str()).or_default();
+        e.1 = e.1.max(r.repetition);
+        if r.check != Check::Fail {
+            e.0 += 1;
+        }
+    }
+    counts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +239,30 @@ mod tests {
         assert_eq!(h[6], "repetition");
         assert_eq!(h[h.len() - 4], "host", "new columns follow SPEC's last one");
         assert_eq!(axes_of(&h), vec!["iterations".to_string()]);
+    }
+
+    #[test]
+    fn a_passing_rows_fingerprint_is_read_from_its_detail() {
+        let axes: Vec<String> = Vec::new();
+        let row = |check: &str, detail: &str| {
+            let m: HashMap<String, String> = [
+                ("cell", "c"),
+                ("model", "threads"),
+                ("workers", "2"),
+                ("wall_s", "1.0"),
+                ("check", check),
+                ("detail", detail),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            RunRow::from_map(&m, &axes).unwrap().fingerprint
+        };
+        assert_eq!(
+            row("pass", "digest 5c415cc8aa01 (2 expected digests match)").as_deref(),
+            Some("5c415cc8aa01")
+        );
+        assert_eq!(row("fail", "digest 5c415cc8aa01; step 2 http: 503"), None);
+        assert_eq!(row("pass", "12 of 12 requests ok"), None);
     }
 }

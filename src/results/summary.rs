@@ -1,26 +1,16 @@
-//! `summary.csv`: one row per cell, with statistics, speedup over sequential and the ideal.
+//! `summary.csv`: one row per cell, with statistics, speedup over its baseline and the ideal.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::Context;
-
-use super::digests;
-use super::flags::{Flag, flags_of};
-use super::runs::RunRow;
-use super::stats::{Stats, median, ratio_interval, stats};
+use super::cell::{CellId, LEADING};
+use super::flags::Flag;
+use super::stats::{MedianCi, Stats};
 use super::{fmt_opt, fmt_s};
-use crate::model::kind::{baseline_of, is_baseline};
 use crate::workload::Check;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryRow {
-    pub experiment: String,
-    pub cell: String,
-    pub workload: String,
-    pub model: String,
-    pub workers: usize,
-    pub axes: Vec<(String, String)>,
+    pub id: CellId,
     pub stats: Stats,
     pub speedup: Option<f64>,
     pub efficiency: Option<f64>,
@@ -32,6 +22,8 @@ pub struct SummaryRow {
     pub check: Check,
     /// The detail of the latest row that decided `check`.
     pub detail: String,
+    /// That row's result fingerprint, which the cells of one workload must share.
+    pub fingerprint: Option<String>,
     /// Every speedup consistent with both medians' intervals.
     pub speedup_ci: Option<(f64, f64)>,
     /// Cores kept busy: (user + sys CPU of conclab and its children) / wall, median.
@@ -48,176 +40,15 @@ pub struct SummaryRow {
     pub flags: Vec<Flag>,
 }
 
-impl SummaryRow {
-    /// `thread_pool w=2` plus any extra axes.
-    pub fn label(&self) -> String {
-        let axes: String = self.axes.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-        format!("{} w={}{axes}", self.model, self.workers)
-    }
-}
-
-/// The rows that count for a cell: its passing (or racing) repetitions, or if it never
-/// passed, its failed ones so the failure shows.
-fn counted<'a>(rows: &[&'a RunRow]) -> Vec<&'a RunRow> {
-    let good: Vec<&RunRow> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.check != Check::Fail)
-        .collect();
-    if good.is_empty() { rows.to_vec() } else { good }
-}
-
-/// Summarises the rows of the cells listed in `cells` (ids, in display order); rows of
-/// other cells are ignored.
-pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<SummaryRow> {
-    let mut by_cell: HashMap<&str, Vec<&RunRow>> =
-        cells.iter().map(|c| (c.as_str(), Vec::new())).collect();
-    for r in rows {
-        if let Some(v) = by_cell.get_mut(r.cell.as_str()) {
-            v.push(r);
-        }
-    }
-    // One reference for every cell: the best single-thread hash time the runs calibrated.
-    let best_ns_per_hash = by_cell
-        .values()
-        .flatten()
-        .filter_map(|r| r.calibrated_ns_per_hash)
-        .filter(|v| *v > 0.0)
-        .fold(None, |best: Option<f64>, v| {
-            Some(best.map_or(v, |b| b.min(v)))
-        });
-    let mut out = Vec::new();
-    for id in cells {
-        let all = &by_cell[id.as_str()];
-        let used = counted(all);
-        let Some(first) = used.first() else { continue };
-        let walls: Vec<f64> = used.iter().map(|r| r.wall_s).collect();
-        let Some(st) = stats(&walls) else { continue };
-        let ideal_s =
-            median(&used.iter().filter_map(|r| r.ideal_s).collect::<Vec<_>>()).filter(|v| *v > 0.0);
-        let busy: Vec<f64> = used
-            .iter()
-            .filter(|r| r.wall_s > 0.0)
-            .map(|r| (r.user_s + r.sys_s) / r.wall_s)
-            .collect();
-        let parallelism = median(&busy).unwrap_or(0.0);
-        let cpu_ns_per_hash: Vec<f64> = used
-            .iter()
-            .filter_map(|r| r.hashes.filter(|h| *h > 0).map(|h| (r, h)))
-            .map(|(r, h)| (r.user_s + r.sys_s) * 1e9 / h as f64)
-            .collect();
-        let core_speed = best_ns_per_hash
-            .zip(median(&cpu_ns_per_hash))
-            .filter(|(_, m)| *m > 0.0)
-            .map(|(best, m)| best / m);
-        let in_flight = median(&used.iter().filter_map(|r| r.in_flight).collect::<Vec<_>>());
-        let check = used.iter().map(|r| r.check).max().unwrap_or(Check::Pass);
-        let detail = used
-            .iter()
-            .rev()
-            .find(|r| r.check == check)
-            .map(|r| r.detail.clone())
-            .unwrap_or_default();
-        out.push(SummaryRow {
-            experiment: first.experiment.clone(),
-            cell: id.clone(),
-            workload: first.workload.clone(),
-            model: first.model.clone(),
-            workers: first.workers,
-            axes: first.axes.clone(),
-            speedup: None,
-            efficiency: None,
-            vs_ideal: ideal_s.map(|i| st.median / i),
-            ideal_s,
-            user_s: median(&used.iter().map(|r| r.user_s).collect::<Vec<_>>()).unwrap_or(0.0),
-            sys_s: median(&used.iter().map(|r| r.sys_s).collect::<Vec<_>>()).unwrap_or(0.0),
-            cpu_util: parallelism / cores.max(1) as f64,
-            check,
-            detail,
-            stats: st,
-            speedup_ci: None,
-            parallelism,
-            in_flight,
-            core_speed,
-            baseline_core_speed: None,
-            baseline_parallelism: None,
-            flags: Vec::new(),
-        });
-    }
-    reconcile_digests(&mut out);
-    // Speedup is against the sequential cell of the model's runtime (see
-    // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
-    // never passed is no baseline.
-    type Key = (String, Vec<(String, String)>);
-    let baselines: HashMap<Key, (Stats, Option<f64>, f64)> = out
-        .iter()
-        .filter(|s| is_baseline(&s.model) && s.check != Check::Fail)
-        .map(|s| {
-            (
-                (s.model.clone(), s.axes.clone()),
-                (s.stats.clone(), s.core_speed, s.parallelism),
-            )
-        })
-        .collect();
-    for s in &mut out {
-        let key = (baseline_of(&s.model).to_string(), s.axes.clone());
-        if let Some((base, base_speed, base_busy)) = baselines.get(&key)
-            && s.stats.median > 0.0
-        {
-            let speedup = base.median / s.stats.median;
-            s.speedup = Some(speedup);
-            s.efficiency = Some(speedup / s.workers.max(1) as f64);
-            s.speedup_ci = ratio_interval(&base.ci, &s.stats.ci);
-            s.baseline_core_speed = *base_speed;
-            s.baseline_parallelism = Some(*base_busy);
-        }
-        s.flags = flags_of(s, cores);
-    }
-    out
-}
-
-/// Cells of one workload configuration (same kind, same extra axes) must reach the same
-/// digests: a cell that passed on its own but disagrees with the majority fails here, so
-/// a wrong model that happened to run first cannot stand (see [`digests::reference`]).
-fn reconcile_digests(out: &mut [SummaryRow]) {
-    type Configuration<'a> = (&'a str, &'a [(String, String)]);
-    let mut groups: HashMap<Configuration, Vec<usize>> = HashMap::new();
-    for (i, s) in out.iter().enumerate() {
-        if s.check == Check::Pass && digests::fingerprint_of(&s.detail).is_some() {
-            groups
-                .entry((s.workload.as_str(), s.axes.as_slice()))
-                .or_default()
-                .push(i);
-        }
-    }
-    let mut verdicts: Vec<(usize, String)> = Vec::new();
-    for members in groups.values() {
-        let votes: Vec<digests::Vote> = members
-            .iter()
-            .map(|&i| digests::Vote {
-                cell: &out[i].cell,
-                model: &out[i].model,
-                fingerprint: digests::fingerprint_of(&out[i].detail).expect("grouped"),
-            })
-            .collect();
-        let Some(reference) = digests::reference(&votes) else {
-            continue;
-        };
-        for (&i, v) in members.iter().zip(&votes) {
-            if v.fingerprint != reference {
-                let why = digests::disagreement(v.fingerprint, reference, &votes);
-                verdicts.push((i, format!("{}: {why}", v.model)));
-            }
-        }
-    }
-    for (i, detail) in verdicts {
-        out[i].check = Check::Fail;
-        out[i].detail = detail;
+/// A row is of its cell: `row.model`, `row.label()` read through to the identity.
+impl std::ops::Deref for SummaryRow {
+    type Target = CellId;
+    fn deref(&self) -> &CellId {
+        &self.id
     }
 }
 
 pub fn header(axes: &[String]) -> Vec<String> {
-    let lead = ["experiment", "cell", "workload", "model", "workers"];
     let tail = [
         "n",
         "median_s",
@@ -245,30 +76,13 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "in_flight",
         "ci_coverage",
     ];
-    super::csv_file::header_with_axes(&lead, axes, &tail)
+    super::csv_file::header_with_axes(&LEADING, axes, &tail)
 }
 
 /// Rewrites summary.csv (it is derived from runs.csv, so replacing it loses nothing).
 pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("csv.tmp");
-    let mut w =
-        csv::Writer::from_path(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    w.write_record(header(axes))?;
-    for s in rows {
-        let mut rec = vec![
-            s.experiment.clone(),
-            s.cell.clone(),
-            s.workload.clone(),
-            s.model.clone(),
-            s.workers.to_string(),
-        ];
-        rec.extend(axes.iter().map(|a| {
-            s.axes
-                .iter()
-                .find(|(k, _)| k == a)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        }));
+    let records = rows.iter().map(|s| {
+        let mut rec = s.id.record(axes);
         let st = &s.stats;
         rec.extend([
             st.n.to_string(),
@@ -301,90 +115,80 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
             fmt_opt(s.in_flight, 3),
             format!("{:.4}", st.ci.coverage),
         ]);
-        w.write_record(rec)?;
-    }
-    w.flush()?;
-    drop(w);
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+        rec
+    });
+    super::atomic::write_csv(path, &header(axes), records)
+}
+
+/// Reads a summary.csv as written, by any version: the intervals of files written before
+/// them are the min and max, and columns they lack are empty. Returns its axes and rows.
+pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
+    super::csv_file::read_typed(path, ("workers", "n"), |r, axes| {
+        let median = r.number("median_s")?;
+        let min = r.number("min_s")?;
+        let max = r.number("max_s")?;
+        let ci = MedianCi {
+            low: r.optional("median_ci_low_s").unwrap_or(min),
+            high: r.optional("median_ci_high_s").unwrap_or(max),
+            coverage: r.optional("ci_coverage").unwrap_or(0.0),
+        };
+        let check = r.text("check");
+        Ok(SummaryRow {
+            id: CellId::read(r, axes)?,
+            stats: Stats {
+                n: r.number("n")? as usize,
+                median,
+                mean: r.optional("mean_s").unwrap_or(median),
+                stddev: r.optional("stddev_s").unwrap_or(0.0),
+                min,
+                max,
+                cv: r.optional("cv").unwrap_or(0.0),
+                outliers: r.optional("outliers").unwrap_or(0.0) as usize,
+                ci,
+            },
+            speedup: r.optional("speedup"),
+            efficiency: r.optional("efficiency"),
+            ideal_s: r.optional("ideal_s"),
+            vs_ideal: r.optional("vs_ideal"),
+            user_s: r.optional("user_s").unwrap_or(0.0),
+            sys_s: r.optional("sys_s").unwrap_or(0.0),
+            cpu_util: r.optional("cpu_util").unwrap_or(0.0),
+            check: Check::parse(&check)
+                .ok_or_else(|| anyhow::anyhow!("column check: \"{check}\" is not a check"))?,
+            detail: String::new(),
+            fingerprint: None,
+            speedup_ci: r
+                .optional("speedup_ci_low")
+                .zip(r.optional("speedup_ci_high")),
+            parallelism: r.optional("parallelism").unwrap_or(0.0),
+            in_flight: r.optional("in_flight"),
+            core_speed: r.optional("core_speed"),
+            baseline_core_speed: None,
+            baseline_parallelism: None,
+            flags: r.text("flags").split(';').filter_map(Flag::parse).collect(),
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn row(cell: &str, model: &str, workers: usize, wall: f64, check: Check) -> RunRow {
-        RunRow {
-            experiment: "e".into(),
-            cell: cell.into(),
-            workload: "sleep".into(),
-            model: model.into(),
-            workers,
-            axes: vec![],
-            repetition: 1,
-            wall_s: wall,
-            setup_s: 0.0,
-            user_s: wall,
-            sys_s: 0.0,
-            peak_rss_kib: None,
-            tasks: 4,
-            ok: 4,
-            failed: 0,
-            check,
-            detail: String::new(),
-            ideal_s: Some(0.5),
-            task_p50_s: None,
-            task_p99_s: None,
-            started_at: String::new(),
-            host: String::new(),
-            in_flight: None,
-            hashes: None,
-            calibrated_ns_per_hash: None,
-        }
-    }
-
     #[test]
-    fn speedup_efficiency_and_vs_ideal() {
-        let rows = vec![
-            row("s", "sequential", 1, 2.0, Check::Pass),
-            row("s", "sequential", 1, 2.2, Check::Pass),
-            row("s", "sequential", 1, 1.8, Check::Pass),
-            row("p", "thread_pool", 2, 1.0, Check::Pass),
-            row("gone", "thread_pool", 3, 9.0, Check::Pass),
-        ];
-        let s = summarize(&["s".into(), "p".into()], &rows, 2);
-        assert_eq!(
-            s.len(),
-            2,
-            "rows of cells no longer in the file are left out"
-        );
-        assert_eq!(s[0].stats.median, 2.0);
-        assert_eq!(s[0].speedup, Some(1.0));
-        assert_eq!(s[1].speedup, Some(2.0));
-        assert_eq!(s[1].efficiency, Some(1.0));
-        assert_eq!(s[1].vs_ideal, Some(2.0));
-        assert!((s[1].cpu_util - 0.5).abs() < 1e-9);
-    }
-
-    #[test]
-    fn failed_rows_count_only_when_nothing_passed() {
-        let rows = vec![
-            row("a", "async", 1, 5.0, Check::Fail),
-            row("a", "async", 1, 1.0, Check::Pass),
-            row("b", "async", 2, 3.0, Check::Fail),
-        ];
-        let s = summarize(&["a".into(), "b".into()], &rows, 2);
-        assert_eq!((s[0].stats.n, s[0].check), (1, Check::Pass));
-        assert_eq!((s[1].stats.n, s[1].check), (1, Check::Fail));
-        assert_eq!(s[0].speedup, None, "no sequential cell, no speedup");
-    }
-
-    #[test]
-    fn a_failed_sequential_cell_is_no_baseline() {
-        let rows = vec![
-            row("s", "sequential", 1, 2.0, Check::Fail),
-            row("p", "thread_pool", 2, 1.0, Check::Pass),
-        ];
-        let s = summarize(&["s".into(), "p".into()], &rows, 2);
-        assert_eq!(s[1].speedup, None);
+    fn a_summary_from_before_intervals_reads_its_min_and_max_as_the_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.csv");
+        std::fs::write(
+            &path,
+            "experiment,cell,workload,model,workers,sync,n,median_s,mean_s,stddev_s,min_s,max_s,cv,speedup,efficiency,ideal_s,vs_ideal,user_s,sys_s,cpu_util,check,outliers\n\
+             e,c1,counter,threads,4,mutex,3,1.0,1.0,0.1,0.9,1.2,0.1,2.000,0.5,,,0.5,0.1,0.3,pass,0\n",
+        )
+        .unwrap();
+        let (axes, rows) = super::read(&path).unwrap();
+        assert_eq!(axes, ["sync"]);
+        let r = &rows[0];
+        assert_eq!((r.model.as_str(), r.workers), ("threads", 4));
+        assert_eq!(r.axes, [("sync".to_string(), "mutex".to_string())]);
+        assert_eq!((r.stats.ci.low, r.stats.ci.high), (0.9, 1.2));
+        assert_eq!((r.speedup, r.ideal_s), (Some(2.0), None));
+        assert!(r.flags.is_empty());
     }
 }

@@ -151,6 +151,40 @@ pub fn cell_columns(cell: &Cell) -> Vec<(&str, String)> {
     row
 }
 
+/// One task of a recorded timeline, as tasks.csv keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskSpan {
+    pub cell: String,
+    pub model: String,
+    pub workers: usize,
+    /// The axis values the file names; a `merge --by-host` folder's lack `host`.
+    pub axes: Vec<(String, String)>,
+    pub lane: usize,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub ok: bool,
+}
+
+/// Every task span of a tasks.csv; none when the folder has no such file.
+pub fn read(path: &Path) -> anyhow::Result<Vec<TaskSpan>> {
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let (_, spans) = super::csv_file::read_typed(path, ("workers", "task"), |r, axes| {
+        Ok(TaskSpan {
+            cell: r.text("cell"),
+            model: r.text("model"),
+            workers: r.number("workers")? as usize,
+            axes: r.axes(axes),
+            lane: r.number("lane")? as usize,
+            start_s: r.number("start_s")?,
+            end_s: r.number("end_s")?,
+            ok: r.text("ok") == "true",
+        })
+    })?;
+    Ok(spans)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,13 +2,15 @@
 
 use std::path::Path;
 
+use crate::error::UsageError;
 use crate::experiment::matrix::expand;
 use crate::experiment::{Experiment, Repetitions};
 use crate::ideal::ideal_seconds;
 use crate::model::Model;
 use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
-use crate::runner::done_counts;
+use crate::results::files;
+use crate::results::runs::done_counts;
 use crate::selection::{Filter, Shard, check_filters, select};
 use crate::workload::{Calibration, hash_chain};
 
@@ -23,9 +25,9 @@ pub fn plan(
     out: &Path,
     only: &[Filter],
     shard: Option<Shard>,
-) -> Result<usize, crate::runner::UsageError> {
+) -> Result<usize, UsageError> {
     for exp in experiments {
-        check_filters(exp, only).map_err(crate::runner::UsageError)?;
+        check_filters(exp, only).map_err(UsageError)?;
     }
     let cores = logical_cores();
     let calibration = Calibration {
@@ -35,7 +37,7 @@ pub fn plan(
     let (mut cells_total, mut seconds_total) = (0usize, 0.0f64);
     for exp in experiments {
         let cells = select(expand(exp), only, shard);
-        let existing = crate::results::runs::read(&out.join(&exp.name).join("runs.csv"))
+        let existing = crate::results::runs::read(&out.join(&exp.name).join(files::RUNS))
             .map(|(_, rows)| rows)
             .unwrap_or_default();
         let counts = done_counts(&existing);

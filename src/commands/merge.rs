@@ -1,162 +1,17 @@
-//! Derived results rebuilt from CSV files alone: `conclab chart DIR` and `conclab merge`.
+//! `conclab merge`: shard folders of one experiment combined into one, then charted.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::error::UsageError;
 use crate::experiment::Experiment;
-use crate::machine::Watch;
 use crate::results::csv_file::{self, AppendCsv};
-use crate::results::environment::{Environment, Fingerprint, logical_cores};
-use crate::results::runs::RunRow;
-use crate::results::summary::{self, SummaryRow};
+use crate::results::environment::{Environment, Fingerprint, Hosts, read_hosts, write_hosts};
+use crate::results::experiment_results::experiment_of;
+use crate::results::files::{self, Folder};
 use crate::results::{phases, runs, tasks};
-use crate::runner::UsageError;
-
-/// `hosts.json`: the machines a `merge --by-host` folder keeps apart, by host id. Its
-/// presence makes `host` an axis of the folder's summary and charts.
-pub type Hosts = BTreeMap<String, Fingerprint>;
-
-pub fn hosts_of(dir: &Path) -> Option<Hosts> {
-    std::fs::read_to_string(dir.join("hosts.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-}
-
-/// One summary per machine, each row with `host` as its last axis; speedups and flags
-/// are reckoned within a machine, against its own cores.
-fn write_summary_by_host(
-    exp: &Experiment,
-    dir: &Path,
-    rows: &[RunRow],
-    hosts: &Hosts,
-    cores: usize,
-) -> anyhow::Result<Vec<SummaryRow>> {
-    let ids: Vec<String> = crate::experiment::matrix::expand(exp)
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let mut by_host: BTreeMap<&str, Vec<RunRow>> = BTreeMap::new();
-    for r in rows {
-        by_host.entry(r.host.as_str()).or_default().push(r.clone());
-    }
-    let mut out = Vec::new();
-    for (host, rows) in by_host {
-        let cores = hosts.get(host).map_or(cores, |f| f.logical_cores);
-        for mut s in summary::summarize(&ids, &rows, cores) {
-            s.axes.push(("host".to_string(), host.to_string()));
-            out.push(s);
-        }
-    }
-    let mut axes: Vec<String> = exp.axes.iter().map(|a| a.name.clone()).collect();
-    axes.push("host".to_string());
-    summary::write(&dir.join("summary.csv"), &axes, &out)?;
-    Ok(out)
-}
-
-/// The experiment a results folder was produced by (its resolved `experiment.toml`).
-pub fn experiment_of(dir: &Path) -> anyhow::Result<Experiment> {
-    let file = dir.join("experiment.toml");
-    if !file.is_file() {
-        bail!(
-            "{} is not a conclab results folder: it has no experiment.toml",
-            dir.display()
-        );
-    }
-    Ok(crate::experiment::load(&file, &[])?)
-}
-
-fn environment_of(dir: &Path) -> Option<Environment> {
-    std::fs::read_to_string(dir.join("environment.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Environment>(&t).ok())
-}
-
-/// Rewrites summary.csv of `dir` from its runs.csv and prints the table.
-pub fn rebuild_summary(
-    dir: &Path,
-) -> anyhow::Result<(
-    Experiment,
-    Vec<crate::results::summary::SummaryRow>,
-    Option<Environment>,
-)> {
-    let exp = experiment_of(dir)?;
-    let path = dir.join("runs.csv");
-    if !path.is_file() {
-        bail!(
-            "{} has no runs.csv: run the experiment first",
-            dir.display()
-        );
-    }
-    let (_, rows) = runs::read(&path)?;
-    let env = environment_of(dir);
-    let cores = env.as_ref().map_or_else(logical_cores, |e| e.logical_cores);
-    let summary = match hosts_of(dir) {
-        Some(hosts) => write_summary_by_host(&exp, dir, &rows, &hosts, cores)?,
-        None => crate::runner::write_summary(&exp, dir, &rows, cores)?,
-    };
-    if summary.is_empty() {
-        bail!(
-            "{}: no rows of the experiment's current cells",
-            path.display()
-        );
-    }
-    crate::report::print_summary(&exp.name, &summary, cores);
-    let samples = env.as_ref().map(|e| e.samples.clone()).unwrap_or_default();
-    if let Some(w) = Watch::from_samples(cores, samples).warning() {
-        crate::report::say(&format!("  warning: {w}"));
-    }
-    Ok((exp, summary, env))
-}
-
-/// The file a results folder was made from, as its experiment.toml records it.
-fn source_of(dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(dir.join("experiment.toml")).ok()?;
-    let line = text.lines().find_map(|l| l.strip_prefix("# source = "))?;
-    toml::from_str::<toml::Table>(&format!("s = {line}"))
-        .ok()?
-        .get("s")?
-        .as_str()
-        .map(str::to_string)
-}
-
-/// claims.csv, report.md, and index.md of the folder above, from the rebuilt summary.
-fn write_findings(
-    dir: &Path,
-    exp: &Experiment,
-    summary: &[crate::results::summary::SummaryRow],
-    env: Option<&Environment>,
-) -> anyhow::Result<()> {
-    let root = dir.parent().filter(|p| !p.as_os_str().is_empty());
-    let source =
-        source_of(dir).unwrap_or_else(|| dir.join("experiment.toml").display().to_string());
-    let out = root.map_or_else(|| ".".to_string(), |r| r.display().to_string());
-    let command = format!(
-        "conclab run {source} --out {out}\nconclab chart {}",
-        dir.display()
-    );
-    crate::runner::write_findings(exp, dir, summary, env, command)?;
-    crate::results::report_md::write_index(root.unwrap_or(Path::new(".")))
-}
-
-/// `conclab chart DIR`: summary.csv and every chart, from the folder's CSV files alone.
-pub fn rebuild_charts(dir: &Path, (width, height): (u32, u32)) -> anyhow::Result<Vec<PathBuf>> {
-    let (exp, summary, env) = rebuild_summary(dir)?;
-    let opts = crate::chart::ChartOptions {
-        width,
-        height,
-        timeline_workers: exp.chart.timeline_workers,
-    };
-    let files = crate::chart::render_experiment(dir, &opts)?;
-    crate::report::say(&format!(
-        "  charts: {} PNG files in {}",
-        files.len(),
-        dir.display()
-    ));
-    write_findings(dir, &exp, &summary, env.as_ref())?;
-    Ok(files)
-}
 
 /// Refuses shards measured on machines with different fingerprints, naming the fields
 /// that differ; with `by_host`, returns every machine to keep apart instead.
@@ -165,7 +20,8 @@ fn check_machines(dirs: &[PathBuf], by_host: bool) -> anyhow::Result<Hosts> {
     let mut first: Option<(&PathBuf, Fingerprint)> = None;
     let mut differences = Vec::new();
     for d in dirs {
-        let Some((id, f)) = environment_of(d).and_then(|e| e.fingerprint.map(|f| (e.host_id, f)))
+        let Some((id, f)) =
+            Environment::read(d).and_then(|e| e.fingerprint.map(|f| (e.host_id, f)))
         else {
             eprintln!(
                 "warning: {} has no machine fingerprint (written by an older conclab); its rows are merged as if measured on the same machine",
@@ -222,15 +78,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
     let hosts = check_machines(dirs, by_host)?;
     let _lock = crate::results::lock::lock(out).map_err(UsageError)?;
     if by_host {
-        let mut all = hosts_of(out).unwrap_or_default();
+        let mut all = read_hosts(out).unwrap_or_default();
         all.extend(hosts);
-        std::fs::write(
-            out.join("hosts.json"),
-            serde_json::to_string_pretty(&all)? + "\n",
-        )
-        .with_context(|| format!("cannot write {}", out.join("hosts.json").display()))?;
+        write_hosts(out, &all)?;
     }
-    for f in ["experiment.toml", "environment.json"] {
+    for f in [files::EXPERIMENT, files::ENVIRONMENT] {
         let from = dirs[0].join(f);
         if from.is_file() && !out.join(f).is_file() {
             std::fs::copy(&from, out.join(f))
@@ -238,13 +90,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
         }
     }
     let axes: Vec<String> = first.axes.iter().map(|a| a.name.clone()).collect();
-    let (mut runs_out, existing) = runs::open(&out.join("runs.csv"), &axes)?;
+    let into = Folder::new(out);
+    let (mut runs_out, existing) = runs::open(&into.runs(), &axes)?;
     let mut seen: HashSet<(String, u32, String)> = existing
         .iter()
         .map(|r| (r.cell.clone(), r.repetition, r.started_at.clone()))
         .collect();
-    let mut tasks_out = AppendCsv::open(&out.join("tasks.csv"), &tasks::header(&axes))?;
-    let mut phases_out = AppendCsv::open(&out.join("phases.csv"), &phases::header(&axes))?.0;
+    let mut tasks_out = AppendCsv::open(&into.tasks(), &tasks::header(&axes))?;
+    let mut phases_out = AppendCsv::open(&into.phases(), &phases::header(&axes))?.0;
     let mut timelines: HashSet<String> = tasks_out
         .1
         .iter()
@@ -255,7 +108,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
     let mut overlaps: Vec<String> = Vec::new();
     let mut cells_seen: HashSet<String> = existing.iter().map(|r| r.cell.clone()).collect();
     for (i, d) in dirs.iter().enumerate() {
-        let (_, rows) = runs::read(&d.join("runs.csv"))?;
+        let shard = Folder::new(d);
+        let (_, rows) = runs::read(&shard.runs())?;
         for r in rows {
             let key = (r.host.clone(), r.cell.clone(), r.repetition);
             let by = *measured_by.entry(key).or_insert(i);
@@ -273,7 +127,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
                 runs_out.append_unflushed(&r.columns())?;
             }
         }
-        let task_file = d.join("tasks.csv");
+        let task_file = shard.tasks();
         if task_file.is_file() {
             let (_, rows) = csv_file::read(&task_file)?;
             let new_cells: HashSet<String> = rows
@@ -290,7 +144,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
                 tasks_out.0.append_unflushed(&cols)?;
             }
             // A timeline's phases come from the folder its tasks came from.
-            let phase_file = d.join("phases.csv");
+            let phase_file = shard.phases();
             if phase_file.is_file() {
                 let (_, rows) = csv_file::read(&phase_file)?;
                 for r in rows
@@ -333,6 +187,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
             missing.join(", ")
         );
     }
-    rebuild_charts(out, (1600, 1000))?;
+    super::chart::rebuild_charts(out, (1600, 1000))?;
     experiment_of(out)
 }
