@@ -33,7 +33,7 @@ fn write_summary_by_host(
     hosts: &Hosts,
     cores: usize,
 ) -> anyhow::Result<Vec<SummaryRow>> {
-    let ids: Vec<String> = crate::experiment::matrix::expand(exp)
+    let ids: Vec<String> = crate::experiment::expand::expand(exp)
         .into_iter()
         .map(|c| c.id)
         .collect();
@@ -321,7 +321,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
                 .join("; ")
         );
     }
-    let missing: Vec<String> = crate::experiment::matrix::expand(&first)
+    let missing: Vec<String> = crate::experiment::expand::expand(&first)
         .into_iter()
         .map(|c| c.id)
         .filter(|id| !cells_seen.contains(id))

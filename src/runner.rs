@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::experiment::duration::format_duration;
-use crate::experiment::matrix::expand;
+use crate::experiment::expand::expand;
 use crate::experiment::{Cell, Experiment};
 use crate::ideal::ideal_seconds;
 use crate::machine::Watch;

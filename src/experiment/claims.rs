@@ -1,7 +1,7 @@
 //! `[[claims]]`: the lesson stated as expectations on the summary, checked and written back.
 
 use super::error::allowed_hint;
-use super::matrix::Cell;
+use super::expand::Cell;
 use super::tree::{Entry, Node, Value};
 use super::{Axis, Checker};
 use crate::model::Model;
@@ -365,7 +365,7 @@ impl Checker {
                     Some(axis) => self.axis_value(&e.node, &k, axis).map(|v| Selector {
                         key: e.key.clone(),
                         text: v.render(),
-                        toml: super::toml_value(&v),
+                        toml: super::write::toml_value(&v),
                     }),
                     None => {
                         self.unknown_key(
