@@ -54,24 +54,10 @@ impl Repetitions {
             } => format!("auto ({}, {min}-{max})", percent(precision)),
         }
     }
-
-    /// The resolved keys, as TOML lines.
-    pub fn toml(&self) -> String {
-        match *self {
-            Repetitions::Fixed(n) => format!("repetitions = {n}\n"),
-            Repetitions::Auto {
-                precision,
-                min,
-                max,
-            } => format!(
-                "repetitions = \"auto\"\nprecision = \"{}\"\nmin_repetitions = {min}\nmax_repetitions = {max}\n",
-                percent(precision)
-            ),
-        }
-    }
 }
 
-fn percent(fraction: f64) -> String {
+/// `0.05` as `"5%"`.
+pub(super) fn percent(fraction: f64) -> String {
     let p = format!("{:.4}", fraction * 100.0);
     format!("{}%", p.trim_end_matches('0').trim_end_matches('.'))
 }

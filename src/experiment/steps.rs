@@ -2,7 +2,7 @@
 //! `steps` workload, and writing it back as TOML.
 
 use super::Checker;
-use super::params::{self, ParamType, ParamValue, Params, STEP_KINDS, Step};
+use super::params::{self, ParamType, Params, STEP_KINDS, Step};
 use super::tree::{Entry, Node, Value};
 use crate::model::Model;
 
@@ -188,22 +188,6 @@ fn http2_versions<'n>(steps: &'n Node, key: &str) -> Vec<(String, &'n Node)> {
         }
     }
     found
-}
-
-/// `[{ kind = "http", latency = "200ms" }, { kind = "sleep", duration = "1s" }]`
-pub(super) fn steps_toml(steps: &[Step], value: impl Fn(&ParamValue) -> String) -> String {
-    let tables: Vec<String> = steps
-        .iter()
-        .map(|s| {
-            let mut fields = vec![format!(
-                "kind = {}",
-                value(&ParamValue::Str(s.kind.clone()))
-            )];
-            fields.extend(s.params.iter().map(|(k, v)| format!("{k} = {}", value(v))));
-            format!("{{ {} }}", fields.join(", "))
-        })
-        .collect();
-    format!("[{}]", tables.join(", "))
 }
 
 #[cfg(test)]
