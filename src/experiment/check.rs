@@ -1,6 +1,5 @@
-//! The checker: every rule of an experiment file, with all errors reported at once.
+//! The experiment file checked table by table (top level, [workload], [matrix], [chart]).
 
-use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +7,12 @@ use std::time::Duration;
 use super::error::Diagnostic;
 use super::expand;
 use super::params::{self, KindDef, ParamValue, Params};
-use super::tree::{Entry, Node, Source};
+use super::tree::{Entry, Node};
+use super::values::{Checker, valid_name};
 use super::{Axis, ChartSettings, Experiment, Order, models, repetitions};
 use crate::model::{CustomModel, Model};
 
+/// The top-level keys: what `--set` may replace as a whole, and what the top level allows.
 pub(super) const TOP_KEYS: &[&str] = &[
     "name",
     "description",
@@ -30,50 +31,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
 ];
 const ORDERS: &[&str] = &["interleaved", "grouped"];
 
-pub(super) struct Checker {
-    pub(super) sources: Vec<Source>,
-    pub(super) diagnostics: Vec<Diagnostic>,
-    /// `--set` changed the file: a claim about cells it took away is left out, not an error.
-    pub(super) overridden: bool,
-}
-
 impl Checker {
-    pub(super) fn new(overridden: bool) -> Checker {
-        Checker {
-            sources: Vec::new(),
-            diagnostics: Vec::new(),
-            overridden,
-        }
-    }
-
-    pub(super) fn report(&mut self, origin: usize, span: Range<usize>, key: &str, message: String) {
-        let source = &self.sources[origin.min(self.sources.len() - 1)];
-        let (line, column) = source.line_column(span.start);
-        self.diagnostics.push(Diagnostic {
-            file: source.name.clone(),
-            line,
-            column,
-            key: key.to_string(),
-            message,
-            excerpt: Some(source.excerpt(span)),
-        });
-    }
-
-    pub(super) fn at_node(&mut self, node: &Node, key: &str, message: String) {
-        self.report(node.origin, node.span.clone(), key, message);
-    }
-
-    pub(super) fn at_key(&mut self, entry: &Entry, key: &str, message: String) {
-        let origin = entry.node.origin;
-        // A key given by `--set` was never written in a file: point at its value instead.
-        let span = if entry.key_span == (0..0) {
-            entry.node.span.clone()
-        } else {
-            entry.key_span.clone()
-        };
-        self.report(origin, span, key, message);
-    }
-
     pub(super) fn experiment(
         &mut self,
         root: &Node,
@@ -424,14 +382,6 @@ impl Checker {
         }
         c
     }
-}
-
-pub(super) fn valid_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 fn sanitize_name(stem: &str) -> String {

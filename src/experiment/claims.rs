@@ -1,10 +1,11 @@
 //! `[[claims]]`: the lesson stated as expectations on the summary, checked and written back.
 
+use super::Axis;
 use super::error::allowed_hint;
 use super::expand::Cell;
 use super::params::ParamValue;
 use super::tree::{Entry, Node, Value};
-use super::{Axis, Checker};
+use super::values::Checker;
 use crate::model::Model;
 use crate::workload::Check;
 

@@ -21,15 +21,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::model::Model;
-// The checker's parts live in several files; these names are what they share.
-use check::{Checker, valid_name};
+// models.rs and steps.rs add rules to the checker under these names.
 pub use error::{Diagnostic, SpecError};
 pub use expand::Cell;
 pub use models::ModelSettings;
 use params::{KindDef, ParamValue, Params};
 pub use read::{discover, load, load_all, parse_experiment};
 pub use repetitions::Repetitions;
-use values::show;
+use values::{Checker, valid_name};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,9 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::check::{Checker, TOP_KEYS};
+use super::check::TOP_KEYS;
 use super::error::{Diagnostic, SpecError};
 use super::tree::{self, Entry, Node, Source, Value};
+use super::values::Checker;
 use super::{Experiment, Override};
 
 /// The `.toml` files named by `paths`, folders expanded (sorted), in the order given.

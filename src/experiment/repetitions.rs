@@ -1,7 +1,7 @@
 //! How many measured repetitions a cell gets: a fixed count, or `"auto"` until precise.
 
-use super::Checker;
 use super::tree::{Entry, Node, Value};
+use super::values::Checker;
 
 /// More repetitions than anyone will wait for; a bound that keeps counts from wrapping.
 pub const MAX_REPETITIONS: u64 = 100_000;
@@ -98,7 +98,7 @@ impl Checker {
                     "repetitions",
                     format!(
                         "must be a whole number from 1 to {MAX_REPETITIONS} or \"auto\", got {}",
-                        super::show(&n.value)
+                        super::values::show(&n.value)
                     ),
                 );
                 return Repetitions::default();

@@ -1,14 +1,59 @@
-//! The checker's value rules: each key's type and range, with a message saying what is allowed.
+//! The Checker and its value rules: each key's type and range, placed and explained.
 
+use std::ops::Range;
 use std::time::Duration;
 
-use super::check::Checker;
 use super::duration::parse_duration;
-use super::error::allowed_hint;
+use super::error::{Diagnostic, allowed_hint};
 use super::params::{self, ParamType, ParamValue};
-use super::tree::{Entry, Node, Value};
+use super::tree::{Entry, Node, Source, Value};
+
+/// One file (with its `--set` overrides) being checked: every problem is collected, none
+/// stops the reading, so all of them are reported at once.
+pub(super) struct Checker {
+    pub(super) sources: Vec<Source>,
+    pub(super) diagnostics: Vec<Diagnostic>,
+    /// `--set` changed the file: a claim about cells it took away is left out, not an error.
+    pub(super) overridden: bool,
+}
 
 impl Checker {
+    pub(super) fn new(overridden: bool) -> Checker {
+        Checker {
+            sources: Vec::new(),
+            diagnostics: Vec::new(),
+            overridden,
+        }
+    }
+
+    pub(super) fn report(&mut self, origin: usize, span: Range<usize>, key: &str, message: String) {
+        let source = &self.sources[origin.min(self.sources.len() - 1)];
+        let (line, column) = source.line_column(span.start);
+        self.diagnostics.push(Diagnostic {
+            file: source.name.clone(),
+            line,
+            column,
+            key: key.to_string(),
+            message,
+            excerpt: Some(source.excerpt(span)),
+        });
+    }
+
+    pub(super) fn at_node(&mut self, node: &Node, key: &str, message: String) {
+        self.report(node.origin, node.span.clone(), key, message);
+    }
+
+    pub(super) fn at_key(&mut self, entry: &Entry, key: &str, message: String) {
+        let origin = entry.node.origin;
+        // A key given by `--set` was never written in a file: point at its value instead.
+        let span = if entry.key_span == (0..0) {
+            entry.node.span.clone()
+        } else {
+            entry.key_span.clone()
+        };
+        self.report(origin, span, key, message);
+    }
+
     pub(super) fn table<'n>(&mut self, entry: &'n Entry, key: &str) -> Option<&'n [Entry]> {
         match entry.node.entries() {
             Some(e) => Some(e),
@@ -266,4 +311,12 @@ pub(super) fn show(v: &Value) -> String {
         Value::Str(s) => format!("\"{s}\""),
         other => other.type_name().to_string(),
     }
+}
+
+pub(super) fn valid_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
