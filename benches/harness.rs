@@ -180,7 +180,7 @@ fn memory_over_repetitions() {
         &[],
     )
     .unwrap();
-    let cell = conclab::experiment::matrix::expand(&exp).remove(0);
+    let cell = conclab::experiment::expand::expand(&exp).remove(0);
     let workload = cell.workload.build(&BuildEnv::default()).unwrap();
     let mut samples = Vec::new();
     let calibration = conclab::workload::Calibration {

@@ -86,7 +86,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Validate(paths) => {
             let experiments = load(&paths, None)?;
             for e in &experiments {
-                let cells = crate::experiment::matrix::expand(e).len();
+                let cells = crate::experiment::expand::expand(e).len();
                 say(&format!(
                     "ok: {} ({}, {cells} cells)",
                     e.path.display(),

@@ -292,7 +292,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        let cells = crate::experiment::matrix::expand(&exp);
+        let cells = crate::experiment::expand::expand(&exp);
         let a = select(cells.clone(), &[], Some(Shard { index: 1, count: 2 }));
         let b = select(cells.clone(), &[], Some(Shard { index: 2, count: 2 }));
         assert_eq!(a.len() + b.len(), cells.len());

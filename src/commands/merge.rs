@@ -175,7 +175,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
                 .join("; ")
         );
     }
-    let missing: Vec<String> = crate::experiment::matrix::expand(&first)
+    let missing: Vec<String> = crate::experiment::expand::expand(&first)
         .into_iter()
         .map(|c| c.id)
         .filter(|id| !cells_seen.contains(id))

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::UsageError;
-use crate::experiment::matrix::expand;
+use crate::experiment::expand::expand;
 use crate::experiment::{Experiment, Repetitions};
 use crate::ideal::ideal_seconds;
 use crate::model::Model;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::experiment::matrix::expand;
+use crate::experiment::expand::expand;
 use crate::experiment::{Cell, Experiment};
 use crate::model::Model;
 use crate::progress::Progress;

@@ -1,9 +1,11 @@
 //! `[[claims]]`: the lesson stated as expectations on the summary, checked and written back.
 
+use super::Axis;
 use super::error::allowed_hint;
-use super::matrix::Cell;
+use super::expand::Cell;
+use super::params::ParamValue;
 use super::tree::{Entry, Node, Value};
-use super::{Axis, Checker};
+use super::values::Checker;
 use crate::model::Model;
 use crate::workload::Check;
 
@@ -76,12 +78,12 @@ pub enum Target {
 }
 
 /// One key of `cell = { ... }`: the column it selects on and the value, as CSV writes
-/// it (to match cells) and as TOML (to write the claim back).
+/// it (to match cells) and as checked (to write the claim back).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selector {
     pub key: String,
     pub text: String,
-    pub toml: String,
+    pub value: ParamValue,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,22 +120,6 @@ impl Claim {
         self.cell
             .iter()
             .all(|s| column(&s.key).as_deref() == Some(s.text.as_str()))
-    }
-
-    /// The claim as a `[[claims]]` table.
-    pub fn toml(&self) -> String {
-        let q = |t: &str| toml::Value::String(t.to_string()).to_string();
-        let cell: Vec<String> = self
-            .cell
-            .iter()
-            .map(|s| format!("{} = {}", s.key, s.toml))
-            .collect();
-        format!(
-            "\n[[claims]]\nsay = {}\ncell = {{ {} }}\nexpect = {}\n",
-            q(&self.say),
-            cell.join(", "),
-            q(&self.expect_text())
-        )
     }
 }
 
@@ -350,7 +336,7 @@ impl Checker {
             let k = format!("{key}.{}", e.key);
             let selector = match e.key.as_str() {
                 "model" => self.choice(&e.node, &k, &model_names).map(|m| Selector {
-                    toml: toml::Value::String(m.clone()).to_string(),
+                    value: ParamValue::Str(m.clone()),
                     key: e.key.clone(),
                     text: m,
                 }),
@@ -359,13 +345,13 @@ impl Checker {
                     .map(|w| Selector {
                         key: e.key.clone(),
                         text: w.to_string(),
-                        toml: w.to_string(),
+                        value: ParamValue::Int(w),
                     }),
                 name => match axes.iter().find(|a| a.name == name) {
                     Some(axis) => self.axis_value(&e.node, &k, axis).map(|v| Selector {
                         key: e.key.clone(),
                         text: v.render(),
-                        toml: super::toml_value(&v),
+                        value: v,
                     }),
                     None => {
                         self.unknown_key(
@@ -428,12 +414,7 @@ impl Checker {
     }
 
     /// One value of an axis, checked as the axis's own values are.
-    fn axis_value(
-        &mut self,
-        node: &Node,
-        key: &str,
-        axis: &Axis,
-    ) -> Option<super::params::ParamValue> {
+    fn axis_value(&mut self, node: &Node, key: &str, axis: &Axis) -> Option<ParamValue> {
         let text = match &node.value {
             Value::Str(s) => s.clone(),
             Value::Int(n) => n.to_string(),
@@ -442,7 +423,7 @@ impl Checker {
         };
         let hit = axis.values.iter().find(|v| {
             v.render() == text
-                || matches!((&node.value, v), (Value::Str(s), super::params::ParamValue::Dur(d))
+                || matches!((&node.value, v), (Value::Str(s), ParamValue::Dur(d))
                     if super::duration::parse_duration(s).ok() == Some(*d))
         });
         match hit {

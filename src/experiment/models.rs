@@ -275,7 +275,7 @@ impl Checker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::matrix::expand;
+    use crate::experiment::expand::expand;
     use crate::experiment::{Experiment, parse_experiment};
 
     const HEAD: &str = "[workload]\nkind = \"sleep\"\n";

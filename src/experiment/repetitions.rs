@@ -1,7 +1,7 @@
 //! How many measured repetitions a cell gets: a fixed count, or `"auto"` until precise.
 
-use super::Checker;
 use super::tree::{Entry, Node, Value};
+use super::values::Checker;
 
 /// More repetitions than anyone will wait for; a bound that keeps counts from wrapping.
 pub const MAX_REPETITIONS: u64 = 100_000;
@@ -54,24 +54,10 @@ impl Repetitions {
             } => format!("auto ({}, {min}-{max})", percent(precision)),
         }
     }
-
-    /// The resolved keys, as TOML lines.
-    pub fn toml(&self) -> String {
-        match *self {
-            Repetitions::Fixed(n) => format!("repetitions = {n}\n"),
-            Repetitions::Auto {
-                precision,
-                min,
-                max,
-            } => format!(
-                "repetitions = \"auto\"\nprecision = \"{}\"\nmin_repetitions = {min}\nmax_repetitions = {max}\n",
-                percent(precision)
-            ),
-        }
-    }
 }
 
-fn percent(fraction: f64) -> String {
+/// `0.05` as `"5%"`.
+pub(super) fn percent(fraction: f64) -> String {
     let p = format!("{:.4}", fraction * 100.0);
     format!("{}%", p.trim_end_matches('0').trim_end_matches('.'))
 }
@@ -112,7 +98,7 @@ impl Checker {
                     "repetitions",
                     format!(
                         "must be a whole number from 1 to {MAX_REPETITIONS} or \"auto\", got {}",
-                        super::show(&n.value)
+                        super::values::show(&n.value)
                     ),
                 );
                 return Repetitions::default();

@@ -2,7 +2,7 @@
 //! `steps` workload, and writing it back as TOML.
 
 use super::Checker;
-use super::params::{self, ParamType, ParamValue, Params, STEP_KINDS, Step};
+use super::params::{self, ParamType, Params, STEP_KINDS, Step};
 use super::tree::{Entry, Node, Value};
 use crate::model::Model;
 
@@ -190,27 +190,11 @@ fn http2_versions<'n>(steps: &'n Node, key: &str) -> Vec<(String, &'n Node)> {
     found
 }
 
-/// `[{ kind = "http", latency = "200ms" }, { kind = "sleep", duration = "1s" }]`
-pub(super) fn steps_toml(steps: &[Step], value: impl Fn(&ParamValue) -> String) -> String {
-    let tables: Vec<String> = steps
-        .iter()
-        .map(|s| {
-            let mut fields = vec![format!(
-                "kind = {}",
-                value(&ParamValue::Str(s.kind.clone()))
-            )];
-            fields.extend(s.params.iter().map(|(k, v)| format!("{k} = {}", value(v))));
-            format!("{{ {} }}", fields.join(", "))
-        })
-        .collect();
-    format!("[{}]", tables.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    use super::super::{Experiment, matrix, parse_experiment};
+    use super::super::{Experiment, expand, parse_experiment};
     use crate::workload::WorkloadConfig;
 
     fn errors(workload: &str, models: &str) -> Vec<String> {
@@ -234,7 +218,7 @@ mod tests {
         let e = parse(
             "tasks = 3\nsteps = [{ kind = \"http\", latency = \"200ms\" }, { kind = \"sleep\", duration = \"1s\" }, { kind = \"hash_chain\", iterations = 10 }, { kind = \"counter\", sync = \"mutex\" }]",
         );
-        let cell = &matrix::expand(&e)[0];
+        let cell = &expand::expand(&e)[0];
         let WorkloadConfig::Steps(c) = &cell.workload else {
             panic!("{:?}", cell.workload)
         };
@@ -263,7 +247,7 @@ mod tests {
         );
         assert!(resolved.contains("body_bytes = 1024"), "{resolved}");
         let again = parse_experiment("r.toml", &resolved, Path::new("r.toml"), &[]).unwrap();
-        assert_eq!(matrix::expand(&again)[0].id, cell.id);
+        assert_eq!(expand::expand(&again)[0].id, cell.id);
     }
 
     #[test]
@@ -317,7 +301,7 @@ mod tests {
         assert_eq!(axis.diagnostics[0].key, "matrix.steps[1].iterations");
         let fine = text.replace("iterations = 0", "iterations = 5");
         let e = parse_experiment("s.toml", &fine, Path::new("s.toml"), &[]).unwrap();
-        let cells = matrix::expand(&e);
+        let cells = expand::expand(&e);
         assert_eq!(cells.len(), 2);
         assert_eq!(
             cells[1].axes,

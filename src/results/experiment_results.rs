@@ -52,7 +52,7 @@ impl ExperimentResults {
             .as_ref()
             .map_or_else(logical_cores, |e| e.logical_cores);
         let hosts = read_hosts(dir);
-        let ids: Vec<String> = crate::experiment::matrix::expand(experiment)
+        let ids: Vec<String> = crate::experiment::expand::expand(experiment)
             .into_iter()
             .map(|c| c.id)
             .collect();

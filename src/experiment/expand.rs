@@ -60,7 +60,7 @@ impl Cell {
 /// Ids must survive upgrades, because `run` counts a cell's finished repetitions by id:
 /// - A field added later to a workload configuration or to [`Definition`] must be left
 ///   out of the form while it holds its default: `#[serde(default, skip_serializing_if =
-///   "crate::experiment::matrix::is_default")]` (or an `Option` skipped when `None`). Every cell
+///   "crate::experiment::expand::is_default")]` (or an `Option` skipped when `None`). Every cell
 ///   that existed before keeps its id; only a cell that sets the field to something else
 ///   is new. (Fields that were in format 1 from the start, such as `http2`, are always
 ///   written, as they always were.)
