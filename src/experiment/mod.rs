@@ -1045,12 +1045,15 @@ impl Experiment {
                 })
                 .unwrap_or_default()
         };
-        let _ = write!(
-            s,
-            "\n[models.gil_threads]\nswitch_interval = {}\n{}",
-            q(&format_duration(self.settings.switch_interval)),
-            own("gil_threads")
-        );
+        let with_settings = self.settings.models();
+        for kind in &with_settings {
+            let _ = writeln!(s, "\n[models.{kind}]");
+            for (key, value) in self.settings.of(*kind) {
+                let crate::model::SettingValue::Duration(d) = *value;
+                let _ = writeln!(s, "{key} = {}", q(&format_duration(d)));
+            }
+            s.push_str(&own(kind.name()));
+        }
         let _ = writeln!(
             s,
             "\n[models.cpython]\npython = {}",
@@ -1070,7 +1073,8 @@ impl Experiment {
             }
         }
         for m in &self.models {
-            if !matches!(m, Model::Custom(_)) && m.name() != "gil_threads" {
+            let has_table = matches!(m, Model::Rust(k) if with_settings.contains(k));
+            if !matches!(m, Model::Custom(_)) && !has_table {
                 let w = own(m.name());
                 if !w.is_empty() {
                     let _ = write!(s, "\n[models.{}]\n{w}", m.name());

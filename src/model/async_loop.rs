@@ -7,8 +7,26 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{Execution, Job, Scheduler, run_task_async};
+use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 use crate::workload::{AsyncWorker, TaskRecord, TaskResult};
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor {
+        family: Family::Conclab,
+        workers: Workers::Taken,
+        concurrency: |w, tasks| Concurrency {
+            waits: w.max(1).min(tasks),
+            cpu: 1,
+        },
+        waits_async: true,
+        colour: Rgb(213, 94, 0),
+        records_phases: false,
+        needs: Needs::Nothing,
+        settings: &[],
+    },
+    scheduler: &AsyncLoop,
+};
 
 pub struct AsyncLoop;
 

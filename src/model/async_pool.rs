@@ -4,9 +4,27 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
 use super::async_loop::Tasks;
-use super::{Execution, Job, Scheduler, run_task_async};
+use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 use crate::workload::AsyncWorker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor {
+        family: Family::Conclab,
+        workers: Workers::Taken,
+        concurrency: |w, tasks| Concurrency {
+            waits: tasks,
+            cpu: w.max(1),
+        },
+        waits_async: true,
+        colour: Rgb(204, 121, 167),
+        records_phases: false,
+        needs: Needs::Nothing,
+        settings: &[],
+    },
+    scheduler: &AsyncPool,
+};
 
 pub struct AsyncPool;
 

@@ -1,7 +1,22 @@
 //! `sequential`: the calling thread runs every task, one after another.
 
-use super::{Execution, Job, Scheduler, run_task};
+use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, Scheduler, run_task};
 use crate::workload::Worker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor {
+        family: Family::Conclab,
+        workers: Workers::Fixed(|_| 1),
+        concurrency: |_, _| Concurrency { waits: 1, cpu: 1 },
+        waits_async: false,
+        colour: Rgb(0, 0, 0),
+        records_phases: false,
+        needs: Needs::Nothing,
+        settings: &[],
+    },
+    scheduler: &Sequential,
+};
 
 pub struct Sequential;
 

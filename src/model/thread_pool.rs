@@ -2,8 +2,26 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
+use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
 use crate::workload::Worker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor {
+        family: Family::Conclab,
+        workers: Workers::Taken,
+        concurrency: |w, _| Concurrency {
+            waits: w.max(1),
+            cpu: w.max(1),
+        },
+        waits_async: false,
+        colour: Rgb(86, 180, 233),
+        records_phases: false,
+        needs: Needs::Nothing,
+        settings: &[],
+    },
+    scheduler: &ThreadPool,
+};
 
 pub struct ThreadPool;
 
