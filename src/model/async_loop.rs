@@ -7,23 +7,21 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 use crate::workload::{AsyncWorker, TaskRecord, TaskResult};
 
 pub static MODEL: RustModel = RustModel {
     about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        concurrency: |w, tasks| Concurrency {
-            waits: w.max(1).min(tasks),
-            cpu: 1,
-        },
         waits_async: true,
-        colour: Rgb(213, 94, 0),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |w, tasks| Concurrency {
+                waits: w.max(1).min(tasks),
+                cpu: 1,
+            },
+            Rgb(213, 94, 0),
+        )
     },
     scheduler: &AsyncLoop,
 };

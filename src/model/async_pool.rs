@@ -4,24 +4,22 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
 use super::async_loop::Tasks;
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 use crate::workload::AsyncWorker;
 
 pub static MODEL: RustModel = RustModel {
     about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        concurrency: |w, tasks| Concurrency {
-            waits: tasks,
-            cpu: w.max(1),
-        },
         waits_async: true,
-        colour: Rgb(204, 121, 167),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |w, tasks| Concurrency {
+                waits: tasks,
+                cpu: w.max(1),
+            },
+            Rgb(204, 121, 167),
+        )
     },
     scheduler: &AsyncPool,
 };

@@ -5,26 +5,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, channel};
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
 use super::async_loop::Tasks;
-use super::{Concurrency, Execution, Job, PoolStart, Scheduler, panic_message, start_pool};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
+use super::{Execution, Job, PoolStart, Scheduler, panic_message, start_pool};
 use crate::workload::{BlockingCall, CallDone, TaskRecord, TaskResult, ToThread, Worker};
 
 pub static MODEL: RustModel = RustModel {
-    about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        // Every blocking call runs on one of W threads, as in a thread pool.
-        concurrency: |w, _| Concurrency {
-            waits: w.max(1),
-            cpu: w.max(1),
-        },
-        waits_async: false,
-        colour: Rgb(110, 70, 170),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
-    },
+    // Every blocking call runs on one of W threads, as in a thread pool.
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(110, 70, 170)),
     scheduler: &AsyncToThread,
 };
 

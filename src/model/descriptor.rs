@@ -140,3 +140,30 @@ pub struct Unavailable {
     /// What to do about it.
     pub fix: String,
 }
+
+impl Descriptor {
+    /// A model of conclab's own that blocks on its waits, records no phases, needs nothing
+    /// and has no settings; a file that differs says so with `..Descriptor::conclab(..)`.
+    pub const fn conclab(
+        workers: Workers,
+        concurrency: fn(usize, usize) -> Concurrency,
+        colour: Rgb,
+    ) -> Descriptor {
+        Descriptor {
+            family: Family::Conclab,
+            workers,
+            concurrency,
+            waits_async: false,
+            colour,
+            records_phases: false,
+            needs: Needs::Nothing,
+            settings: &[],
+        }
+    }
+}
+
+/// A pool of W threads or processes: W tasks may wait, and W compute, at once.
+pub fn pool(workers: usize, _tasks: usize) -> Concurrency {
+    let w = workers.max(1);
+    Concurrency { waits: w, cpu: w }
+}

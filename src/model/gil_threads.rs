@@ -5,31 +5,33 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Setting, SettingValue, Workers};
-use super::{Concurrency, Execution, ModelKind, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
+use super::descriptor::{Descriptor, Rgb, RustModel, Setting, SettingValue, Workers};
+use super::{
+    Concurrency, Execution, Job, ModelKind, PoolStart, Scheduler, release_and_join, run_task,
+    start_pool,
+};
 use crate::workload::{Interpreter, Worker};
 
 /// How long a thread may keep the lock while others wait.
 pub const SWITCH_INTERVAL: &str = "switch_interval";
 
 pub static MODEL: RustModel = RustModel {
+    // Waits release the interpreter lock; computing needs it.
     about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        // Waits release the interpreter lock; computing needs it.
-        concurrency: |w, _| Concurrency {
-            waits: w.max(1),
-            cpu: 1,
-        },
-        waits_async: false,
-        colour: Rgb(120, 120, 120),
         records_phases: true,
-        needs: Needs::Nothing,
         settings: &[Setting {
             key: SWITCH_INTERVAL,
             doc: "hand the lock over after this long when others wait (default 5ms)",
             default: SettingValue::Duration(Duration::from_millis(5)),
         }],
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |w, _| Concurrency {
+                waits: w.max(1),
+                cpu: 1,
+            },
+            Rgb(120, 120, 120),
+        )
     },
     scheduler: &GilThreads,
 };
@@ -40,7 +42,9 @@ impl Scheduler for GilThreads {
     fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
         let workload = job.workload.as_ref();
         let tasks = workload.tasks();
-        let switch_interval = job.settings.duration(ModelKind::GilThreads, SWITCH_INTERVAL);
+        let switch_interval = job
+            .settings
+            .duration(ModelKind::GilThreads, SWITCH_INTERVAL);
         let gil = Gil::new(job.workers, switch_interval);
         let next = AtomicUsize::new(0);
         let started = PoolStart::default();

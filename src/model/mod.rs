@@ -12,13 +12,26 @@ pub mod protocol;
 pub mod settings;
 pub mod supervisor;
 
-// The registry of conclab's own models: one line each (see `registry.rs`).
+// conclab's own models: each one's file, and its line in the registry (see `registry.rs`).
+mod async_blocking;
+mod async_loop;
+mod async_pool;
+mod async_to_thread;
+mod gil_threads;
+#[cfg(test)]
+mod probe;
+pub mod process_pool;
+mod rayon_pool;
+mod sequential;
+mod thread_pool;
+mod threads;
+
 models! {
     Sequential => sequential,
     Threads => threads,
     ThreadPool => thread_pool,
     Rayon => rayon_pool,
-    pub ProcessPool => process_pool,
+    ProcessPool => process_pool,
     Async => async_loop,
     AsyncPool => async_pool,
     AsyncBlocking => async_blocking,

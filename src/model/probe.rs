@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Setting, SettingValue, Workers};
+use super::descriptor::{Descriptor, Rgb, RustModel, Setting, SettingValue, Workers};
 use super::{Concurrency, Execution, Job, ModelKind, Scheduler, run_task};
 use crate::workload::Worker;
 
@@ -12,20 +12,18 @@ use crate::workload::Worker;
 pub const PAUSE: &str = "pause";
 
 pub static MODEL: RustModel = RustModel {
+    // One task at a time, whatever `workers` says: its ideal is sequential's.
     about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        // One task at a time, whatever `workers` says: its ideal is sequential's.
-        concurrency: |_, _| Concurrency { waits: 1, cpu: 1 },
-        waits_async: false,
-        colour: Rgb(255, 0, 255),
-        records_phases: false,
-        needs: Needs::Nothing,
         settings: &[Setting {
             key: PAUSE,
             doc: "wait this long before each task (default 1us)",
             default: SettingValue::Duration(Duration::from_micros(1)),
         }],
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |_, _| Concurrency { waits: 1, cpu: 1 },
+            Rgb(255, 0, 255),
+        )
     },
     scheduler: &Probe,
 };
@@ -102,7 +100,11 @@ mod tests {
         assert_eq!(a[0], b[0], "sequential does not read the pause");
         assert_ne!(a[1], b[1], "the pause defines the probe's cells");
         assert_eq!(ids(&parse(&paused.resolved_toml()).unwrap()), b);
-        assert!(paused.resolved_toml().contains("[models.probe]\npause = \"2ms\""));
+        assert!(
+            paused
+                .resolved_toml()
+                .contains("[models.probe]\npause = \"2ms\"")
+        );
         let typo = parse(&format!("{FILE}[models.probe]\npaus = \"2ms\"\n")).unwrap_err();
         assert!(typo[0].contains("did you mean \"pause\"?"), "{typo:?}");
         let zero = parse(&format!("{FILE}[models.probe]\npause = \"0ms\"\n")).unwrap_err();
@@ -124,8 +126,8 @@ mod tests {
             tasks: 3,
             duration: Duration::from_millis(1),
         });
-        let alone = crate::model::run_alone(ModelKind::Probe, &config, 2, &Default::default())
-            .unwrap();
+        let alone =
+            crate::model::run_alone(ModelKind::Probe, &config, 2, &Default::default()).unwrap();
         assert_eq!(alone.verdict.check, crate::workload::Check::Pass);
         assert_eq!(alone.execution.records.len(), 3);
     }

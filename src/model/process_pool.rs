@@ -11,28 +11,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
 use super::protocol::{self, Exit, LineReader, Stop, monotonic_ns, quote_line};
-use super::{Concurrency, Execution, Job, Scheduler, run_task, spawn_scoped};
+use super::{Execution, Job, Scheduler, run_task, spawn_scoped};
 use crate::measure::CpuTimes;
 use crate::workload::{
     BuildEnv, Cancel, CounterOp, CounterStore, TaskRecord, TaskResult, Worker, WorkloadConfig,
 };
 
 pub static MODEL: RustModel = RustModel {
-    about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        concurrency: |w, _| Concurrency {
-            waits: w.max(1),
-            cpu: w.max(1),
-        },
-        waits_async: false,
-        colour: Rgb(0, 114, 178),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
-    },
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(0, 114, 178)),
     scheduler: &ProcessPool,
 };
 

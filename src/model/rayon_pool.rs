@@ -2,24 +2,12 @@
 
 use rayon::prelude::*;
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
-use super::{Concurrency, Execution, Job, Scheduler, run_task};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
+use super::{Execution, Job, Scheduler, run_task};
 use crate::workload::{TaskRecord, TaskResult, Worker};
 
 pub static MODEL: RustModel = RustModel {
-    about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        concurrency: |w, _| Concurrency {
-            waits: w.max(1),
-            cpu: w.max(1),
-        },
-        waits_async: false,
-        colour: Rgb(0, 158, 115),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
-    },
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(0, 158, 115)),
     scheduler: &RayonPool,
 };
 

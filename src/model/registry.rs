@@ -1,12 +1,11 @@
 //! The registry of conclab's own models: [`models!`] turns one line per model (its variant
-//! of `ModelKind` and its file) into the module, the enum and the lookup of its answers.
+//! of `ModelKind` and its file) into the enum and the lookup of each model's answers.
 
 /// `Variant => file,` per model, in the order tables and charts list them; a line may carry
-/// attributes (`#[cfg(test)]`) and a visibility for the module.
+/// attributes (`#[cfg(test)]`). The files are declared as modules beside the registry, not
+/// by it: rustfmt does not format a module declared inside a macro.
 macro_rules! models {
-    ($( $(#[$attr:meta])* $vis:vis $variant:ident => $file:ident, )*) => {
-        $( $(#[$attr])* $vis mod $file; )*
-
+    ($( $(#[$attr:meta])* $variant:ident => $file:ident, )*) => {
         /// conclab's own execution models; each answers for itself from its file
         /// ([`ModelKind::model`]). Names are the variants in snake_case.
         #[derive(

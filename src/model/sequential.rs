@@ -1,20 +1,15 @@
 //! `sequential`: the calling thread runs every task, one after another.
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, run_task};
 use crate::workload::Worker;
 
 pub static MODEL: RustModel = RustModel {
-    about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Fixed(|_| 1),
-        concurrency: |_, _| Concurrency { waits: 1, cpu: 1 },
-        waits_async: false,
-        colour: Rgb(0, 0, 0),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
-    },
+    about: Descriptor::conclab(
+        Workers::Fixed(|_| 1),
+        |_, _| Concurrency { waits: 1, cpu: 1 },
+        Rgb(0, 0, 0),
+    ),
     scheduler: &Sequential,
 };
 

@@ -2,24 +2,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
-use super::{Concurrency, Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
+use super::{Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
 use crate::workload::Worker;
 
 pub static MODEL: RustModel = RustModel {
-    about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Taken,
-        concurrency: |w, _| Concurrency {
-            waits: w.max(1),
-            cpu: w.max(1),
-        },
-        waits_async: false,
-        colour: Rgb(86, 180, 233),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
-    },
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(86, 180, 233)),
     scheduler: &ThreadPool,
 };
 

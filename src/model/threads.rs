@@ -1,23 +1,18 @@
 //! `threads`: one OS thread per task, all started, then joined.
 
-use super::descriptor::{Descriptor, Family, Needs, Rgb, RustModel, Workers};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
 use crate::workload::Worker;
 
 pub static MODEL: RustModel = RustModel {
-    about: Descriptor {
-        family: Family::Conclab,
-        workers: Workers::Fixed(|tasks| tasks),
-        concurrency: |_, tasks| Concurrency {
+    about: Descriptor::conclab(
+        Workers::Fixed(|tasks| tasks),
+        |_, tasks| Concurrency {
             waits: tasks,
             cpu: tasks,
         },
-        waits_async: false,
-        colour: Rgb(230, 159, 0),
-        records_phases: false,
-        needs: Needs::Nothing,
-        settings: &[],
-    },
+        Rgb(230, 159, 0),
+    ),
     scheduler: &Threads,
 };
 
