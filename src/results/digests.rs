@@ -1,5 +1,6 @@
 //! Which result is right when models disagree: the one most cells reached, ties going to
-//! a baseline's, a sequential model's (a table of `expect` digests is checked before, by the workload itself).
+//! a baseline's, a sequential model's (a table of `expect` digests is checked before, by
+//! the workload itself).
 
 use crate::model::is_baseline;
 

@@ -21,7 +21,8 @@ pub fn header(axes: &[String]) -> Vec<String> {
 }
 
 /// Whether phases say more about `cell` than its task spans do: the lock's turn-taking
-/// of a model that records them (an emulated GIL), computing against waiting in the workloads that do both.
+/// of a model that records them (an emulated GIL), computing against waiting in the
+/// workloads that do both.
 pub fn worth_recording(cell: &Cell) -> bool {
     cell.model.records_phases() || matches!(cell.workload.kind(), "mixed" | "steps")
 }
