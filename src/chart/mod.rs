@@ -129,8 +129,13 @@ pub fn flat_lines(models: &[(String, Vec<&Point>)]) -> Vec<bool> {
     let varying = models.iter().any(|(_, p)| !is_fixed(p));
     models
         .iter()
-        .map(|(m, p)| is_fixed(p) && (varying || m == "sequential" || m == "threads"))
+        .map(|(m, p)| is_fixed(p) && (varying || ignores_workers(m)))
         .collect()
+}
+
+/// Whether a built-in model ignores the file's worker counts.
+fn ignores_workers(model: &str) -> bool {
+    crate::model::Model::builtin(model).is_some_and(|m| m.fixed_workers(1).is_some())
 }
 
 impl From<&SummaryRow> for Point {

@@ -193,13 +193,16 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A waiting model's own bound at each of its points: the sequential baseline's ideal time
+/// A waiting model's own bound at each of its points: its baseline's ideal time
 /// over the cell's ideal time, as (log2 workers, speedup).
 fn own_bound(g: &Group, pts: &[&Point]) -> Vec<(f64, f64)> {
+    let Some(baseline) = pts.first().map(|p| crate::model::baseline_of(&p.model)) else {
+        return Vec::new();
+    };
     let Some(base) = g
         .points
         .iter()
-        .find(|p| p.model == "sequential")
+        .find(|p| p.model == baseline)
         .and_then(|p| p.ideal)
     else {
         return Vec::new();

@@ -6,7 +6,6 @@ use crate::error::UsageError;
 use crate::experiment::expand::expand;
 use crate::experiment::{Experiment, Repetitions};
 use crate::ideal::ideal_seconds;
-use crate::model::Model;
 use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
 use crate::results::files;
@@ -72,7 +71,6 @@ pub fn plan(
         if !say(&head) {
             return Ok(cells_total);
         }
-        let python_found = crate::model::cpython::interpreter_found(&exp.settings);
         for cell in &cells {
             // Real URLs have no known latency before they are measured.
             let tasks = cell.workload.tasks();
@@ -82,7 +80,7 @@ pub fn plan(
                 .zip(cell.model.concurrency(cell.workers, tasks))
                 .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
-            let skipped = matches!(cell.model, Model::Cpython(_)) && !python_found;
+            let skipped = cell.model.unavailable(&exp.settings).is_some();
             let todo = if skipped {
                 0
             } else {

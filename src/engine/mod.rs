@@ -16,7 +16,7 @@ use anyhow::Context;
 
 use crate::experiment::expand::expand;
 use crate::experiment::{Cell, Experiment};
-use crate::model::Model;
+use crate::model::ModelKind;
 use crate::progress::Progress;
 use crate::report;
 use crate::results::digests::Ballot;
@@ -134,16 +134,16 @@ pub fn prepare<'e>(
 /// The cpython cells cannot run where their interpreter is missing: they are skipped
 /// with one line, not failed, so a machine without Python still runs everything else.
 fn skip_without_interpreter(exp: &Experiment, cells: Vec<Cell>) -> Vec<Cell> {
-    let is_cpython = |c: &Cell| matches!(c.model, Model::Cpython(_));
-    let skipped = cells.iter().filter(|c| is_cpython(c)).count();
-    if skipped == 0 || crate::model::cpython::interpreter_found(&exp.settings) {
+    let why = |c: &Cell| c.model.unavailable(&exp.settings);
+    let skipped = cells.iter().filter(|c| why(c).is_some()).count();
+    let Some(missing) = cells.iter().find_map(why) else {
         return cells;
-    }
+    };
     eprintln!(
-        "{}: {} not found: skipping {skipped} cpython_* cells; set [models.cpython] python = \"/path/to/python3\"",
-        exp.name, exp.settings.python
+        "{}: {}: skipping {skipped} {}; {}",
+        exp.name, missing.what, missing.cells, missing.fix
     );
-    cells.into_iter().filter(|c| !is_cpython(c)).collect()
+    cells.into_iter().filter(|c| why(c).is_none()).collect()
 }
 
 /// Runs the experiment's scheduled repetitions, appending each row as it finishes.
@@ -311,7 +311,8 @@ pub fn run_experiment(
 fn sequential_latency(rows: &[RunRow], cell: &Cell) -> Option<f64> {
     let p50: Vec<f64> = rows
         .iter()
-        .filter(|r| r.model == "sequential" && r.axes == cell.axes && r.check != Check::Fail)
+        .filter(|r| r.model == ModelKind::Sequential.name())
+        .filter(|r| r.axes == cell.axes && r.check != Check::Fail)
         .filter_map(|r| r.task_p50_s)
         .collect();
     crate::results::stats::median(&p50)

@@ -3,10 +3,10 @@
 use serde::Serialize;
 use sha2::{Digest, Sha512};
 
-use super::models::DEFAULT_PYTHON;
 use super::params::{Params, fill_defaults};
 use super::{Experiment, ModelSettings};
-use crate::model::{Model, ModelKind};
+use crate::model::Model;
+use crate::model::descriptor::SettingsRead;
 use crate::workload::WorkloadConfig;
 
 /// One point of the matrix: a model at a worker count on one workload configuration.
@@ -77,43 +77,7 @@ struct Definition<'a> {
     model: &'a Model,
     workers: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
-    settings: Option<SettingsUsed<'a>>,
-}
-
-/// The model settings a model reads; settings that other models read never change its id.
-#[derive(Serialize)]
-struct SettingsUsed<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    switch_interval: Option<&'a std::time::Duration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    python: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    command: Option<&'a [String]>,
-}
-
-impl<'a> SettingsUsed<'a> {
-    fn of(model: &'a Model, settings: &'a ModelSettings) -> Option<SettingsUsed<'a>> {
-        let none = SettingsUsed {
-            switch_interval: None,
-            python: None,
-            command: None,
-        };
-        match model {
-            Model::Rust(ModelKind::GilThreads) => Some(SettingsUsed {
-                switch_interval: Some(&settings.switch_interval),
-                ..none
-            }),
-            Model::Rust(_) => None,
-            Model::Cpython(_) => (settings.python != DEFAULT_PYTHON).then_some(SettingsUsed {
-                python: Some(&settings.python),
-                ..none
-            }),
-            Model::Custom(c) => Some(SettingsUsed {
-                command: Some(&c.command),
-                ..none
-            }),
-        }
-    }
+    settings: Option<SettingsRead<'a>>,
 }
 
 /// For `skip_serializing_if` on a field added after format 1 (see [`CELL_ID_FORMAT`]).
@@ -132,7 +96,7 @@ pub fn canonical_definition(
         workload,
         model,
         workers,
-        settings: SettingsUsed::of(model, settings),
+        settings: model.settings_read(settings),
     };
     serde_json::to_string(&def).expect("cell definitions serialise")
 }
@@ -220,7 +184,7 @@ mod tests {
         assert_eq!(cells.len(), 2 * (1 + 1 + 3));
         let threads: Vec<_> = cells
             .iter()
-            .filter(|c| c.model == Model::Rust(ModelKind::Threads))
+            .filter(|c| c.model == Model::Rust(crate::model::ModelKind::Threads))
             .collect();
         assert!(threads.iter().all(|c| c.workers == 4));
         assert_eq!(

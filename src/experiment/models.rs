@@ -3,39 +3,15 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-use serde::Serialize;
 
 use super::error::allowed_hint;
 use super::tree::{Entry, Value};
 use super::{Checker, valid_name};
-use crate::model::{CustomModel, Model, ModelKind};
+use crate::model::cpython::{self, PYTHON_KEY};
+use crate::model::{CustomModel, Model, SettingValue};
 
-/// The interpreter of the `cpython_*` models unless `[models.cpython] python` says otherwise.
-pub const DEFAULT_PYTHON: &str = "python3";
-
-/// Settings of the models that have any (`[models.NAME]`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelSettings {
-    /// `gil_threads`: how long a thread may keep the interpreter lock while others wait.
-    pub switch_interval: Duration,
-    /// `[models.cpython] python`, as written: it defines the cpython cells.
-    pub python: String,
-    /// The interpreter the cpython models start: `python`, resolved like a custom
-    /// model's program.
-    pub python_program: PathBuf,
-}
-
-impl Default for ModelSettings {
-    fn default() -> Self {
-        ModelSettings {
-            switch_interval: Duration::from_millis(5),
-            python: DEFAULT_PYTHON.into(),
-            python_program: DEFAULT_PYTHON.into(),
-        }
-    }
-}
+pub use crate::model::ModelSettings;
+pub use crate::model::cpython::DEFAULT_PYTHON;
 
 /// A program named in an experiment file: a relative path (`./model`, `bin/model`) is
 /// relative to the file's folder `dir`; a bare name is looked up on PATH when started, as
@@ -68,7 +44,7 @@ pub struct OwnWorkers {
 }
 
 /// The table that sets the interpreter of every `cpython_*` model.
-const CPYTHON_TABLE: &str = "cpython";
+const CPYTHON_TABLE: &str = cpython::TABLE;
 
 impl Checker {
     /// Checks `[models]`: settings of the built-in models, the interpreter of the cpython
@@ -111,7 +87,7 @@ impl Checker {
             for w in workers {
                 let k = format!("{key}.workers");
                 if e.key == CPYTHON_TABLE {
-                    self.unknown_key(w, &k, &["python"], "[models.cpython]");
+                    self.unknown_key(w, &k, &[PYTHON_KEY], &format!("[models.{CPYTHON_TABLE}]"));
                 } else if let Some(list) = self.worker_list(w, &k) {
                     own_workers.push(OwnWorkers {
                         model: e.key.clone(),
@@ -125,8 +101,13 @@ impl Checker {
                 None if e.key == CPYTHON_TABLE => {
                     for se in settings {
                         let k = format!("{key}.{}", se.key);
-                        if se.key != "python" {
-                            self.unknown_key(se, &k, &["python"], "[models.cpython]");
+                        if se.key != PYTHON_KEY {
+                            self.unknown_key(
+                                se,
+                                &k,
+                                &[PYTHON_KEY],
+                                &format!("[models.{CPYTHON_TABLE}]"),
+                            );
                             continue;
                         }
                         match self.string(&se.node, &k) {
@@ -190,22 +171,27 @@ impl Checker {
     ) {
         for se in settings {
             let k = format!("{key}.{}", se.key);
-            match (m, se.key.as_str()) {
-                (Model::Rust(ModelKind::GilThreads), "switch_interval") => {
-                    if let Some(d) = self.duration(&se.node, &k, true) {
-                        s.switch_interval = d;
-                    }
-                }
-                (Model::Rust(ModelKind::GilThreads), _) => {
-                    self.unknown_key(se, &k, &["switch_interval"], "[models.gil_threads]")
-                }
-                (Model::Cpython(_), _) => self.unknown_key(
+            let Model::Rust(kind) = m else {
+                self.unknown_key(
                     se,
                     &k,
                     &[],
-                    &format!("[models.{m}] (the interpreter is set in [models.cpython])"),
-                ),
-                _ => self.unknown_key(se, &k, &[], &format!("[models.{m}]")),
+                    &format!("[models.{m}] (the interpreter is set in [models.{CPYTHON_TABLE}])"),
+                );
+                continue;
+            };
+            let declared = kind.about().settings;
+            let Some(setting) = declared.iter().find(|d| d.key == se.key) else {
+                let keys: Vec<&str> = declared.iter().map(|d| d.key).collect();
+                self.unknown_key(se, &k, &keys, &format!("[models.{m}]"));
+                continue;
+            };
+            match setting.default {
+                SettingValue::Duration(_) => {
+                    if let Some(d) = self.duration(&se.node, &k, true) {
+                        s.set(*kind, setting.key, SettingValue::Duration(d));
+                    }
+                }
             }
         }
     }
@@ -222,7 +208,7 @@ impl Checker {
             self.at_key(e, key, format!("\"{name}\" is not a valid model name: use lowercase letters, digits, '_' and '-', starting with a letter or digit"));
             return None;
         }
-        if name.starts_with("cpython") {
+        if name.starts_with(cpython::PREFIX) {
             self.at_key(
                 e,
                 key,

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::params::{KINDS, KindDef, ParamType, STEP_KINDS};
-use crate::model::Model;
+use crate::model::{Model, cpython};
 
 const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
 
@@ -67,17 +67,24 @@ pub fn schema() -> Value {
     let mut model_settings = Map::new();
     let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::experiment::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
     for m in &models {
-        let settings = if *m == "gil_threads" {
-            json!({ "type": "object", "properties": { "switch_interval": { "$ref": "#/$defs/duration", "description": "hand the lock over after this long when others wait (default 5ms)" }, "workers": workers }, "additionalProperties": false })
-        } else {
-            json!({ "type": "object", "properties": { "workers": workers }, "additionalProperties": false })
-        };
-        model_settings.insert(m.to_string(), settings);
+        // A model's own settings come from its file; any model may run at worker counts
+        // of its own.
+        let mut props = Map::new();
+        for setting in Model::builtin(m)
+            .and_then(|m| m.about())
+            .map_or(&[][..], |a| a.settings)
+        {
+            let mut v = setting.default.schema();
+            v["description"] = json!(setting.doc);
+            props.insert(setting.key.into(), v);
+        }
+        props.insert("workers".into(), workers.clone());
+        model_settings.insert(
+            m.to_string(),
+            json!({ "type": "object", "properties": props, "additionalProperties": false }),
+        );
     }
-    model_settings.insert(
-        "cpython".into(),
-        json!({ "type": "object", "properties": { "python": { "type": "string", "minLength": 1, "default": "python3", "description": "the interpreter of the cpython_* models: a name on PATH, or a path (relative to this file)" } }, "additionalProperties": false }),
-    );
+    model_settings.insert(cpython::TABLE.into(), cpython::table_schema());
     let custom_model = json!({
         "type": "object",
         "description": "a model of your own: a program that speaks the protocol of docs/external-models.md",

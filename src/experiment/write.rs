@@ -86,13 +86,16 @@ impl Experiment {
         };
         let mut models = Table::new();
         models.set_implicit(true);
-        let mut gil = Table::new();
-        gil.insert(
-            "switch_interval",
-            string(&format_duration(self.settings.switch_interval)).into(),
-        );
-        own(&mut gil, "gil_threads");
-        models.insert("gil_threads", Item::Table(gil));
+        let with_settings = self.settings.models();
+        for kind in &with_settings {
+            let mut table = Table::new();
+            for (key, value) in self.settings.of(*kind) {
+                let crate::model::SettingValue::Duration(d) = *value;
+                table.insert(key, string(&format_duration(d)).into());
+            }
+            own(&mut table, kind.name());
+            models.insert(kind.name(), Item::Table(table));
+        }
         let mut cpython = Table::new();
         cpython.insert("python", string(&self.settings.python).into());
         models.insert("cpython", Item::Table(cpython));
@@ -111,7 +114,8 @@ impl Experiment {
         }
         for m in &self.models {
             let has_own = self.model_workers.iter().any(|(n, _)| n == m.name());
-            if !matches!(m, Model::Custom(_)) && m.name() != "gil_threads" && has_own {
+            let has_table = matches!(m, Model::Rust(k) if with_settings.contains(k));
+            if !matches!(m, Model::Custom(_)) && !has_table && has_own {
                 let mut table = Table::new();
                 own(&mut table, m.name());
                 models.insert(m.name(), Item::Table(table));

@@ -7,8 +7,24 @@ use std::time::Instant;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{Execution, Job, Scheduler, run_task_async};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 use crate::workload::{AsyncWorker, TaskRecord, TaskResult};
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor {
+        waits_async: true,
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |w, tasks| Concurrency {
+                waits: w.max(1).min(tasks),
+                cpu: 1,
+            },
+            Rgb(213, 94, 0),
+        )
+    },
+    scheduler: &AsyncLoop,
+};
 
 pub struct AsyncLoop;
 

@@ -5,8 +5,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::async_loop::Tasks;
-use super::{Execution, Job, Scheduler, run_task_async};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 use crate::workload::AsyncWorker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor {
+        waits_async: true,
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |w, tasks| Concurrency {
+                waits: tasks,
+                cpu: w.max(1),
+            },
+            Rgb(204, 121, 167),
+        )
+    },
+    scheduler: &AsyncPool,
+};
 
 pub struct AsyncPool;
 

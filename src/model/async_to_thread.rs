@@ -6,8 +6,15 @@ use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, channel};
 
 use super::async_loop::Tasks;
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
 use super::{Execution, Job, PoolStart, Scheduler, panic_message, start_pool};
 use crate::workload::{BlockingCall, CallDone, TaskRecord, TaskResult, ToThread, Worker};
+
+pub static MODEL: RustModel = RustModel {
+    // Every blocking call runs on one of W threads, as in a thread pool.
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(110, 70, 170)),
+    scheduler: &AsyncToThread,
+};
 
 pub struct AsyncToThread;
 

@@ -6,11 +6,131 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use super::external::locate;
-use crate::experiment::ModelSettings;
+use super::Concurrency;
+use super::descriptor::{Descriptor, Family, Needs, Rgb, Workers};
+use super::external::{Launch, locate};
+use super::settings::ModelSettings;
 
 /// The program behind every `cpython_*` model; the run line's `model` says which.
 pub const SCRIPT: &str = include_str!("cpython/conclab_cpython.py");
+
+pub use super::settings::DEFAULT_PYTHON;
+
+/// The table that sets the interpreter of every `cpython_*` model, and its one key.
+pub const TABLE: &str = "cpython";
+pub const PYTHON_KEY: &str = "python";
+
+/// Every model name starting with this is kept for the built-in models.
+pub const PREFIX: &str = "cpython";
+
+/// The built-in external models: CPython running the tasks the way a Python program
+/// would, from the Python file conclab carries.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, strum::EnumIter, strum::IntoStaticStr,
+)]
+#[strum(serialize_all = "snake_case", prefix = "cpython_")]
+pub enum CpythonModel {
+    Sequential,
+    Threads,
+    ThreadPool,
+    ProcessPool,
+    Asyncio,
+    AsyncioBlocking,
+    ToThread,
+}
+
+const fn about(
+    workers: Workers,
+    concurrency: fn(usize, usize) -> Concurrency,
+    colour: Rgb,
+) -> Descriptor {
+    Descriptor {
+        family: Family::Cpython,
+        workers,
+        concurrency,
+        waits_async: false,
+        colour,
+        records_phases: false,
+        needs: Needs::Interpreter,
+        settings: &[],
+    }
+}
+
+// Under the GIL one thread computes at a time while the others may wait; the process pool
+// computes in W processes; an event loop computes on its one thread. `workers` means what
+// it means to the Rust model each one mirrors, and each takes a darker shade of its colour.
+static SEQUENTIAL: Descriptor = about(
+    Workers::Fixed(|_| 1),
+    |_, _| Concurrency { waits: 1, cpu: 1 },
+    Rgb(90, 60, 40),
+);
+static THREADS: Descriptor = about(
+    Workers::Fixed(|tasks| tasks),
+    |_, tasks| Concurrency {
+        waits: tasks,
+        cpu: 1,
+    },
+    Rgb(150, 100, 0),
+);
+static THREAD_POOL: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: 1,
+    },
+    Rgb(40, 110, 150),
+);
+static PROCESS_POOL: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: w.max(1),
+    },
+    Rgb(0, 60, 100),
+);
+static ASYNCIO: Descriptor = about(
+    Workers::Taken,
+    |w, tasks| Concurrency {
+        waits: w.max(1).min(tasks),
+        cpu: 1,
+    },
+    Rgb(140, 55, 0),
+);
+static ASYNCIO_BLOCKING: Descriptor = about(
+    Workers::Taken,
+    |_, _| Concurrency { waits: 1, cpu: 1 },
+    Rgb(100, 90, 0),
+);
+static TO_THREAD: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: 1,
+    },
+    Rgb(110, 50, 140),
+);
+
+impl CpythonModel {
+    pub fn all() -> impl Iterator<Item = CpythonModel> {
+        <CpythonModel as strum::IntoEnumIterator>::iter()
+    }
+
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    pub fn about(self) -> &'static Descriptor {
+        match self {
+            CpythonModel::Sequential => &SEQUENTIAL,
+            CpythonModel::Threads => &THREADS,
+            CpythonModel::ThreadPool => &THREAD_POOL,
+            CpythonModel::ProcessPool => &PROCESS_POOL,
+            CpythonModel::Asyncio => &ASYNCIO,
+            CpythonModel::AsyncioBlocking => &ASYNCIO_BLOCKING,
+            CpythonModel::ToThread => &TO_THREAD,
+        }
+    }
+}
 
 /// The command that starts the script under the configured interpreter. The script is
 /// written to a fresh folder rather than passed with `-c`: a process pool's children
@@ -32,7 +152,68 @@ pub fn command(settings: &ModelSettings) -> anyhow::Result<(Command, tempfile::T
     Ok((command, dir))
 }
 
-/// Whether the configured interpreter exists; without it the cpython cells are skipped.
-pub fn interpreter_found(settings: &ModelSettings) -> bool {
-    locate(&settings.python_program).is_some()
+impl Launch for CpythonModel {
+    fn command(
+        &self,
+        settings: &ModelSettings,
+    ) -> anyhow::Result<(Command, Option<tempfile::TempDir>)> {
+        let (command, dir) = command(settings)?;
+        Ok((command, Some(dir)))
+    }
+}
+
+/// Why the cpython cells cannot run here, when the configured interpreter is missing:
+/// they are skipped, not failed.
+pub fn missing_interpreter(settings: &ModelSettings) -> Option<super::Unavailable> {
+    locate(&settings.python_program)
+        .is_none()
+        .then(|| super::Unavailable {
+            what: format!("{} not found", settings.python),
+            cells: "cpython_* cells",
+            fix: format!("set [models.{TABLE}] {PYTHON_KEY} = \"/path/to/python3\""),
+        })
+}
+
+/// The JSON schema of `[models.cpython]`.
+pub fn table_schema() -> serde_json::Value {
+    serde_json::json!({ "type": "object", "properties": { PYTHON_KEY: { "type": "string", "minLength": 1, "default": DEFAULT_PYTHON, "description": "the interpreter of the cpython_* models: a name on PATH, or a path (relative to this file)" } }, "additionalProperties": false })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpython_threads_wait_together_and_compute_one_at_a_time() {
+        let c = |m: CpythonModel| (m.about().concurrency)(4, 10);
+        assert_eq!(c(CpythonModel::Threads), Concurrency { waits: 10, cpu: 1 });
+        assert_eq!(
+            c(CpythonModel::ThreadPool),
+            Concurrency { waits: 4, cpu: 1 }
+        );
+        assert_eq!(c(CpythonModel::ToThread), Concurrency { waits: 4, cpu: 1 });
+        assert_eq!(
+            c(CpythonModel::ProcessPool),
+            Concurrency { waits: 4, cpu: 4 }
+        );
+        assert_eq!(c(CpythonModel::Asyncio), Concurrency { waits: 4, cpu: 1 });
+        assert_eq!(
+            c(CpythonModel::AsyncioBlocking),
+            Concurrency { waits: 1, cpu: 1 }
+        );
+        assert_eq!(
+            c(CpythonModel::Sequential),
+            Concurrency { waits: 1, cpu: 1 }
+        );
+    }
+
+    #[test]
+    fn names_carry_the_prefix() {
+        assert_eq!(CpythonModel::ToThread.name(), "cpython_to_thread");
+        assert_eq!(
+            CpythonModel::AsyncioBlocking.name(),
+            "cpython_asyncio_blocking"
+        );
+        assert!(CpythonModel::all().all(|m| m.name().starts_with(PREFIX)));
+    }
 }

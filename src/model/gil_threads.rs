@@ -5,8 +5,36 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
+use super::descriptor::{Descriptor, Rgb, RustModel, Setting, SettingValue, Workers};
+use super::{
+    Concurrency, Execution, Job, ModelKind, PoolStart, Scheduler, release_and_join, run_task,
+    start_pool,
+};
 use crate::workload::{Interpreter, Worker};
+
+/// How long a thread may keep the lock while others wait.
+pub const SWITCH_INTERVAL: &str = "switch_interval";
+
+pub static MODEL: RustModel = RustModel {
+    // Waits release the interpreter lock; computing needs it.
+    about: Descriptor {
+        records_phases: true,
+        settings: &[Setting {
+            key: SWITCH_INTERVAL,
+            doc: "hand the lock over after this long when others wait (default 5ms)",
+            default: SettingValue::Duration(Duration::from_millis(5)),
+        }],
+        ..Descriptor::conclab(
+            Workers::Taken,
+            |w, _| Concurrency {
+                waits: w.max(1),
+                cpu: 1,
+            },
+            Rgb(120, 120, 120),
+        )
+    },
+    scheduler: &GilThreads,
+};
 
 pub struct GilThreads;
 
@@ -14,7 +42,10 @@ impl Scheduler for GilThreads {
     fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
         let workload = job.workload.as_ref();
         let tasks = workload.tasks();
-        let gil = Gil::new(job.workers, job.settings.switch_interval);
+        let switch_interval = job
+            .settings
+            .duration(ModelKind::GilThreads, SWITCH_INTERVAL);
+        let gil = Gil::new(job.workers, switch_interval);
         let next = AtomicUsize::new(0);
         let started = PoolStart::default();
         std::thread::scope(|scope| {
@@ -233,7 +264,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use crate::experiment::ModelSettings;
+    use crate::model::ModelSettings;
     use crate::workload::hash_chain::run_chain;
     use crate::workload::sleep::SleepConfig;
     use crate::workload::{
@@ -303,10 +334,12 @@ mod tests {
         });
         let env = BuildEnv::default();
         let workload = config.build(&env).unwrap();
-        let settings = ModelSettings {
-            switch_interval: Duration::from_millis(1),
-            ..Default::default()
-        };
+        let mut settings = ModelSettings::default();
+        settings.set(
+            ModelKind::GilThreads,
+            SWITCH_INTERVAL,
+            SettingValue::Duration(Duration::from_millis(1)),
+        );
         let cancel = Cancel::new();
         let epoch = Instant::now();
         let sink = crate::workload::PhaseSink::new(epoch);

@@ -1,55 +1,24 @@
-//! The names of the execution models and what `workers` means to each: conclab's own
-//! ([`ModelKind`]), CPython's ([`CpythonModel`]), and the user's ([`CustomModel`]), all
-//! three a [`Model`] of a cell.
+//! The models of a cell: conclab's own ([`ModelKind`]), CPython's ([`CpythonModel`]), and
+//! the user's ([`CustomModel`]), all three a [`Model`] that answers for itself from its
+//! model's [`Descriptor`].
 
 use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ModelKind {
-    Sequential,
-    Threads,
-    ThreadPool,
-    Rayon,
-    ProcessPool,
-    Async,
-    AsyncPool,
-    AsyncBlocking,
-    AsyncToThread,
-    GilThreads,
-}
+use super::ModelKind;
+use super::cpython::{self, CpythonModel, DEFAULT_PYTHON, PYTHON_KEY};
+use super::descriptor::{
+    Descriptor, Family, Needs, ReadValue, Rgb, SettingsRead, Unavailable, Workers,
+};
+use super::settings::ModelSettings;
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 10] = [
-        ModelKind::Sequential,
-        ModelKind::Threads,
-        ModelKind::ThreadPool,
-        ModelKind::Rayon,
-        ModelKind::ProcessPool,
-        ModelKind::Async,
-        ModelKind::AsyncPool,
-        ModelKind::AsyncBlocking,
-        ModelKind::AsyncToThread,
-        ModelKind::GilThreads,
-    ];
-
     pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Sequential => "sequential",
-            ModelKind::Threads => "threads",
-            ModelKind::ThreadPool => "thread_pool",
-            ModelKind::Rayon => "rayon",
-            ModelKind::ProcessPool => "process_pool",
-            ModelKind::Async => "async",
-            ModelKind::AsyncPool => "async_pool",
-            ModelKind::AsyncBlocking => "async_blocking",
-            ModelKind::AsyncToThread => "async_to_thread",
-            ModelKind::GilThreads => "gil_threads",
-        }
+        self.into()
     }
 
     pub fn names() -> Vec<&'static str> {
@@ -57,63 +26,57 @@ impl ModelKind {
     }
 
     pub fn from_name(name: &str) -> Option<ModelKind> {
-        Self::ALL.into_iter().find(|m| m.name() == name)
+        ModelKind::from_str(name).ok()
+    }
+
+    pub fn about(self) -> &'static Descriptor {
+        &self.model().about
     }
 
     /// The concurrency actually used when the model does not take `workers` from the file.
     pub fn fixed_workers(self, tasks: usize) -> Option<usize> {
-        match self {
-            ModelKind::Sequential => Some(1),
-            ModelKind::Threads => Some(tasks),
-            _ => None,
-        }
+        self.about().fixed_workers(tasks)
     }
 
     /// Whether the model's waits go through the event loop (its HTTP client is async), not
     /// through a blocking call.
     pub fn waits_async(self) -> bool {
-        matches!(self, ModelKind::Async | ModelKind::AsyncPool)
+        self.about().waits_async
     }
 
     /// How many tasks may wait at the same time, and how many may compute at the same time,
     /// with `workers` as recorded for the cell. Cores are applied by the ideal formula.
     pub fn concurrency(self, workers: usize, tasks: usize) -> Concurrency {
-        let w = workers.max(1);
-        match self {
-            ModelKind::Sequential => Concurrency { waits: 1, cpu: 1 },
-            ModelKind::Threads => Concurrency {
-                waits: tasks,
-                cpu: tasks,
-            },
-            ModelKind::ThreadPool | ModelKind::Rayon | ModelKind::ProcessPool => {
-                Concurrency { waits: w, cpu: w }
-            }
-            ModelKind::Async => Concurrency {
-                waits: w.min(tasks),
-                cpu: 1,
-            },
-            ModelKind::AsyncPool => Concurrency {
-                waits: tasks,
-                cpu: w,
-            },
-            // A blocking wait holds the only event-loop thread: waits are serial.
-            ModelKind::AsyncBlocking => Concurrency { waits: 1, cpu: 1 },
-            // Every blocking call runs on one of W threads, as in a thread pool.
-            ModelKind::AsyncToThread => Concurrency { waits: w, cpu: w },
-            // Waits release the interpreter lock; computing needs it.
-            ModelKind::GilThreads => Concurrency { waits: w, cpu: 1 },
+        (self.about().concurrency)(workers, tasks)
+    }
+}
+
+impl Descriptor {
+    pub fn fixed_workers(&self, tasks: usize) -> Option<usize> {
+        match self.workers {
+            Workers::Taken => None,
+            Workers::Fixed(used) => Some(used(tasks)),
         }
     }
 }
 
-/// The model a speedup is measured against: each runtime against its own sequential run
-/// (CPython's models against `cpython_sequential`, everything else against `sequential`).
-pub fn baseline_of(model: &str) -> &'static str {
-    if model.starts_with("cpython_") {
-        "cpython_sequential"
-    } else {
-        "sequential"
+impl Family {
+    /// The model every other model of the family is measured against.
+    pub fn baseline(self) -> &'static str {
+        match self {
+            Family::Conclab => ModelKind::Sequential.name(),
+            Family::Cpython => CpythonModel::Sequential.name(),
+        }
     }
+}
+
+/// The model a speedup is measured against: each runtime against its own sequential run;
+/// a model of the user's own against conclab's.
+pub fn baseline_of(model: &str) -> &'static str {
+    Model::builtin(model)
+        .and_then(|m| m.about())
+        .map_or(Family::Conclab, |a| a.family)
+        .baseline()
 }
 
 /// Whether `model` is a baseline of speedups itself.
@@ -130,73 +93,6 @@ pub struct Concurrency {
 impl fmt::Display for ModelKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// The built-in external models: CPython running the tasks the way a Python program
-/// would, from the Python file conclab carries (see [`super::cpython`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CpythonModel {
-    Sequential,
-    Threads,
-    ThreadPool,
-    ProcessPool,
-    Asyncio,
-    AsyncioBlocking,
-    ToThread,
-}
-
-impl CpythonModel {
-    pub const ALL: [CpythonModel; 7] = [
-        CpythonModel::Sequential,
-        CpythonModel::Threads,
-        CpythonModel::ThreadPool,
-        CpythonModel::ProcessPool,
-        CpythonModel::Asyncio,
-        CpythonModel::AsyncioBlocking,
-        CpythonModel::ToThread,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CpythonModel::Sequential => "cpython_sequential",
-            CpythonModel::Threads => "cpython_threads",
-            CpythonModel::ThreadPool => "cpython_thread_pool",
-            CpythonModel::ProcessPool => "cpython_process_pool",
-            CpythonModel::Asyncio => "cpython_asyncio",
-            CpythonModel::AsyncioBlocking => "cpython_asyncio_blocking",
-            CpythonModel::ToThread => "cpython_to_thread",
-        }
-    }
-
-    /// `workers` means what it means to the Rust model each one mirrors.
-    pub fn fixed_workers(self, tasks: usize) -> Option<usize> {
-        match self {
-            CpythonModel::Sequential => Some(1),
-            CpythonModel::Threads => Some(tasks),
-            _ => None,
-        }
-    }
-
-    /// Under the GIL one thread computes at a time while the others may wait; the
-    /// process pool computes in W processes; an event loop computes on its one thread.
-    pub fn concurrency(self, workers: usize, tasks: usize) -> Concurrency {
-        let w = workers.max(1);
-        match self {
-            CpythonModel::Sequential | CpythonModel::AsyncioBlocking => {
-                Concurrency { waits: 1, cpu: 1 }
-            }
-            CpythonModel::Threads => Concurrency {
-                waits: tasks,
-                cpu: 1,
-            },
-            CpythonModel::ThreadPool | CpythonModel::ToThread => Concurrency { waits: w, cpu: 1 },
-            CpythonModel::ProcessPool => Concurrency { waits: w, cpu: w },
-            CpythonModel::Asyncio => Concurrency {
-                waits: w.min(tasks),
-                cpu: 1,
-            },
-        }
     }
 }
 
@@ -224,17 +120,17 @@ pub enum Model {
 }
 
 impl Model {
-    /// Every model that needs no definition in the file.
+    /// Every model that needs no definition in the file, in the order tables and charts
+    /// list them.
     pub fn builtin_names() -> Vec<&'static str> {
         let mut names = ModelKind::names();
-        names.extend(CpythonModel::ALL.iter().map(|m| m.name()));
+        names.extend(CpythonModel::all().map(CpythonModel::name));
         names
     }
 
     pub fn builtin(name: &str) -> Option<Model> {
         ModelKind::from_name(name).map(Model::Rust).or_else(|| {
-            CpythonModel::ALL
-                .into_iter()
+            CpythonModel::all()
                 .find(|m| m.name() == name)
                 .map(Model::Cpython)
         })
@@ -248,34 +144,80 @@ impl Model {
         }
     }
 
+    /// What the model's own file says about it; a model of the user's own says nothing
+    /// conclab could rely on.
+    pub fn about(&self) -> Option<&'static Descriptor> {
+        match self {
+            Model::Rust(k) => Some(k.about()),
+            Model::Cpython(c) => Some(c.about()),
+            Model::Custom(_) => None,
+        }
+    }
+
     /// The concurrency actually used when the model does not take `workers` from the
     /// file. A model of the user's own takes it as given.
     pub fn fixed_workers(&self, tasks: usize) -> Option<usize> {
-        match self {
-            Model::Rust(k) => k.fixed_workers(tasks),
-            Model::Cpython(c) => c.fixed_workers(tasks),
-            Model::Custom(_) => None,
-        }
+        self.about().and_then(|a| a.fixed_workers(tasks))
     }
 
     /// How many tasks may wait and compute at once; None for a model of the user's own,
     /// whose scheduling conclab cannot know (its cells have no ideal bound).
     pub fn concurrency(&self, workers: usize, tasks: usize) -> Option<Concurrency> {
-        match self {
-            Model::Rust(k) => Some(k.concurrency(workers, tasks)),
-            Model::Cpython(c) => Some(c.concurrency(workers, tasks)),
-            Model::Custom(_) => None,
-        }
+        self.about().map(|a| (a.concurrency)(workers, tasks))
     }
 
     /// Whether the model's HTTP client is conclab's async one (which speaks HTTP/2).
     pub fn waits_async(&self) -> bool {
-        matches!(self, Model::Rust(k) if k.waits_async())
+        self.about().is_some_and(|a| a.waits_async)
     }
 
     /// Whether another program runs the tasks (docs/external-models.md).
     pub fn is_external(&self) -> bool {
-        !matches!(self, Model::Rust(_))
+        self.needs() != Needs::Nothing
+    }
+
+    pub fn needs(&self) -> Needs {
+        self.about().map_or(Needs::Program, |a| a.needs)
+    }
+
+    /// The model its speedup is measured against.
+    pub fn baseline(&self) -> &'static str {
+        self.about()
+            .map_or(Family::Conclab, |a| a.family)
+            .baseline()
+    }
+
+    /// Its colour in every chart; None draws it in the colour of unknown models.
+    pub fn colour(&self) -> Option<Rgb> {
+        self.about().map(|a| a.colour)
+    }
+
+    /// Whether its phases say more about its cells than their task spans do.
+    pub fn records_phases(&self) -> bool {
+        self.about().is_some_and(|a| a.records_phases)
+    }
+
+    /// Why its cells cannot run on this machine, if they cannot.
+    pub fn unavailable(&self, settings: &ModelSettings) -> Option<Unavailable> {
+        match self.needs() {
+            Needs::Interpreter => cpython::missing_interpreter(settings),
+            Needs::Nothing | Needs::Program => None,
+        }
+    }
+
+    /// The settings the model reads, which define its cells; settings that other models
+    /// read never change its cells.
+    pub fn settings_read<'a>(&'a self, settings: &'a ModelSettings) -> Option<SettingsRead<'a>> {
+        let read: Vec<_> = match self {
+            Model::Rust(k) => settings
+                .of(*k)
+                .map(|(key, v)| (key, ReadValue::Setting(v)))
+                .collect(),
+            Model::Cpython(_) if settings.python == DEFAULT_PYTHON => Vec::new(),
+            Model::Cpython(_) => vec![(PYTHON_KEY, ReadValue::Text(&settings.python))],
+            Model::Custom(c) => vec![("command", ReadValue::Words(&c.command))],
+        };
+        (!read.is_empty()).then_some(SettingsRead(read))
     }
 }
 
@@ -331,30 +273,6 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Model::Cpython(CpythonModel::ToThread)).unwrap(),
             "\"cpython_to_thread\""
-        );
-    }
-
-    #[test]
-    fn cpython_threads_wait_together_and_compute_one_at_a_time() {
-        let c = |m: CpythonModel| m.concurrency(4, 10);
-        assert_eq!(c(CpythonModel::Threads), Concurrency { waits: 10, cpu: 1 });
-        assert_eq!(
-            c(CpythonModel::ThreadPool),
-            Concurrency { waits: 4, cpu: 1 }
-        );
-        assert_eq!(c(CpythonModel::ToThread), Concurrency { waits: 4, cpu: 1 });
-        assert_eq!(
-            c(CpythonModel::ProcessPool),
-            Concurrency { waits: 4, cpu: 4 }
-        );
-        assert_eq!(c(CpythonModel::Asyncio), Concurrency { waits: 4, cpu: 1 });
-        assert_eq!(
-            c(CpythonModel::AsyncioBlocking),
-            Concurrency { waits: 1, cpu: 1 }
-        );
-        assert_eq!(
-            c(CpythonModel::Sequential),
-            Concurrency { waits: 1, cpu: 1 }
         );
     }
 }

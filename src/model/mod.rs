@@ -1,34 +1,61 @@
 //! Execution models: how the tasks of one repetition are scheduled onto threads,
 //! processes and event loops.
 
+#[macro_use]
+mod registry;
+
+pub mod cpython;
+pub mod descriptor;
+pub mod external;
+pub mod kind;
+pub mod protocol;
+pub mod settings;
+pub mod supervisor;
+
+// conclab's own models: each one's file, and its line in the registry (see `registry.rs`).
 mod async_blocking;
 mod async_loop;
 mod async_pool;
 mod async_to_thread;
-pub mod cpython;
-pub mod external;
 mod gil_threads;
-pub mod kind;
+#[cfg(test)]
+mod probe;
 pub mod process_pool;
-pub mod protocol;
 mod rayon_pool;
 mod sequential;
-pub mod supervisor;
 mod thread_pool;
 mod threads;
+
+models! {
+    Sequential => sequential,
+    Threads => threads,
+    ThreadPool => thread_pool,
+    Rayon => rayon_pool,
+    ProcessPool => process_pool,
+    Async => async_loop,
+    AsyncPool => async_pool,
+    AsyncBlocking => async_blocking,
+    AsyncToThread => async_to_thread,
+    GilThreads => gil_threads,
+    #[cfg(test)]
+    Probe => probe,
+}
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-pub use kind::{Concurrency, CpythonModel, CustomModel, Model, ModelKind};
-
-use crate::experiment::ModelSettings;
 use crate::measure::CpuTimes;
 use crate::workload::{
     AsyncWorker, BuildEnv, Cancel, PhaseSink, TaskRecord, TaskResult, Worker, Workload,
 };
+pub use cpython::CpythonModel;
+pub use descriptor::{
+    Descriptor, Family, Needs, Rgb, RustModel, Setting, SettingValue, Unavailable,
+};
+pub use kind::{Concurrency, CustomModel, Model, baseline_of, is_baseline};
+pub use settings::ModelSettings;
 
 /// Everything a model needs to run one repetition.
 pub struct Job<'a> {
@@ -68,28 +95,27 @@ pub trait Scheduler: Send + Sync {
     fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution>;
 }
 
-pub fn scheduler(kind: ModelKind) -> Box<dyn Scheduler> {
-    match kind {
-        ModelKind::Sequential => Box::new(sequential::Sequential),
-        ModelKind::Threads => Box::new(threads::Threads),
-        ModelKind::ThreadPool => Box::new(thread_pool::ThreadPool),
-        ModelKind::Rayon => Box::new(rayon_pool::RayonPool),
-        ModelKind::Async => Box::new(async_loop::AsyncLoop),
-        ModelKind::AsyncPool => Box::new(async_pool::AsyncPool),
-        ModelKind::AsyncBlocking => Box::new(async_blocking::AsyncBlocking),
-        ModelKind::AsyncToThread => Box::new(async_to_thread::AsyncToThread),
-        ModelKind::ProcessPool => Box::new(process_pool::ProcessPool),
-        ModelKind::GilThreads => Box::new(gil_threads::GilThreads),
-    }
+pub fn scheduler(kind: ModelKind) -> &'static dyn Scheduler {
+    kind.model().scheduler
 }
 
 impl Model {
     pub fn scheduler(&self) -> Box<dyn Scheduler> {
         match self {
-            Model::Rust(kind) => scheduler(*kind),
-            Model::Cpython(m) => Box::new(external::External::cpython(*m)),
-            Model::Custom(m) => Box::new(external::External::custom(m.clone())),
+            Model::Rust(kind) => Box::new(Shared(scheduler(*kind))),
+            Model::Cpython(m) => Box::new(external::External::new(m.name(), Box::new(*m))),
+            Model::Custom(m) => Box::new(external::External::new(&m.name, Box::new(m.clone()))),
         }
+    }
+}
+
+/// A registered model's scheduler, which lives for the whole program, behind the box
+/// every model is handed out in.
+struct Shared(&'static dyn Scheduler);
+
+impl Scheduler for Shared {
+    fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
+        self.0.run(job)
     }
 }
 

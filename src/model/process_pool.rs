@@ -10,12 +10,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
 use super::protocol::{self, LineReader, Stop, monotonic_ns, quote_line};
 use super::{Execution, Job, Scheduler, run_task, spawn_scoped};
 use crate::child::{ChildProcess, Exit};
 use crate::measure::CpuTimes;
 use crate::workload::{
     BuildEnv, Cancel, CounterOp, CounterStore, TaskRecord, TaskResult, Worker, WorkloadConfig,
+};
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(0, 114, 178)),
+    scheduler: &ProcessPool,
 };
 
 pub struct ProcessPool;

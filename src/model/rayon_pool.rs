@@ -2,8 +2,14 @@
 
 use rayon::prelude::*;
 
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
 use super::{Execution, Job, Scheduler, run_task};
 use crate::workload::{TaskRecord, TaskResult, Worker};
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(0, 158, 115)),
+    scheduler: &RayonPool,
+};
 
 pub struct RayonPool;
 

@@ -1,7 +1,17 @@
 //! `sequential`: the calling thread runs every task, one after another.
 
-use super::{Execution, Job, Scheduler, run_task};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, Scheduler, run_task};
 use crate::workload::Worker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor::conclab(
+        Workers::Fixed(|_| 1),
+        |_, _| Concurrency { waits: 1, cpu: 1 },
+        Rgb(0, 0, 0),
+    ),
+    scheduler: &Sequential,
+};
 
 pub struct Sequential;
 

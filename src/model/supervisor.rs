@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use super::ModelSettings;
 use super::{Execution, Job, Model, panic_message};
-use crate::experiment::ModelSettings;
 use crate::experiment::duration::format_duration;
 use crate::workload::{BuildEnv, Cancel, PhaseSink, Workload};
 

@@ -2,8 +2,14 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers, pool};
 use super::{Execution, Job, PoolStart, Scheduler, release_and_join, run_task, start_pool};
 use crate::workload::Worker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor::conclab(Workers::Taken, pool, Rgb(86, 180, 233)),
+    scheduler: &ThreadPool,
+};
 
 pub struct ThreadPool;
 

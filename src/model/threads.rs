@@ -1,7 +1,20 @@
 //! `threads`: one OS thread per task, all started, then joined.
 
-use super::{Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
+use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
+use super::{Concurrency, Execution, Job, Scheduler, panicked, run_task, spawn_scoped};
 use crate::workload::Worker;
+
+pub static MODEL: RustModel = RustModel {
+    about: Descriptor::conclab(
+        Workers::Fixed(|tasks| tasks),
+        |_, tasks| Concurrency {
+            waits: tasks,
+            cpu: tasks,
+        },
+        Rgb(230, 159, 0),
+    ),
+    scheduler: &Threads,
+};
 
 pub struct Threads;
 

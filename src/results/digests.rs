@@ -1,5 +1,8 @@
 //! Which result is right when models disagree: the one most cells reached, ties going to
-//! sequential's (a table of `expect` digests is checked before, by the workload itself).
+//! a baseline's, a sequential model's (a table of `expect` digests is checked before, by
+//! the workload itself).
+
+use crate::model::is_baseline;
 
 /// One cell's result fingerprint (`digest 5c415cc8…` in `detail`).
 #[derive(Debug, Clone, PartialEq)]
@@ -18,7 +21,7 @@ pub fn fingerprint_of(detail: &str) -> Option<&str> {
     (end > 0).then(|| &rest[..end])
 }
 
-/// The reference: the fingerprint of the most cells; among equals, sequential's; failing
+/// The reference: the fingerprint of the most cells; among equals, a baseline's; failing
 /// that, the one seen first.
 pub fn reference<'a>(votes: &[Vote<'a>]) -> Option<&'a str> {
     let mut tally: Vec<(&str, usize, bool)> = Vec::new();
@@ -26,9 +29,9 @@ pub fn reference<'a>(votes: &[Vote<'a>]) -> Option<&'a str> {
         match tally.iter_mut().find(|(fp, ..)| *fp == v.fingerprint) {
             Some(t) => {
                 t.1 += 1;
-                t.2 |= v.model == "sequential";
+                t.2 |= is_baseline(v.model);
             }
-            None => tally.push((v.fingerprint, 1, v.model == "sequential")),
+            None => tally.push((v.fingerprint, 1, is_baseline(v.model))),
         }
     }
     // max_by_key keeps the last of equals, so walk from the back to prefer the first seen.

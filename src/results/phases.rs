@@ -6,7 +6,6 @@ use std::path::Path;
 use super::csv_file::AppendCsv;
 use super::fmt_s;
 use crate::experiment::Cell;
-use crate::model::{Model, ModelKind};
 use crate::workload::{Phase, PhaseKind};
 
 pub struct PhasesFile {
@@ -22,10 +21,10 @@ pub fn header(axes: &[String]) -> Vec<String> {
 }
 
 /// Whether phases say more about `cell` than its task spans do: the lock's turn-taking
-/// under `gil_threads`, computing against waiting in the workloads that do both.
+/// of a model that records them (an emulated GIL), computing against waiting in the
+/// workloads that do both.
 pub fn worth_recording(cell: &Cell) -> bool {
-    cell.model == Model::Rust(ModelKind::GilThreads)
-        || matches!(cell.workload.kind(), "mixed" | "steps")
+    cell.model.records_phases() || matches!(cell.workload.kind(), "mixed" | "steps")
 }
 
 impl PhasesFile {

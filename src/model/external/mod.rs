@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::protocol::{self, LineReader, Stop, monotonic_ns, quote_line};
-use super::{CpythonModel, CustomModel, Execution, Job, Scheduler};
+use super::{CustomModel, Execution, Job, ModelSettings, Scheduler};
 use crate::child::{ChildProcess, Exit};
 use crate::measure::CpuTimes;
 use crate::workload::{Cancel, CounterOp, TaskRecord, WorkloadConfig};
@@ -39,39 +39,40 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 
 /// A model run by another program.
 pub struct External {
-    launch: Launch,
+    name: String,
+    launch: Box<dyn Launch>,
 }
 
-enum Launch {
-    /// The Python file conclab carries, under `[models.cpython] python`.
-    Cpython(CpythonModel),
-    Custom(Arc<CustomModel>),
+/// How a model's program is started.
+pub trait Launch: Send + Sync {
+    /// The command that starts the program, and a folder that must outlive it.
+    fn command(
+        &self,
+        settings: &ModelSettings,
+    ) -> anyhow::Result<(Command, Option<tempfile::TempDir>)>;
 }
 
 impl External {
-    pub fn cpython(model: CpythonModel) -> External {
+    pub fn new(name: &str, launch: Box<dyn Launch>) -> External {
         External {
-            launch: Launch::Cpython(model),
+            name: name.to_string(),
+            launch,
         }
     }
+}
 
-    pub fn custom(model: Arc<CustomModel>) -> External {
-        External {
-            launch: Launch::Custom(model),
-        }
-    }
-
-    fn name(&self) -> &str {
-        match &self.launch {
-            Launch::Cpython(m) => m.name(),
-            Launch::Custom(m) => &m.name,
-        }
+/// A model of the user's own runs its command in the experiment file's folder.
+impl Launch for Arc<CustomModel> {
+    fn command(&self, _: &ModelSettings) -> anyhow::Result<(Command, Option<tempfile::TempDir>)> {
+        let mut command = Command::new(&self.program);
+        command.args(&self.command[1..]).current_dir(&self.dir);
+        Ok((command, None))
     }
 }
 
 impl Scheduler for External {
     fn run(&self, job: &Job<'_>) -> anyhow::Result<Execution> {
-        let name = self.name();
+        let name = self.name.as_str();
         let config = job.workload.config();
         let plan: Vec<TaskSteps> = (0..job.workload.tasks())
             .map(|task| TaskSteps {
@@ -82,17 +83,7 @@ impl Scheduler for External {
         let tasks_json = serde_json::to_string(&plan)?;
         // The script's folder must outlive the program: a process pool's children may
         // read it again.
-        let (command, _script) = match &self.launch {
-            Launch::Cpython(_) => {
-                let (command, dir) = super::cpython::command(job.settings)?;
-                (command, Some(dir))
-            }
-            Launch::Custom(m) => {
-                let mut command = Command::new(&m.program);
-                command.args(&m.command[1..]).current_dir(&m.dir);
-                (command, None)
-            }
-        };
+        let (command, _script) = self.launch.command(job.settings)?;
         let mut program = Program::spawn(command, name, job.cancel)?;
 
         let ready_by = Instant::now() + READY_LIMIT;
