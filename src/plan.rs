@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::experiment::matrix::expand;
 use crate::experiment::{Experiment, Repetitions};
-use crate::ideal::ideal_seconds;
+use crate::ideal;
 use crate::model::Model;
 use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
@@ -73,12 +73,7 @@ pub fn plan(
         let python_found = crate::model::cpython::interpreter_found(&exp.settings);
         for cell in &cells {
             // Real URLs have no known latency before they are measured.
-            let tasks = cell.workload.tasks();
-            let ideal = cell
-                .workload
-                .cost(&calibration)
-                .zip(cell.model.concurrency(cell.workers, tasks))
-                .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
+            let ideal = ideal::of_cell(cell, &calibration, cores);
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
             let skipped = matches!(cell.model, Model::Cpython(_)) && !python_found;
             let todo = if skipped {

@@ -11,7 +11,7 @@ use anyhow::Context;
 use crate::experiment::duration::format_duration;
 use crate::experiment::matrix::expand;
 use crate::experiment::{Cell, Experiment};
-use crate::ideal::ideal_seconds;
+use crate::ideal;
 use crate::machine::Watch;
 use crate::measure::{self, CpuTimes};
 use crate::model::Model;
@@ -615,11 +615,7 @@ pub fn measure_repetition(
     record_phases: bool,
 ) -> Repetition {
     let tasks = workload.tasks();
-    let ideal_s = cell
-        .workload
-        .cost(calibration)
-        .zip(cell.model.concurrency(cell.workers, tasks))
-        .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
+    let ideal_s = ideal::of_cell(cell, calibration, cores);
     workload.start_repetition();
     measure::reset_peak_rss();
     let cancel = Cancel::new();

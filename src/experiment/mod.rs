@@ -563,7 +563,7 @@ impl Checker {
                 }
                 Some(ParamValue::Table(out))
             }
-            ParamType::Steps => self.steps(node, key).map(ParamValue::Steps),
+            ParamType::Steps { .. } => self.steps(node, key).map(ParamValue::Steps),
         }
     }
 
@@ -628,7 +628,17 @@ impl Checker {
         }
         let file = &self.sources[0].name.clone();
         let Some(workload) = workload else {
-            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed, steps".into(), excerpt: None });
+            self.diagnostics.push(Diagnostic {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                key: "workload".into(),
+                message: format!(
+                    "missing [workload] table: add [workload] with kind = one of {}",
+                    crate::workload::kind_names().join(", ")
+                ),
+                excerpt: None,
+            });
             return None;
         };
         let kind = self.kind(root, workload);
@@ -654,15 +664,8 @@ impl Checker {
             .unwrap_or_default();
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload, &custom);
         let model_workers = self.own_workers_in_matrix(own_workers, model_list.as_deref());
-        if kind.map(|k| k.name) == Some("steps") {
-            self.steps_given(root, workload, matrix);
-        }
-        if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
-            self.http2_models(models, &params, &axes, workload, matrix);
-        }
-        if let (Some(models), Some("steps")) = (&model_list, kind.map(|k| k.name)) {
-            self.steps_http2(models, workload, matrix);
-        }
+        let listed = model_list.as_deref();
+        self.kind_rules(kind, root, listed, &params, &axes, workload, matrix);
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
         let mut exp = Experiment {
             name: name.unwrap_or_else(|| sanitize_name(stem)),
@@ -690,7 +693,7 @@ impl Checker {
     }
 
     fn kind(&mut self, root: &Node, workload: &[Entry]) -> Option<&'static KindDef> {
-        let names: Vec<&str> = params::KINDS.iter().map(|k| k.name).collect();
+        let names = crate::workload::kind_names();
         let Some(e) = workload.iter().find(|e| e.key == "kind") else {
             let w = root.get("workload").expect("checked above");
             self.at_key(
@@ -701,7 +704,7 @@ impl Checker {
             return None;
         };
         let kind = self.choice(&e.node, "workload.kind", &names)?;
-        params::kind(&kind)
+        crate::workload::kind(&kind)
     }
 
     fn workload_params(&mut self, kind: &KindDef, workload: &[Entry]) -> Params {

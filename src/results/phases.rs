@@ -24,8 +24,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
 /// Whether phases say more about `cell` than its task spans do: the lock's turn-taking
 /// under `gil_threads`, computing against waiting in the workloads that do both.
 pub fn worth_recording(cell: &Cell) -> bool {
-    cell.model == Model::Rust(ModelKind::GilThreads)
-        || matches!(cell.workload.kind(), "mixed" | "steps")
+    cell.model == Model::Rust(ModelKind::GilThreads) || cell.workload.def().phases
 }
 
 impl PhasesFile {

@@ -1,4 +1,4 @@
-//! The `steps` workload: every task runs a list of steps (sleep, http, hash_chain, counter)
+//! The `steps` workload: every task runs a list of steps (any kind that may be a step)
 //! one after another, each step the task of its own kind's workload.
 
 use std::any::Any;
@@ -9,12 +9,17 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 
+use super::counter::CounterSync;
 use super::http::outcome_key;
 use super::{
-    AsyncWorker, BuildEnv, Check, CounterStore, Output, TaskFuture, TaskRecord, TaskResult,
-    ToThread, Verdict, Worker, Workload, WorkloadConfig,
+    AsyncWorker, BuildEnv, Calibration, Check, CounterStore, Kind, KindConfig, Output, Part,
+    TaskCost, TaskFuture, TaskRecord, TaskResult, ToThread, Verdict, Worker, Workload,
+    WorkloadConfig,
 };
-use crate::experiment::params::{self, ParamValue, Params, ParamsExt, fill_defaults};
+use crate::experiment::params::{
+    Default, KindDef, ParamDef, ParamType, ParamValue, Params, ParamsExt, StepUse, TASKS10, Work,
+    fill_defaults,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepsConfig {
@@ -25,23 +30,92 @@ pub struct StepsConfig {
     pub steps: Vec<WorkloadConfig>,
 }
 
-impl StepsConfig {
-    pub fn from_params(p: &Params) -> StepsConfig {
+/// The parameter that holds a task's steps.
+pub const STEPS_PARAM: &str = "steps";
+
+/// A `steps` value, as the checker's messages show one.
+pub const EXAMPLE: &str =
+    "[{ kind = \"http\", latency = \"200ms\" }, { kind = \"sleep\", duration = \"1s\" }]";
+
+impl Kind for StepsConfig {
+    const DEF: KindDef = KindDef {
+        name: "steps",
+        doc: "each task runs its steps one after another: any mix of sleep, http, hash_chain and counter",
+        params: &[
+            TASKS10,
+            ParamDef {
+                name: STEPS_PARAM,
+                ty: ParamType::Steps { example: EXAMPLE },
+                default: Default::Required,
+                doc: "the steps of every task, in order; each takes its kind's parameters but tasks",
+            },
+        ],
+        step: StepUse::No,
+        work: Work::Waits,
+        phases: true,
+    };
+
+    fn from_params(p: &Params) -> StepsConfig {
         let tasks = p.count("tasks");
         let steps = p
-            .steps("steps")
+            .steps(STEPS_PARAM)
             .into_iter()
             .map(|mut step| {
-                let kind = params::kind(&step.kind).expect("the checker admits only known kinds");
                 step.params.insert("tasks".into(), ParamValue::Int(tasks));
-                fill_defaults(kind, &mut step.params);
-                WorkloadConfig::from_params(&step.kind, &step.params)
+                fill_defaults(step.kind, &mut step.params);
+                WorkloadConfig::from_params(step.kind.name, &step.params)
             })
             .collect();
         StepsConfig {
             tasks: tasks as usize,
             steps,
         }
+    }
+}
+
+impl KindConfig for StepsConfig {
+    fn tasks(&self) -> usize {
+        self.tasks
+    }
+
+    /// The steps' costs add up. The measured latency of real URLs is a whole task's time
+    /// here, not one request's, so with real URLs the bound is unknown.
+    fn cost(&self, calibration: &Calibration) -> Option<TaskCost> {
+        let mut sum = TaskCost::waiting(0.0);
+        for step in &self.steps {
+            if step.cost_is_measured() {
+                return None;
+            }
+            let s = step.cost(calibration)?;
+            sum.cpu_s += s.cpu_s;
+            sum.wait_s += s.wait_s;
+            sum.locked_s += s.locked_s;
+        }
+        Some(sum)
+    }
+
+    fn hashes(&self) -> Option<u64> {
+        self.steps
+            .iter()
+            .filter_map(WorkloadConfig::hashes)
+            .reduce(|a, b| a + b)
+    }
+
+    fn needs_server(&self) -> bool {
+        self.steps.iter().any(WorkloadConfig::needs_server)
+    }
+
+    fn shared_sync(&self) -> Option<CounterSync> {
+        self.steps.iter().find_map(WorkloadConfig::shared_sync)
+    }
+
+    /// Task t of a steps workload is task t of each of its steps, in order.
+    fn parts(&self, task: usize, env: &BuildEnv) -> Vec<Part> {
+        self.steps.iter().flat_map(|s| s.parts(task, env)).collect()
+    }
+
+    fn build(&self, env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
+        Ok(Arc::new(Steps::new(self.clone(), env)?))
     }
 }
 
@@ -195,8 +269,8 @@ impl Workload for Steps {
     }
 
     /// The checker admits one counter step at most: a parent serves one counter.
-    fn shared_counter(&self) -> Option<&dyn CounterStore> {
-        self.steps.iter().find_map(|s| s.shared_counter())
+    fn shared_store(&self) -> Option<&dyn CounterStore> {
+        self.steps.iter().find_map(|s| s.shared_store())
     }
 
     fn run_blocking(&self, task: usize, worker: &mut Worker<'_>) -> TaskResult {
