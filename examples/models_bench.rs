@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use conclab::experiment::params::SEED_INPUTS;
 use conclab::model::{Execution, ModelKind, process_pool, run_alone};
 use conclab::workload::hash_chain::HashChainConfig;
+use conclab::workload::hash_chain::SEED_INPUTS;
 use conclab::workload::sleep::SleepConfig;
 use conclab::workload::{Cancel, Check, WorkloadConfig};
 

@@ -8,8 +8,18 @@
 //! holder's whole task plus every other task's turn on the lock,
 //! `cpu + wait + (tasks - 1) * locked` (`tasks * wait` for the counter alone).
 
+use crate::experiment::Cell;
 use crate::model::Concurrency;
-use crate::workload::TaskCost;
+use crate::workload::{Calibration, TaskCost};
+
+/// The ideal bound of `cell` on a machine of `cores`; None where it cannot be known (a
+/// model whose scheduling conclab cannot know, real URLs not yet measured).
+pub fn of_cell(cell: &Cell, calibration: &Calibration, cores: usize) -> Option<f64> {
+    let tasks = cell.workload.tasks();
+    let cost = cell.workload.cost(calibration)?;
+    let c = cell.model.concurrency(cell.workers, tasks)?;
+    Some(ideal_seconds(c, tasks, cost, cores))
+}
 
 pub fn ideal_seconds(c: Concurrency, tasks: usize, cost: TaskCost, cores: usize) -> f64 {
     if tasks == 0 {

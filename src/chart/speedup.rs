@@ -18,7 +18,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .into_iter()
         .filter(|(_, pts)| pts.iter().any(|p| p.speedup.is_some()))
         .collect();
-    let cpu_work = matches!(g.workload, "hash_chain" | "mixed");
+    let cpu_work = crate::workload::kind(g.workload).is_some_and(|k| k.work.computes());
     let flat = flat_lines(&models);
     let mut legend: Vec<(String, RGBColor, LegendMark)> = models
         .iter()

@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::UsageError;
 use crate::experiment::expand::expand;
 use crate::experiment::{Experiment, Repetitions};
-use crate::ideal::ideal_seconds;
+use crate::ideal;
 use crate::report::{say, seconds};
 use crate::results::environment::logical_cores;
 use crate::results::files;
@@ -73,12 +73,7 @@ pub fn plan(
         }
         for cell in &cells {
             // Real URLs have no known latency before they are measured.
-            let tasks = cell.workload.tasks();
-            let ideal = cell
-                .workload
-                .cost(&calibration)
-                .zip(cell.model.concurrency(cell.workers, tasks))
-                .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
+            let ideal = ideal::of_cell(cell, &calibration, cores);
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
             let skipped = cell.model.unavailable(&exp.settings).is_some();
             let todo = if skipped {

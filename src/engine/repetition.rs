@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::experiment::duration::format_duration;
 use crate::experiment::{Cell, Experiment};
-use crate::ideal::ideal_seconds;
+use crate::ideal;
 use crate::measure::{self, CpuTimes};
 use crate::model::supervisor::{GRACE, OwnedJob, Supervised, supervise};
 use crate::results::cell::CellId;
@@ -106,11 +106,7 @@ pub fn measure_repetition(
     record_phases: bool,
 ) -> Repetition {
     let tasks = workload.tasks();
-    let ideal_s = cell
-        .workload
-        .cost(calibration)
-        .zip(cell.model.concurrency(cell.workers, tasks))
-        .map(|(cost, c)| ideal_seconds(c, tasks, cost, cores));
+    let ideal_s = ideal::of_cell(cell, calibration, cores);
     workload.start_repetition();
     measure::reset_peak_rss();
     let cancel = Cancel::new();

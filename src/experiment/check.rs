@@ -98,7 +98,17 @@ impl Checker {
         }
         let file = &self.sources[0].name.clone();
         let Some(workload) = workload else {
-            self.diagnostics.push(Diagnostic { file: file.clone(), line: 1, column: 1, key: "workload".into(), message: "missing [workload] table: add [workload] with kind = one of sleep, http, hash_chain, counter, mixed, steps".into(), excerpt: None });
+            self.diagnostics.push(Diagnostic {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                key: "workload".into(),
+                message: format!(
+                    "missing [workload] table: add [workload] with kind = one of {}",
+                    crate::workload::kind_names().join(", ")
+                ),
+                excerpt: None,
+            });
             return None;
         };
         let kind = self.kind(root, workload);
@@ -124,15 +134,8 @@ impl Checker {
             .unwrap_or_default();
         let (model_list, workers, axes) = self.matrix(matrix, kind, workload, &custom);
         let model_workers = self.own_workers_in_matrix(own_workers, model_list.as_deref());
-        if kind.map(|k| k.name) == Some("steps") {
-            self.steps_given(root, workload, matrix);
-        }
-        if let (Some(models), Some("http")) = (&model_list, kind.map(|k| k.name)) {
-            self.http2_models(models, &params, &axes, workload, matrix);
-        }
-        if let (Some(models), Some("steps")) = (&model_list, kind.map(|k| k.name)) {
-            self.steps_http2(models, workload, matrix);
-        }
+        let listed = model_list.as_deref();
+        self.kind_rules(kind, root, listed, &params, &axes, workload, matrix);
         let chart = chart.map(|c| self.chart(c)).unwrap_or_default();
         let mut exp = Experiment {
             name: name.unwrap_or_else(|| sanitize_name(stem)),
@@ -160,7 +163,7 @@ impl Checker {
     }
 
     fn kind(&mut self, root: &Node, workload: &[Entry]) -> Option<&'static KindDef> {
-        let names: Vec<&str> = params::KINDS.iter().map(|k| k.name).collect();
+        let names = crate::workload::kind_names();
         let Some(e) = workload.iter().find(|e| e.key == "kind") else {
             let w = root.get("workload").expect("checked above");
             self.at_key(
@@ -171,7 +174,7 @@ impl Checker {
             return None;
         };
         let kind = self.choice(&e.node, "workload.kind", &names)?;
-        params::kind(&kind)
+        crate::workload::kind(&kind)
     }
 
     fn workload_params(&mut self, kind: &KindDef, workload: &[Entry]) -> Params {
@@ -300,7 +303,7 @@ impl Checker {
     /// HTTP/1.1 and nothing else, so a cell of a blocking model at "2" would lie; external
     /// models are held to the same until their HTTP/2 is checked. Decided from the checked
     /// values (`http_version = 2`, `2.0` and `"2"` alike); the entries only place the message.
-    fn http2_models(
+    pub(super) fn http2_models(
         &mut self,
         models: &[Model],
         params: &Params,

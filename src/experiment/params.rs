@@ -1,4 +1,5 @@
-//! The workload kinds and their parameters: names, types, defaults and limits.
+//! Workload parameters in general: how a kind states its parameters (types, defaults,
+//! limits), the checked values, and filling in defaults. Each kind's own table is in its file.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,9 +23,9 @@ pub enum ParamType {
     DigestTable,
     /// One of a fixed set of strings.
     Choice(&'static [&'static str]),
-    /// A non-empty array of steps: tables with a `kind` from [`STEP_KINDS`] and that
-    /// kind's parameters but `tasks`.
-    Steps,
+    /// A non-empty array of steps: tables with a `kind` that may be a step and that
+    /// kind's parameters but `tasks`; `example` shows one.
+    Steps { example: &'static str },
 }
 
 impl ParamType {
@@ -38,7 +39,7 @@ impl ParamType {
             ParamType::Urls => "a non-empty array of http:// or https:// URLs".into(),
             ParamType::DigestTable => "a table of input = \"128 hex digits\"".into(),
             ParamType::Choice(c) => format!("one of {}", c.join(", ")),
-            ParamType::Steps => format!("a non-empty array of steps such as {STEPS_EXAMPLE}"),
+            ParamType::Steps { example } => format!("a non-empty array of steps such as {example}"),
         }
     }
 }
@@ -66,30 +67,57 @@ pub struct ParamDef {
     pub doc: &'static str,
 }
 
+/// A workload kind as generic code sees it: stated by each kind in its own file under
+/// `src/workload/`, listed once in the workload registry.
 #[derive(Debug, Clone, Copy)]
 pub struct KindDef {
     pub name: &'static str,
     pub doc: &'static str,
     pub params: &'static [ParamDef],
+    /// Whether a task of `steps` may take this kind as one of its steps.
+    pub step: StepUse,
+    /// What its tasks spend their time on; decides which bounds and flags apply.
+    pub work: Work,
+    /// Whether a timeline's phases (computing against waiting) say more than its spans.
+    pub phases: bool,
+}
+
+/// Whether a kind can be a step of a `steps` task. A step takes its kind's parameters but
+/// `tasks` (every task runs each of its steps once).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepUse {
+    No,
+    Any,
+    /// At most one such step per task, for the reason given (the checker says it).
+    OncePerTask(&'static str),
+}
+
+/// What a kind's tasks spend their time on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Waiting only: each model's own bound applies.
+    Waits,
+    /// Computing only: no model can beat `min(workers, cores)`.
+    Computes,
+    /// Computing, then waiting: the CPU roofline is drawn, but overlapped waits may beat it.
+    ComputesAndWaits,
+}
+
+impl Work {
+    /// Whether the CPU roofline `min(workers, cores)` is the chart's bound.
+    pub fn computes(self) -> bool {
+        matches!(self, Work::Computes | Work::ComputesAndWaits)
+    }
 }
 
 /// Upper bounds that keep every count far from overflow and every run within memory:
-/// one task record each, a body in memory, a hash chain of about a week at most.
+/// one task record each.
 pub const MAX_TASKS: u64 = 1_000_000;
-pub const MAX_BODY_BYTES: u64 = 1 << 30;
-pub const MAX_ITERATIONS: u64 = 1_000_000_000_000;
 /// Threads, processes or tasks in flight one cell may ask for.
 pub const MAX_WORKERS: u64 = 1_000_000;
 
-pub const SEED_INPUTS: &[&str] = &["pass", "passwd", "MyPassw", "MyPasswd123", "p", "a"];
-
-/// The kinds a step of a `steps` task may have.
-pub const STEP_KINDS: &[&str] = &["sleep", "http", "hash_chain", "counter"];
-
-pub const STEPS_EXAMPLE: &str =
-    "[{ kind = \"http\", latency = \"200ms\" }, { kind = \"sleep\", duration = \"1s\" }]";
-
-const TASKS10: ParamDef = ParamDef {
+/// The `tasks` parameter most kinds take.
+pub const TASKS10: ParamDef = ParamDef {
     name: "tasks",
     ty: ParamType::Count {
         min: 1,
@@ -99,174 +127,11 @@ const TASKS10: ParamDef = ParamDef {
     doc: "number of tasks",
 };
 
-pub const KINDS: &[KindDef] = &[
-    KindDef {
-        name: "sleep",
-        doc: "each task waits `duration` (a blocking sleep in threads, a timer in async)",
-        params: &[
-            TASKS10,
-            ParamDef {
-                name: "duration",
-                ty: ParamType::Duration { positive: true },
-                default: Default::Dur("100ms"),
-                doc: "how long each task waits",
-            },
-        ],
-    },
-    KindDef {
-        name: "http",
-        doc: "each task makes one GET; the embedded latency server unless `urls` are given",
-        params: &[
-            ParamDef {
-                name: "tasks",
-                ty: ParamType::Count {
-                    min: 1,
-                    max: MAX_TASKS,
-                },
-                default: Default::LenOf("urls", 10),
-                doc: "number of requests (urls are cycled)",
-            },
-            ParamDef {
-                name: "urls",
-                ty: ParamType::Urls,
-                default: Default::Absent,
-                doc: "real URLs to fetch; absent = embedded server on 127.0.0.1",
-            },
-            ParamDef {
-                name: "latency",
-                ty: ParamType::Duration { positive: false },
-                default: Default::Dur("100ms"),
-                doc: "embedded server: delay before answering",
-            },
-            ParamDef {
-                name: "jitter",
-                ty: ParamType::Duration { positive: false },
-                default: Default::Dur("0ms"),
-                doc: "embedded server: uniform +- jitter on the delay",
-            },
-            ParamDef {
-                name: "body_bytes",
-                ty: ParamType::Count {
-                    min: 0,
-                    max: MAX_BODY_BYTES,
-                },
-                default: Default::Int(1024),
-                doc: "embedded server: response body size",
-            },
-            ParamDef {
-                name: "error_rate",
-                ty: ParamType::Fraction,
-                default: Default::Float(0.0),
-                doc: "embedded server: share of requests answered 503",
-            },
-            ParamDef {
-                name: "http_version",
-                ty: ParamType::Choice(&["1.1", "2"]),
-                default: Default::Str("1.1"),
-                doc: "HTTP version of the async models: \"2\" carries every request as a stream of one connection (blocking models speak 1.1 only)",
-            },
-            ParamDef {
-                name: "request_timeout",
-                ty: ParamType::Duration { positive: true },
-                default: Default::Dur("10s"),
-                doc: "limit for one request",
-            },
-        ],
-    },
-    KindDef {
-        name: "hash_chain",
-        doc: "each task repeats b = lowercase_hex(sha512(b)) `iterations` times from utf8(input)",
-        params: &[
-            ParamDef {
-                name: "inputs",
-                ty: ParamType::Strings,
-                default: Default::Strs(SEED_INPUTS),
-                doc: "seed strings, cycled over the tasks",
-            },
-            ParamDef {
-                name: "iterations",
-                ty: ParamType::Count {
-                    min: 1,
-                    max: MAX_ITERATIONS,
-                },
-                default: Default::Int(1_000_000),
-                doc: "hash steps per task",
-            },
-            ParamDef {
-                name: "tasks",
-                ty: ParamType::Count {
-                    min: 1,
-                    max: MAX_TASKS,
-                },
-                default: Default::LenOf("inputs", 6),
-                doc: "number of chains (inputs cycled)",
-            },
-            ParamDef {
-                name: "expect",
-                ty: ParamType::DigestTable,
-                default: Default::Absent,
-                doc: "input = expected final hex digest",
-            },
-        ],
-    },
-    KindDef {
-        name: "counter",
-        doc: "each task reads a shared counter, waits, writes value + 1",
-        params: &[
-            TASKS10,
-            ParamDef {
-                name: "wait",
-                ty: ParamType::Duration { positive: true },
-                default: Default::Dur("10ms"),
-                doc: "wait between read and write",
-            },
-            ParamDef {
-                name: "sync",
-                ty: ParamType::Choice(&["none", "mutex", "atomic"]),
-                default: Default::Str("none"),
-                doc: "how the update is synchronised",
-            },
-        ],
-    },
-    KindDef {
-        name: "mixed",
-        doc: "each task runs a hash chain, then waits",
-        params: &[
-            TASKS10,
-            ParamDef {
-                name: "iterations",
-                ty: ParamType::Count {
-                    min: 1,
-                    max: MAX_ITERATIONS,
-                },
-                default: Default::Int(100_000),
-                doc: "hash steps per task",
-            },
-            ParamDef {
-                name: "duration",
-                ty: ParamType::Duration { positive: true },
-                default: Default::Dur("50ms"),
-                doc: "wait after the chain",
-            },
-        ],
-    },
-    KindDef {
-        name: "steps",
-        doc: "each task runs its steps one after another: any mix of sleep, http, hash_chain and counter",
-        params: &[
-            TASKS10,
-            ParamDef {
-                name: "steps",
-                ty: ParamType::Steps,
-                default: Default::Required,
-                doc: "the steps of every task, in order; each takes its kind's parameters but tasks",
-            },
-        ],
-    },
-];
-
-pub fn kind(name: &str) -> Option<&'static KindDef> {
-    KINDS.iter().find(|k| k.name == name)
+/// Kind names are unique: the registry's test says so.
+impl PartialEq for KindDef {
+    fn eq(&self, other: &KindDef) -> bool {
+        self.name == other.name
+    }
 }
 
 impl KindDef {
@@ -291,10 +156,10 @@ pub enum ParamValue {
     Steps(Vec<Step>),
 }
 
-/// One step of a `steps` task: a kind from [`STEP_KINDS`] and its parameters (no `tasks`).
+/// One step of a `steps` task: a kind that may be a step, and its parameters (no `tasks`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub kind: String,
+    pub kind: &'static KindDef,
     pub params: Params,
 }
 
@@ -321,7 +186,7 @@ impl ParamValue {
                         .iter()
                         .map(|(k, v)| format!("{k}={}", v.render()))
                         .collect();
-                    format!("{}({})", s.kind, params.join(" "))
+                    format!("{}({})", s.kind.name, params.join(" "))
                 })
                 .collect::<Vec<_>>()
                 .join("+"),
@@ -429,9 +294,8 @@ pub fn fill_defaults(kind: &KindDef, params: &mut Params) {
 
 /// Fills in the defaults of a step's kind, but not `tasks`: a step runs once per task.
 pub fn fill_step_defaults(step: &mut Step) {
-    let Some(kind) = kind(&step.kind) else { return };
     let had_tasks = step.params.contains_key("tasks");
-    fill_defaults(kind, &mut step.params);
+    fill_defaults(step.kind, &mut step.params);
     if !had_tasks {
         step.params.remove("tasks");
     }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::params::{KINDS, KindDef, ParamType, STEP_KINDS};
+use super::params::{KindDef, ParamType};
 use crate::model::{Model, cpython};
 
 const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
@@ -34,7 +34,7 @@ fn param_schema(ty: ParamType, doc: &str) -> Value {
             let all: Vec<Value> = c.iter().map(|s| json!(s)).chain(numbers).collect();
             json!({ "enum": all })
         }
-        ParamType::Steps => {
+        ParamType::Steps { .. } => {
             json!({ "type": "array", "items": { "$ref": "#/$defs/step" }, "minItems": 1 })
         }
     };
@@ -57,10 +57,10 @@ fn kind_schema(k: &KindDef, step: bool) -> Value {
 }
 
 pub fn schema() -> Value {
-    let workload_variants: Vec<Value> = KINDS.iter().map(|k| kind_schema(k, false)).collect();
-    let step_variants: Vec<Value> = KINDS
-        .iter()
-        .filter(|k| STEP_KINDS.contains(&k.name))
+    let workload_variants: Vec<Value> = crate::workload::kinds()
+        .map(|k| kind_schema(k, false))
+        .collect();
+    let step_variants: Vec<Value> = crate::workload::step_kinds()
         .map(|k| kind_schema(k, true))
         .collect();
     let models: Vec<&str> = Model::builtin_names();
@@ -153,7 +153,7 @@ mod tests {
     fn names_every_kind_and_model() {
         let s = super::schema();
         let text = s.to_string();
-        for k in super::KINDS {
+        for k in crate::workload::kinds() {
             assert!(
                 text.contains(&format!("\"const\":\"{}\"", k.name)),
                 "{}",
@@ -176,7 +176,8 @@ mod tests {
             .iter()
             .map(|v| v["properties"]["kind"]["const"].as_str().unwrap())
             .collect();
-        assert_eq!(kinds, super::STEP_KINDS);
+        let step_kinds: Vec<&str> = crate::workload::step_kinds().map(|k| k.name).collect();
+        assert_eq!(kinds, step_kinds);
         assert!(
             steps.iter().all(|v| v["properties"].get("tasks").is_none()),
             "a step takes no tasks"

@@ -1,10 +1,16 @@
 //! Checking `steps = [{ kind = "http", latency = "200ms" }, ...]`, the parameter of the
-//! `steps` workload, and writing it back as TOML.
+//! `steps` workload.
 
-use super::Checker;
-use super::params::{self, ParamType, Params, STEP_KINDS, Step};
+use super::params::{KindDef, ParamType, Params, Step, StepUse};
 use super::tree::{Entry, Node, Value};
+use super::{Axis, Checker};
 use crate::model::Model;
+use crate::workload::http::{HTTP_VERSION, HttpConfig};
+use crate::workload::steps::{EXAMPLE, STEPS_PARAM, StepsConfig};
+use crate::workload::{self, Kind};
+
+/// What a `steps` value must be, as the messages say.
+const STEPS: ParamType = ParamType::Steps { example: EXAMPLE };
 
 impl Checker {
     /// Every step a table with a known `kind` and that kind's parameters but `tasks`; at
@@ -16,7 +22,7 @@ impl Checker {
                 key,
                 format!(
                     "must be {}, got {}",
-                    ParamType::Steps.describe(),
+                    STEPS.describe(),
                     node.value.type_name()
                 ),
             );
@@ -26,10 +32,7 @@ impl Checker {
             self.at_node(
                 node,
                 key,
-                format!(
-                    "must be {}, got an empty array",
-                    ParamType::Steps.describe()
-                ),
+                format!("must be {}, got an empty array", STEPS.describe()),
             );
             return None;
         }
@@ -39,35 +42,62 @@ impl Checker {
                 steps.push(step);
             }
         }
-        let counters: Vec<usize> = steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.kind == "counter")
-            .map(|(i, _)| i)
-            .collect();
-        if let Some(&second) = counters.get(1) {
-            self.at_node(
-                &items[second],
-                &format!("{key}[{}]", second + 1),
-                "a task may have one counter step: every counter step would update the same shared counter (a process pool's parent serves one)".into(),
-            );
-            return None;
+        // A kind allowed once per task: its second step is refused, with the kind's reason.
+        for (i, step) in steps.iter().enumerate() {
+            let StepUse::OncePerTask(why) = step.kind.step else {
+                continue;
+            };
+            if steps[..i].iter().any(|s| s.kind.name == step.kind.name) {
+                self.at_node(
+                    &items[i],
+                    &format!("{key}[{}]", i + 1),
+                    format!("a task may have one {} step: {why}", step.kind.name),
+                );
+                return None;
+            }
         }
         (steps.len() == items.len()).then_some(steps)
     }
 
+    /// The checks a kind's own parameters bring: a `steps` list must be given, and
+    /// HTTP/2 (in a request or a step) only with models whose client speaks it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn kind_rules(
+        &mut self,
+        kind: Option<&KindDef>,
+        root: &Node,
+        models: Option<&[Model]>,
+        params: &Params,
+        axes: &[Axis],
+        workload: &[Entry],
+        matrix: &[Entry],
+    ) {
+        let Some(kind) = kind else { return };
+        let takes_steps = kind.param(STEPS_PARAM).is_some();
+        if takes_steps {
+            self.steps_given(root, workload, matrix);
+        }
+        let Some(models) = models else { return };
+        if kind.param(HTTP_VERSION).is_some() {
+            self.http2_models(models, params, axes, workload, matrix);
+        }
+        if takes_steps {
+            self.steps_http2(models, workload, matrix);
+        }
+    }
+
     /// `steps` has no default: it must be written in [workload] or as an axis.
     pub(super) fn steps_given(&mut self, root: &Node, workload: &[Entry], matrix: &[Entry]) {
-        if workload.iter().chain(matrix).any(|e| e.key == "steps") {
+        if workload.iter().chain(matrix).any(|e| e.key == STEPS_PARAM) {
             return;
         }
+        let kind = StepsConfig::DEF.name;
         let w = root.get("workload").expect("checked before");
         self.at_key(
             w,
             "workload",
             format!(
-                "missing key \"steps\" for kind steps: the steps of every task, in order, e.g. steps = {}",
-                params::STEPS_EXAMPLE
+                "missing key \"steps\" for kind {kind}: the steps of every task, in order, e.g. steps = {EXAMPLE}"
             ),
         );
     }
@@ -84,20 +114,21 @@ impl Checker {
             );
             return None;
         };
+        let step_kinds: Vec<&str> = workload::step_kinds().map(|k| k.name).collect();
         let Some(kind) = entries.iter().find(|e| e.key == "kind") else {
             self.at_node(
                 node,
                 key,
                 format!(
                     "missing key \"kind\" in a step; allowed: {}",
-                    STEP_KINDS.join(", ")
+                    step_kinds.join(", ")
                 ),
             );
             return None;
         };
         let kind_key = format!("{key}.kind");
-        let name = self.choice(&kind.node, &kind_key, STEP_KINDS)?;
-        let def = params::kind(&name).expect("step kinds are workload kinds");
+        let name = self.choice(&kind.node, &kind_key, &step_kinds)?;
+        let def = workload::kind(&name).expect("step kinds are workload kinds");
         let mut allowed = vec!["kind"];
         allowed.extend(def.param_names().into_iter().filter(|p| *p != "tasks"));
         let mut params = Params::new();
@@ -125,7 +156,7 @@ impl Checker {
                 }
             }
         }
-        ok.then_some(Step { kind: name, params })
+        ok.then_some(Step { kind: def, params })
     }
 
     /// `http_version = "2"` in an http step, with a model whose client speaks HTTP/1.1
@@ -140,12 +171,12 @@ impl Checker {
             return;
         }
         let mut found: Vec<(String, &Node)> = Vec::new();
-        if let Some(e) = workload.iter().find(|e| e.key == "steps") {
+        if let Some(e) = workload.iter().find(|e| e.key == STEPS_PARAM) {
             found.extend(http2_versions(&e.node, "workload.steps"));
         }
         if let Some(Value::Array(values)) = matrix
             .iter()
-            .find(|e| e.key == "steps")
+            .find(|e| e.key == STEPS_PARAM)
             .map(|e| &e.node.value)
         {
             for v in values {
@@ -172,9 +203,8 @@ fn http2_versions<'n>(steps: &'n Node, key: &str) -> Vec<(String, &'n Node)> {
     };
     let mut found = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let is_http =
-            matches!(item.get("kind").map(|k| &k.node.value), Some(Value::Str(k)) if k == "http");
-        let Some(version) = item.get("http_version").filter(|_| is_http) else {
+        let is_http = matches!(item.get("kind").map(|k| &k.node.value), Some(Value::Str(k)) if k == HttpConfig::DEF.name);
+        let Some(version) = item.get(HTTP_VERSION).filter(|_| is_http) else {
             continue;
         };
         let two = match &version.node.value {

@@ -254,7 +254,7 @@ impl Checker {
                 }
                 Some(ParamValue::Table(out))
             }
-            ParamType::Steps => self.steps(node, key).map(ParamValue::Steps),
+            ParamType::Steps { .. } => self.steps(node, key).map(ParamValue::Steps),
         }
     }
 

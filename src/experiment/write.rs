@@ -188,7 +188,7 @@ pub(super) fn toml_value(v: &ParamValue) -> Value {
 /// `{ kind = "http", latency = "200ms" }`
 fn step(s: &Step) -> Value {
     let mut table = InlineTable::new();
-    table.insert("kind", string(&s.kind));
+    table.insert("kind", string(s.kind.name));
     for (k, v) in &s.params {
         table.insert(k, toml_value(v));
     }

@@ -10,7 +10,7 @@ use super::{
     Concurrency, Execution, Job, ModelKind, PoolStart, Scheduler, release_and_join, run_task,
     start_pool,
 };
-use crate::workload::{Interpreter, Worker};
+use crate::workload::{TaskHooks, Worker};
 
 /// How long a thread may keep the lock while others wait.
 pub const SWITCH_INTERVAL: &str = "switch_interval";
@@ -52,7 +52,7 @@ impl Scheduler for GilThreads {
             let (next, gil) = (&next, &gil);
             let handles = start_pool(scope, &started, job.workers, "gil", move |lane| {
                 let mut worker = Worker::new(lane, job.cancel)
-                    .with_interpreter(gil)
+                    .with_hooks(gil)
                     .with_phases(job.phases);
                 let mut records = Vec::new();
                 loop {
@@ -215,7 +215,23 @@ impl Gil {
     }
 }
 
-impl Interpreter for Gil {
+/// Computing holds the lock; blocking calls give it up, as CPython releases the GIL.
+impl TaskHooks for Gil {
+    fn computing_holds_lock(&self) -> bool {
+        true
+    }
+    fn blocking_begins(&self, lane: usize) {
+        self.release(lane)
+    }
+    fn blocking_ends(&self, lane: usize) {
+        self.acquire(lane)
+    }
+    fn between_cpu_steps(&self, lane: usize) -> Option<Instant> {
+        self.tick(lane)
+    }
+}
+
+impl Gil {
     fn acquire(&self, lane: usize) {
         let mut state = self.lock_state();
         if state.holder.is_none() && state.waiting.is_empty() {

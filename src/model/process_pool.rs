@@ -16,7 +16,8 @@ use super::{Execution, Job, Scheduler, run_task, spawn_scoped};
 use crate::child::{ChildProcess, Exit};
 use crate::measure::CpuTimes;
 use crate::workload::{
-    BuildEnv, Cancel, CounterOp, CounterStore, TaskRecord, TaskResult, Worker, WorkloadConfig,
+    BuildEnv, Cancel, CounterOp, CounterStore, TaskHooks, TaskRecord, TaskResult, Worker,
+    WorkloadConfig,
 };
 
 pub static MODEL: RustModel = RustModel {
@@ -93,7 +94,7 @@ impl Scheduler for ProcessPool {
         let exe = executable()?;
         let tasks = job.workload.tasks();
         let epoch_monotonic_ns = protocol::monotonic_ns_at(job.epoch);
-        let store = job.workload.shared_counter();
+        let store = job.workload.shared_store();
         let next = AtomicUsize::new(0);
         let gate = StartGate::default();
         let (setup, outcomes) = std::thread::scope(|scope| {
@@ -479,6 +480,13 @@ struct ParentCounter<'a> {
     link: &'a Mutex<Link>,
 }
 
+/// The child's tasks keep their shared state in the parent.
+impl TaskHooks for ParentCounter<'_> {
+    fn shared_store(&self) -> Option<&dyn CounterStore> {
+        Some(self)
+    }
+}
+
 impl CounterStore for ParentCounter<'_> {
     fn apply(&self, op: CounterOp) -> anyhow::Result<u64> {
         let mut link = self.link.lock().unwrap_or_else(|e| e.into_inner());
@@ -522,7 +530,7 @@ pub fn worker_main() -> anyhow::Result<()> {
     // The parent kills a child it no longer wants, so nothing here ever cancels.
     let cancel = Cancel::new();
     let counter = ParentCounter { link: &link };
-    let mut worker = Worker::new(start.lane, &cancel).with_counter(&counter);
+    let mut worker = Worker::new(start.lane, &cancel).with_hooks(&counter);
     lock().send(&FromWorker::Ready)?;
     loop {
         let task = match lock().receive()? {

@@ -24,7 +24,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
 /// of a model that records them (an emulated GIL), computing against waiting in the
 /// workloads that do both.
 pub fn worth_recording(cell: &Cell) -> bool {
-    cell.model.records_phases() || matches!(cell.workload.kind(), "mixed" | "steps")
+    cell.model.records_phases() || cell.workload.def().phases
 }
 
 impl PhasesFile {

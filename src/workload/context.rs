@@ -1,4 +1,4 @@
-//! What a model hands a running task: its lane, cancellation, and the hooks a wait must call.
+//! What a model hands a running task: its lane, cancellation, and the model's hooks.
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -33,23 +33,41 @@ impl Cancel {
     }
 }
 
-/// An interpreter lock that CPU steps must hold (the `gil_threads` model).
-pub trait Interpreter: Sync {
-    fn acquire(&self, lane: usize);
-    fn release(&self, lane: usize);
-    /// Called between CPU steps: hands the lock over if the switch interval has passed
-    /// and another thread waits for it. Returns the moment it handed the lock over, if it
-    /// did (the caller's wait for the lock began then); it holds the lock on return.
-    fn tick(&self, lane: usize) -> Option<Instant>;
+/// What a model adds to the tasks it runs on its threads: a lock computing must hold (an
+/// emulated interpreter lock), state kept outside this process. A model implements the
+/// hooks it needs; every one defaults to none, so workloads stay unaware of models.
+pub trait TaskHooks: Sync {
+    /// Whether computing holds a lock that blocking calls give up (the phase is then
+    /// `held`, not `compute`).
+    fn computing_holds_lock(&self) -> bool {
+        false
+    }
+
+    /// Before a blocking call (a wait, a request, taking a lock) on lane `lane`.
+    fn blocking_begins(&self, _lane: usize) {}
+
+    /// After the blocking call: returns once the task may compute again.
+    fn blocking_ends(&self, _lane: usize) {}
+
+    /// Called between CPU steps: may hand the lock over if another task waits for it.
+    /// Returns the moment it handed the lock over, if it did (the caller's wait for it
+    /// began then); the caller holds the lock again on return.
+    fn between_cpu_steps(&self, _lane: usize) -> Option<Instant> {
+        None
+    }
+
+    /// Where the workload's shared state lives, when the model keeps it elsewhere (a
+    /// parent process serving its children).
+    fn shared_store(&self) -> Option<&dyn CounterStore> {
+        None
+    }
 }
 
 /// The context of a task running on an OS thread.
 pub struct Worker<'a> {
     pub lane: usize,
     cancel: &'a Cancel,
-    interpreter: Option<&'a dyn Interpreter>,
-    /// The parent's counter, when this task runs in a `process_pool` child.
-    counter: Option<&'a dyn CounterStore>,
+    hooks: Option<&'a dyn TaskHooks>,
     /// Per-thread state a workload keeps between tasks (e.g. an HTTP agent).
     pub local: Option<Box<dyn Any + Send>>,
     /// The phases of the tasks this thread runs, when the repetition records them.
@@ -61,8 +79,7 @@ impl<'a> Worker<'a> {
         Worker {
             lane,
             cancel,
-            interpreter: None,
-            counter: None,
+            hooks: None,
             local: None,
             phases: None,
         }
@@ -74,15 +91,25 @@ impl<'a> Worker<'a> {
         self
     }
 
-    /// Task `task` starts at `at_s` (seconds from the repetition's start): holding the
-    /// interpreter lock, or computing.
+    /// The model's hooks around this thread's tasks.
+    pub fn with_hooks(mut self, hooks: &'a dyn TaskHooks) -> Worker<'a> {
+        self.hooks = Some(hooks);
+        self
+    }
+
+    /// The phase of a task that computes: holding the model's lock, or computing.
+    fn computing(&self) -> PhaseKind {
+        match self.hooks {
+            Some(h) if h.computing_holds_lock() => PhaseKind::Held,
+            _ => PhaseKind::Compute,
+        }
+    }
+
+    /// Task `task` starts at `at_s` (seconds from the repetition's start), computing.
     pub fn begin_task(&self, task: usize, at_s: f64) {
         if let Some(log) = &self.phases {
-            let kind = match self.interpreter {
-                Some(_) => PhaseKind::Held,
-                None => PhaseKind::Compute,
-            };
-            log.borrow_mut().begin(task, self.lane, kind, at_s);
+            log.borrow_mut()
+                .begin(task, self.lane, self.computing(), at_s);
         }
     }
 
@@ -100,34 +127,20 @@ impl<'a> Worker<'a> {
         }
     }
 
-    pub fn with_interpreter(mut self, interpreter: &'a dyn Interpreter) -> Worker<'a> {
-        self.interpreter = Some(interpreter);
-        self
-    }
-
-    pub fn with_counter(mut self, counter: &'a dyn CounterStore) -> Worker<'a> {
-        self.counter = Some(counter);
-        self
-    }
-
-    /// A counter kept elsewhere that the workload must use instead of its own.
-    pub fn counter(&self) -> Option<&'a dyn CounterStore> {
-        self.counter
-    }
-
-    pub fn interpreter(&self) -> Option<&'a dyn Interpreter> {
-        self.interpreter
+    /// Shared state kept elsewhere that the workload must use instead of its own.
+    pub fn shared_store(&self) -> Option<&'a dyn CounterStore> {
+        self.hooks.and_then(|h| h.shared_store())
     }
 
     pub fn cancelled(&self) -> bool {
         self.cancel.is_set()
     }
 
-    /// Between CPU steps: lets an interpreter lock switch; false once cancelled.
+    /// Between CPU steps: lets the model's lock switch; false once cancelled.
     #[inline]
     pub fn tick(&self) -> bool {
-        if let Some(i) = self.interpreter
-            && let Some(handed_over) = i.tick(self.lane)
+        if let Some(h) = self.hooks
+            && let Some(handed_over) = h.between_cpu_steps(self.lane)
             && let Some(log) = &self.phases
         {
             let mut log = log.borrow_mut();
@@ -138,25 +151,34 @@ impl<'a> Worker<'a> {
         !self.cancel.is_set()
     }
 
-    /// A blocking wait, with any interpreter lock released around it; false if cancelled.
+    /// A blocking wait, with any model lock released around it; false if cancelled.
     pub fn wait(&self, duration: Duration) -> bool {
         self.outside_lock(|| sleep_until(Instant::now() + duration, self.cancel))
     }
 
-    /// Runs `f` (blocking IO) with any interpreter lock released, as CPython releases the GIL.
+    /// Runs `f` (blocking IO) with any model lock released, as CPython releases the GIL.
     pub fn outside_lock<R>(&self, f: impl FnOnce() -> R) -> R {
         self.enter(PhaseKind::Wait);
-        if let Some(i) = self.interpreter {
-            i.release(self.lane);
-            let r = f();
-            self.enter(PhaseKind::LockWait);
-            i.acquire(self.lane);
-            self.enter(PhaseKind::Held);
-            r
-        } else {
-            let r = f();
-            self.enter(PhaseKind::Compute);
-            r
+        match self.hooks {
+            Some(h) if h.computing_holds_lock() => {
+                h.blocking_begins(self.lane);
+                let r = f();
+                self.enter(PhaseKind::LockWait);
+                h.blocking_ends(self.lane);
+                self.enter(PhaseKind::Held);
+                r
+            }
+            hooks => {
+                if let Some(h) = hooks {
+                    h.blocking_begins(self.lane);
+                }
+                let r = f();
+                if let Some(h) = hooks {
+                    h.blocking_ends(self.lane);
+                }
+                self.enter(PhaseKind::Compute);
+                r
+            }
         }
     }
 }

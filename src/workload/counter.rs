@@ -1,16 +1,18 @@
 //! The `counter` workload: read a shared counter, wait, write value + 1 (the lost-update race).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AsyncWorker, Check, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
-    WorkloadConfig, task_errors,
+    AsyncWorker, BuildEnv, Calibration, Check, Kind, KindConfig, Part, TaskCost, TaskFuture,
+    TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig, task_errors,
 };
-use crate::experiment::params::{Params, ParamsExt};
+use crate::experiment::params::{
+    Default, KindDef, ParamDef, ParamType, Params, ParamsExt, StepUse, TASKS10, Work,
+};
 
 /// How a task's read-modify-write is synchronised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,8 +33,35 @@ pub struct CounterConfig {
     pub sync: CounterSync,
 }
 
-impl CounterConfig {
-    pub fn from_params(p: &Params) -> CounterConfig {
+/// Why a task may have one counter step only (the checker says it).
+const ONE_COUNTER: &str =
+    "every counter step would update the same shared counter (a process pool's parent serves one)";
+
+impl Kind for CounterConfig {
+    const DEF: KindDef = KindDef {
+        name: "counter",
+        doc: "each task reads a shared counter, waits, writes value + 1",
+        params: &[
+            TASKS10,
+            ParamDef {
+                name: "wait",
+                ty: ParamType::Duration { positive: true },
+                default: Default::Dur("10ms"),
+                doc: "wait between read and write",
+            },
+            ParamDef {
+                name: "sync",
+                ty: ParamType::Choice(&["none", "mutex", "atomic"]),
+                default: Default::Str("none"),
+                doc: "how the update is synchronised",
+            },
+        ],
+        step: StepUse::OncePerTask(ONE_COUNTER),
+        work: Work::Waits,
+        phases: false,
+    };
+
+    fn from_params(p: &Params) -> CounterConfig {
         CounterConfig {
             tasks: p.count("tasks") as usize,
             wait: p.duration("wait"),
@@ -42,6 +71,43 @@ impl CounterConfig {
                 _ => CounterSync::None,
             },
         }
+    }
+}
+
+impl KindConfig for CounterConfig {
+    fn tasks(&self) -> usize {
+        self.tasks
+    }
+
+    /// The atomic form has no wait inside; the locked one waits in series.
+    fn cost(&self, _: &Calibration) -> Option<TaskCost> {
+        let wait_s = match self.sync {
+            CounterSync::Atomic => 0.0,
+            _ => self.wait.as_secs_f64(),
+        };
+        Some(TaskCost {
+            cpu_s: 0.0,
+            wait_s,
+            locked_s: if self.sync == CounterSync::Mutex {
+                wait_s
+            } else {
+                0.0
+            },
+        })
+    }
+
+    fn shared_sync(&self) -> Option<CounterSync> {
+        Some(self.sync)
+    }
+
+    fn parts(&self, _task: usize, _env: &BuildEnv) -> Vec<Part> {
+        vec![Part::Counter {
+            wait_s: self.wait.as_secs_f64(),
+        }]
+    }
+
+    fn build(&self, _env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
+        Ok(Arc::new(Counter::new(self.clone())))
     }
 }
 
@@ -181,12 +247,12 @@ impl Workload for Counter {
         self.local.reset();
     }
 
-    fn shared_counter(&self) -> Option<&dyn CounterStore> {
+    fn shared_store(&self) -> Option<&dyn CounterStore> {
         Some(&self.local)
     }
 
     fn run_blocking(&self, _task: usize, worker: &mut Worker<'_>) -> TaskResult {
-        let store = worker.counter().unwrap_or(&self.local);
+        let store = worker.shared_store().unwrap_or(&self.local);
         finish(self.blocking_update(store, worker))
     }
 

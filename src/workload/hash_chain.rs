@@ -1,15 +1,18 @@
 //! The `hash_chain` workload: `b = lowercase_hex(sha512(b))`, repeated, from each input.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha512};
 
 use super::{
-    AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
-    WorkloadConfig, task_errors,
+    AsyncWorker, BuildEnv, Calibration, Kind, KindConfig, Output, Part, TaskCost, TaskFuture,
+    TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig, task_errors,
 };
-use crate::experiment::params::{Params, ParamsExt};
+use crate::experiment::params::{
+    Default, KindDef, MAX_TASKS, ParamDef, ParamType, Params, ParamsExt, StepUse, Work,
+};
 
 /// Hash steps between two checks for cancellation and interpreter-lock hand-over:
 /// about 36 µs of work, far below any switch interval, and the check costs ~1 ns.
@@ -24,8 +27,53 @@ pub struct HashChainConfig {
     pub expect: BTreeMap<String, String>,
 }
 
-impl HashChainConfig {
-    pub fn from_params(p: &Params) -> HashChainConfig {
+/// A hash chain of about a week at most.
+pub const MAX_ITERATIONS: u64 = 1_000_000_000_000;
+
+pub const SEED_INPUTS: &[&str] = &["pass", "passwd", "MyPassw", "MyPasswd123", "p", "a"];
+
+impl Kind for HashChainConfig {
+    const DEF: KindDef = KindDef {
+        name: "hash_chain",
+        doc: "each task repeats b = lowercase_hex(sha512(b)) `iterations` times from utf8(input)",
+        params: &[
+            ParamDef {
+                name: "inputs",
+                ty: ParamType::Strings,
+                default: Default::Strs(SEED_INPUTS),
+                doc: "seed strings, cycled over the tasks",
+            },
+            ParamDef {
+                name: "iterations",
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_ITERATIONS,
+                },
+                default: Default::Int(1_000_000),
+                doc: "hash steps per task",
+            },
+            ParamDef {
+                name: "tasks",
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_TASKS,
+                },
+                default: Default::LenOf("inputs", 6),
+                doc: "number of chains (inputs cycled)",
+            },
+            ParamDef {
+                name: "expect",
+                ty: ParamType::DigestTable,
+                default: Default::Absent,
+                doc: "input = expected final hex digest",
+            },
+        ],
+        step: StepUse::Any,
+        work: Work::Computes,
+        phases: false,
+    };
+
+    fn from_params(p: &Params) -> HashChainConfig {
         HashChainConfig {
             inputs: p.strings("inputs").unwrap_or_default(),
             iterations: p.count("iterations"),
@@ -33,7 +81,37 @@ impl HashChainConfig {
             expect: p.table("expect"),
         }
     }
+}
 
+impl KindConfig for HashChainConfig {
+    fn tasks(&self) -> usize {
+        self.tasks
+    }
+
+    fn cost(&self, calibration: &Calibration) -> Option<TaskCost> {
+        Some(TaskCost::new(
+            TaskCost::chain(self.iterations, calibration),
+            0.0,
+        ))
+    }
+
+    fn hashes(&self) -> Option<u64> {
+        Some(self.tasks as u64 * self.iterations)
+    }
+
+    fn parts(&self, task: usize, _env: &BuildEnv) -> Vec<Part> {
+        vec![Part::Hash {
+            input: self.input(task).to_string(),
+            iterations: self.iterations,
+        }]
+    }
+
+    fn build(&self, _env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
+        Ok(Arc::new(HashChain::new(self.clone())))
+    }
+}
+
+impl HashChainConfig {
     pub fn input(&self, task: usize) -> &str {
         &self.inputs[task % self.inputs.len()]
     }

@@ -6,17 +6,19 @@
 //! through one hidden runtime thread, which would make a "thread" model secretly async.
 
 use std::collections::BTreeMap;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
-    WorkloadConfig,
+    AsyncWorker, BuildEnv, Calibration, Kind, KindConfig, Output, Part, TaskCost, TaskFuture,
+    TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig,
 };
 use crate::experiment::duration::format_duration;
-use crate::experiment::params::{Params, ParamsExt};
+use crate::experiment::params::{
+    Default, KindDef, MAX_TASKS, ParamDef, ParamType, Params, ParamsExt, StepUse, Work,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpConfig {
@@ -34,8 +36,78 @@ pub struct HttpConfig {
     pub http2: bool,
 }
 
-impl HttpConfig {
-    pub fn from_params(p: &Params) -> HttpConfig {
+/// The parameter that asks the async models for HTTP/2; other models refuse it.
+pub const HTTP_VERSION: &str = "http_version";
+
+/// A response body held in memory at most.
+pub const MAX_BODY_BYTES: u64 = 1 << 30;
+
+impl Kind for HttpConfig {
+    const DEF: KindDef = KindDef {
+        name: "http",
+        doc: "each task makes one GET; the embedded latency server unless `urls` are given",
+        params: &[
+            ParamDef {
+                name: "tasks",
+                ty: ParamType::Count {
+                    min: 1,
+                    max: MAX_TASKS,
+                },
+                default: Default::LenOf("urls", 10),
+                doc: "number of requests (urls are cycled)",
+            },
+            ParamDef {
+                name: "urls",
+                ty: ParamType::Urls,
+                default: Default::Absent,
+                doc: "real URLs to fetch; absent = embedded server on 127.0.0.1",
+            },
+            ParamDef {
+                name: "latency",
+                ty: ParamType::Duration { positive: false },
+                default: Default::Dur("100ms"),
+                doc: "embedded server: delay before answering",
+            },
+            ParamDef {
+                name: "jitter",
+                ty: ParamType::Duration { positive: false },
+                default: Default::Dur("0ms"),
+                doc: "embedded server: uniform +- jitter on the delay",
+            },
+            ParamDef {
+                name: "body_bytes",
+                ty: ParamType::Count {
+                    min: 0,
+                    max: MAX_BODY_BYTES,
+                },
+                default: Default::Int(1024),
+                doc: "embedded server: response body size",
+            },
+            ParamDef {
+                name: "error_rate",
+                ty: ParamType::Fraction,
+                default: Default::Float(0.0),
+                doc: "embedded server: share of requests answered 503",
+            },
+            ParamDef {
+                name: HTTP_VERSION,
+                ty: ParamType::Choice(&["1.1", "2"]),
+                default: Default::Str("1.1"),
+                doc: "HTTP version of the async models: \"2\" carries every request as a stream of one connection (blocking models speak 1.1 only)",
+            },
+            ParamDef {
+                name: "request_timeout",
+                ty: ParamType::Duration { positive: true },
+                default: Default::Dur("10s"),
+                doc: "limit for one request",
+            },
+        ],
+        step: StepUse::Any,
+        work: Work::Waits,
+        phases: false,
+    };
+
+    fn from_params(p: &Params) -> HttpConfig {
         HttpConfig {
             tasks: p.count("tasks") as usize,
             urls: p.strings("urls"),
@@ -44,10 +116,45 @@ impl HttpConfig {
             body_bytes: p.count("body_bytes"),
             error_rate: p.fraction("error_rate"),
             request_timeout: p.duration("request_timeout"),
-            http2: p.text("http_version") == "2",
+            http2: p.text(HTTP_VERSION) == "2",
         }
     }
+}
 
+impl KindConfig for HttpConfig {
+    fn tasks(&self) -> usize {
+        self.tasks
+    }
+
+    fn cost(&self, calibration: &Calibration) -> Option<TaskCost> {
+        Some(match &self.urls {
+            None => TaskCost::waiting(self.latency.as_secs_f64()),
+            Some(_) => TaskCost::waiting(calibration.request_latency_s?),
+        })
+    }
+
+    fn needs_server(&self) -> bool {
+        self.urls.is_none()
+    }
+
+    fn cost_is_measured(&self) -> bool {
+        self.urls.is_some()
+    }
+
+    fn parts(&self, task: usize, env: &BuildEnv) -> Vec<Part> {
+        vec![Part::Http {
+            url: self.url(task, env.server_url.as_deref()),
+            timeout_s: self.request_timeout.as_secs_f64(),
+            http2: self.http2,
+        }]
+    }
+
+    fn build(&self, env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
+        Ok(Arc::new(Http::new(self.clone(), env.server_url.clone())?))
+    }
+}
+
+impl HttpConfig {
     /// The URL of task `task`. For the embedded server the delay and status are decided
     /// here, from the task number, so every model meets exactly the same slow and failing
     /// requests.

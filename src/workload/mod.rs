@@ -6,155 +6,215 @@ pub mod hash_chain;
 pub mod http;
 pub mod mixed;
 pub mod phases;
+#[cfg(test)]
+pub mod probe;
 pub mod sleep;
 pub mod steps;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::params::Params;
-pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, Interpreter, ToThread, Worker};
+use crate::experiment::params::{KindDef, Params, StepUse};
+pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, TaskHooks, ToThread, Worker};
 pub use counter::{CounterOp, CounterStore};
 pub use phases::{Phase, PhaseKind, PhaseLog, PhaseSink};
 
-/// A workload's parameters, resolved for one cell. Serialised to define the cell and to
-/// hand the workload to child processes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorkloadConfig {
+/// What generic code asks of one configured workload; every kind's configuration type
+/// answers for itself in the kind's own file.
+pub trait KindConfig {
+    fn tasks(&self) -> usize;
+
+    /// What one task costs, for the ideal bound and the plan's estimate; None when it
+    /// cannot be known in advance (real URLs before a sequential cell measured them).
+    fn cost(&self, calibration: &Calibration) -> Option<TaskCost>;
+
+    /// SHA-512 steps one repetition computes, where the work is known in advance.
+    fn hashes(&self) -> Option<u64> {
+        None
+    }
+
+    /// Whether a task makes requests to the embedded server.
+    fn needs_server(&self) -> bool {
+        false
+    }
+
+    /// Whether its cost rests on a latency measured in the sequential cell (real URLs).
+    fn cost_is_measured(&self) -> bool {
+        false
+    }
+
+    /// How the state every task updates is synchronised, when the tasks share one.
+    fn shared_sync(&self) -> Option<counter::CounterSync> {
+        None
+    }
+
+    /// Task `task` as the primitive actions a program of its own runs (an external model).
+    fn parts(&self, task: usize, env: &BuildEnv) -> Vec<Part>;
+
+    fn build(&self, env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>>;
+}
+
+/// A workload kind: its configuration type states what the kind is and builds itself
+/// from checked parameters.
+pub trait Kind: KindConfig + Sized {
+    const DEF: KindDef;
+
+    /// The configuration from checked parameters (defaults filled).
+    fn from_params(p: &Params) -> Self;
+}
+
+/// One registered kind: what it is, and how its configuration is made.
+pub struct Registered {
+    pub def: &'static KindDef,
+    config: fn(&Params) -> WorkloadConfig,
+}
+
+/// The registry: the one list of workload kinds, one line each. The enum it makes is a
+/// cell's workload, serialised (`kind` tag first) to define the cell and to hand the
+/// workload to child processes; the order is the order the checker and schema list.
+macro_rules! registry {
+    ($($(#[$attr:meta])* $variant:ident($config:ty),)+) => {
+        /// A workload's parameters, resolved for one cell.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum WorkloadConfig {
+            $($(#[$attr])* $variant($config),)+
+        }
+
+        impl WorkloadConfig {
+            fn inner(&self) -> &dyn KindConfig {
+                match self {
+                    $($(#[$attr])* WorkloadConfig::$variant(c) => c,)+
+                }
+            }
+
+            /// What this workload's kind is.
+            pub fn def(&self) -> &'static KindDef {
+                match self {
+                    $($(#[$attr])* WorkloadConfig::$variant(_) => &<$config as Kind>::DEF,)+
+                }
+            }
+        }
+
+        // Pushed one by one, as a `#[cfg(test)]` kind cannot be an element of `vec![]`.
+        #[allow(clippy::vec_init_then_push)]
+        static REGISTRY: LazyLock<Vec<Registered>> = LazyLock::new(|| {
+            let mut all = Vec::new();
+            $($(#[$attr])* all.push(Registered {
+                def: &<$config as Kind>::DEF,
+                config: |p| WorkloadConfig::$variant(<$config as Kind>::from_params(p)),
+            });)+
+            all
+        });
+    };
+}
+
+registry! {
     Sleep(sleep::SleepConfig),
+    Http(http::HttpConfig),
     HashChain(hash_chain::HashChainConfig),
     Counter(counter::CounterConfig),
     Mixed(mixed::MixedConfig),
-    Http(http::HttpConfig),
     Steps(steps::StepsConfig),
+    #[cfg(test)]
+    Probe(probe::ProbeConfig),
+}
+
+/// Every workload kind, in the registry's order.
+pub fn kinds() -> impl Iterator<Item = &'static KindDef> {
+    REGISTRY.iter().map(|r| r.def)
+}
+
+pub fn kind_names() -> Vec<&'static str> {
+    kinds().map(|k| k.name).collect()
+}
+
+pub fn kind(name: &str) -> Option<&'static KindDef> {
+    kinds().find(|k| k.name == name)
+}
+
+/// The kinds a step of a `steps` task may have.
+pub fn step_kinds() -> impl Iterator<Item = &'static KindDef> {
+    kinds().filter(|k| k.step != StepUse::No)
 }
 
 impl WorkloadConfig {
     /// Builds the typed configuration of `kind` from checked parameters (defaults filled).
     pub fn from_params(kind: &str, p: &Params) -> WorkloadConfig {
-        match kind {
-            "sleep" => WorkloadConfig::Sleep(sleep::SleepConfig::from_params(p)),
-            "hash_chain" => WorkloadConfig::HashChain(hash_chain::HashChainConfig::from_params(p)),
-            "counter" => WorkloadConfig::Counter(counter::CounterConfig::from_params(p)),
-            "mixed" => WorkloadConfig::Mixed(mixed::MixedConfig::from_params(p)),
-            "http" => WorkloadConfig::Http(http::HttpConfig::from_params(p)),
-            "steps" => WorkloadConfig::Steps(steps::StepsConfig::from_params(p)),
-            other => unreachable!("the checker admits only known kinds, got {other}"),
-        }
+        let registered = REGISTRY
+            .iter()
+            .find(|r| r.def.name == kind)
+            .expect("the checker admits only registered kinds");
+        (registered.config)(p)
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            WorkloadConfig::Sleep(_) => "sleep",
-            WorkloadConfig::HashChain(_) => "hash_chain",
-            WorkloadConfig::Counter(_) => "counter",
-            WorkloadConfig::Mixed(_) => "mixed",
-            WorkloadConfig::Http(_) => "http",
-            WorkloadConfig::Steps(_) => "steps",
-        }
+        self.def().name
     }
 
     pub fn tasks(&self) -> usize {
-        match self {
-            WorkloadConfig::Sleep(c) => c.tasks,
-            WorkloadConfig::HashChain(c) => c.tasks,
-            WorkloadConfig::Counter(c) => c.tasks,
-            WorkloadConfig::Mixed(c) => c.tasks,
-            WorkloadConfig::Http(c) => c.tasks,
-            WorkloadConfig::Steps(c) => c.tasks,
-        }
+        self.inner().tasks()
     }
 
     /// SHA-512 steps one repetition computes, where the work is known in advance.
     pub fn hashes(&self) -> Option<u64> {
-        match self {
-            WorkloadConfig::HashChain(c) => Some(c.tasks as u64 * c.iterations),
-            WorkloadConfig::Mixed(c) => Some(c.tasks as u64 * c.iterations),
-            WorkloadConfig::Steps(c) => c
-                .steps
-                .iter()
-                .filter_map(WorkloadConfig::hashes)
-                .reduce(|a, b| a + b),
-            _ => None,
-        }
+        self.inner().hashes()
     }
 
     /// Whether a task makes requests to the embedded server (http without `urls`).
     pub fn needs_server(&self) -> bool {
-        match self {
-            WorkloadConfig::Http(c) => c.urls.is_none(),
-            WorkloadConfig::Steps(c) => c.steps.iter().any(WorkloadConfig::needs_server),
-            _ => false,
-        }
+        self.inner().needs_server()
+    }
+
+    /// Whether its cost rests on a latency measured in the sequential cell (real URLs).
+    pub fn cost_is_measured(&self) -> bool {
+        self.inner().cost_is_measured()
+    }
+
+    /// How the shared state is synchronised, when a task updates one.
+    pub fn shared_sync(&self) -> Option<counter::CounterSync> {
+        self.inner().shared_sync()
+    }
+
+    /// Task `task` as primitive actions, for a program that runs them its own way.
+    pub fn parts(&self, task: usize, env: &BuildEnv) -> Vec<Part> {
+        self.inner().parts(task, env)
     }
 
     /// What one task costs, for the ideal bound and the plan's estimate; None when it
     /// cannot be known in advance (real URLs before a sequential cell measured them).
     pub fn cost(&self, calibration: &Calibration) -> Option<TaskCost> {
-        let chain = |iterations: u64| iterations as f64 * calibration.ns_per_hash * 1e-9;
-        let cost = |cpu_s: f64, wait_s: f64| TaskCost {
-            cpu_s,
-            wait_s,
-            locked_s: 0.0,
-        };
-        Some(match self {
-            WorkloadConfig::Sleep(c) => cost(0.0, c.duration.as_secs_f64()),
-            WorkloadConfig::HashChain(c) => cost(chain(c.iterations), 0.0),
-            WorkloadConfig::Mixed(c) => cost(chain(c.iterations), c.duration.as_secs_f64()),
-            // The atomic form has no wait inside; the locked one waits in series.
-            WorkloadConfig::Counter(c) => {
-                let wait_s = match c.sync {
-                    counter::CounterSync::Atomic => 0.0,
-                    _ => c.wait.as_secs_f64(),
-                };
-                TaskCost {
-                    cpu_s: 0.0,
-                    wait_s,
-                    locked_s: if c.sync == counter::CounterSync::Mutex {
-                        wait_s
-                    } else {
-                        0.0
-                    },
-                }
-            }
-            WorkloadConfig::Http(c) => match &c.urls {
-                None => cost(0.0, c.latency.as_secs_f64()),
-                Some(_) => cost(0.0, calibration.request_latency_s?),
-            },
-            // The steps' costs add up. The measured latency of real URLs is a whole task's
-            // time here, not one request's, so with real URLs the bound is unknown.
-            WorkloadConfig::Steps(c) => {
-                let mut sum = cost(0.0, 0.0);
-                for step in &c.steps {
-                    if matches!(step, WorkloadConfig::Http(h) if h.urls.is_some()) {
-                        return None;
-                    }
-                    let s = step.cost(calibration)?;
-                    sum.cpu_s += s.cpu_s;
-                    sum.wait_s += s.wait_s;
-                    sum.locked_s += s.locked_s;
-                }
-                sum
-            }
-        })
+        self.inner().cost(calibration)
     }
 
     pub fn build(&self, env: &BuildEnv) -> anyhow::Result<Arc<dyn Workload>> {
-        Ok(match self {
-            WorkloadConfig::Sleep(c) => Arc::new(sleep::Sleep::new(c.clone())),
-            WorkloadConfig::HashChain(c) => Arc::new(hash_chain::HashChain::new(c.clone())),
-            WorkloadConfig::Counter(c) => Arc::new(counter::Counter::new(c.clone())),
-            WorkloadConfig::Mixed(c) => Arc::new(mixed::Mixed::new(c.clone())),
-            WorkloadConfig::Http(c) => {
-                Arc::new(http::Http::new(c.clone(), env.server_url.clone())?)
-            }
-            WorkloadConfig::Steps(c) => Arc::new(steps::Steps::new(c.clone(), env)?),
-        })
+        self.inner().build(env)
     }
+}
+
+/// One primitive action of a task, in the terms an external program runs
+/// (docs/external-models.md): every kind's task is a list of these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Part {
+    Sleep {
+        seconds: f64,
+    },
+    Hash {
+        input: String,
+        iterations: u64,
+    },
+    Http {
+        url: String,
+        timeout_s: f64,
+        http2: bool,
+    },
+    /// One update of the shared counter, waiting `wait_s` inside it.
+    Counter {
+        wait_s: f64,
+    },
 }
 
 /// What a workload needs from the run beyond its own parameters (e.g. the embedded
@@ -183,6 +243,25 @@ pub struct TaskCost {
     pub locked_s: f64,
 }
 
+impl TaskCost {
+    pub fn new(cpu_s: f64, wait_s: f64) -> TaskCost {
+        TaskCost {
+            cpu_s,
+            wait_s,
+            locked_s: 0.0,
+        }
+    }
+
+    pub fn waiting(wait_s: f64) -> TaskCost {
+        TaskCost::new(0.0, wait_s)
+    }
+
+    /// A chain of `iterations` hash steps at the calibrated rate.
+    pub fn chain(iterations: u64, calibration: &Calibration) -> f64 {
+        iterations as f64 * calibration.ns_per_hash * 1e-9
+    }
+}
+
 pub type TaskFuture<'a> = Pin<Box<dyn Future<Output = TaskResult> + Send + 'a>>;
 
 /// What one task does; models decide how tasks are scheduled.
@@ -196,9 +275,9 @@ pub trait Workload: Send + Sync + 'static {
     /// Resets per-repetition state (shared counters, clients) before a repetition.
     fn start_repetition(&self) {}
 
-    /// State the tasks share that a `process_pool` parent must serve to its children
-    /// (the counter), or None when tasks share nothing.
-    fn shared_counter(&self) -> Option<&dyn CounterStore> {
+    /// The state every task updates, for a model that runs tasks in other processes and
+    /// must serve it to them; None when tasks share nothing.
+    fn shared_store(&self) -> Option<&dyn CounterStore> {
         None
     }
 
@@ -356,4 +435,35 @@ pub fn task_errors(records: &[TaskRecord]) -> Option<Verdict> {
         records.len(),
         kinds.join(" ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::params::fill_defaults;
+
+    #[test]
+    fn every_kind_has_one_name_and_is_written_under_it() {
+        let names = kind_names();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        for def in kinds() {
+            // A kind whose parameters all have defaults can be built from them alone.
+            let mut params = Params::new();
+            fill_defaults(def, &mut params);
+            if def
+                .params
+                .iter()
+                .any(|p| matches!(p.default, crate::experiment::params::Default::Required))
+            {
+                continue;
+            }
+            let config = WorkloadConfig::from_params(def.name, &params);
+            assert_eq!(config.kind(), def.name);
+            let json = serde_json::to_value(&config).unwrap();
+            assert_eq!(json["kind"], def.name, "the cell id hashes this tag");
+        }
+    }
 }

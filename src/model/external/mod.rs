@@ -184,7 +184,7 @@ impl Scheduler for External {
                 plan.len()
             );
         }
-        if let Some(store) = job.workload.shared_counter() {
+        if let Some(store) = job.workload.shared_store() {
             let Some(value) = done.counter else {
                 bail!(
                     "{name} wrote a done line without the counter's final value: {}",

@@ -1,58 +1,37 @@
 //! Every workload as the protocol's lists of steps: what task `t` does, handed to a
-//! program that runs it its own way. A new workload kind adds one arm to each match.
+//! program that runs it its own way. Each kind states its tasks as parts; this maps them.
 
 use super::wire::Step;
 use crate::workload::counter::CounterSync;
-use crate::workload::{BuildEnv, WorkloadConfig};
+use crate::workload::{BuildEnv, Part, WorkloadConfig};
 
 /// The steps of task `task`: exactly what conclab's own models do for it (the same
 /// input, the same URL with its latency, jitter and status drawn from the task number).
 pub fn task_steps(config: &WorkloadConfig, task: usize, env: &BuildEnv) -> Vec<Step> {
-    match config {
-        WorkloadConfig::Sleep(c) => vec![Step::Sleep {
-            seconds: c.duration.as_secs_f64(),
-        }],
-        WorkloadConfig::HashChain(c) => vec![Step::Hash {
-            input: c.input(task).to_string(),
-            iterations: c.iterations,
-        }],
-        WorkloadConfig::Http(c) => vec![Step::Http {
-            url: c.url(task, env.server_url.as_deref()),
-            timeout_s: c.request_timeout.as_secs_f64(),
-            http2: c.http2,
-        }],
-        WorkloadConfig::Counter(c) => vec![Step::Counter {
-            wait_s: c.wait.as_secs_f64(),
-        }],
-        WorkloadConfig::Mixed(c) => vec![
-            Step::Hash {
-                input: c.input(task).to_string(),
-                iterations: c.iterations,
+    config
+        .parts(task, env)
+        .into_iter()
+        .map(|part| match part {
+            Part::Sleep { seconds } => Step::Sleep { seconds },
+            Part::Hash { input, iterations } => Step::Hash { input, iterations },
+            Part::Http {
+                url,
+                timeout_s,
+                http2,
+            } => Step::Http {
+                url,
+                timeout_s,
+                http2,
             },
-            Step::Sleep {
-                seconds: c.duration.as_secs_f64(),
-            },
-        ],
-        // Task t of a steps workload is task t of each of its steps, in order.
-        WorkloadConfig::Steps(c) => c
-            .steps
-            .iter()
-            .flat_map(|step| task_steps(step, task, env))
-            .collect(),
-    }
+            Part::Counter { wait_s } => Step::Counter { wait_s },
+        })
+        .collect()
 }
 
 /// How the shared counter is synchronised, when a task has a counter step (the run
 /// line's `counter`).
 pub fn counter_sync(config: &WorkloadConfig) -> Option<CounterSync> {
-    match config {
-        WorkloadConfig::Counter(c) => Some(c.sync),
-        WorkloadConfig::Steps(c) => c.steps.iter().find_map(counter_sync),
-        WorkloadConfig::Sleep(_)
-        | WorkloadConfig::HashChain(_)
-        | WorkloadConfig::Http(_)
-        | WorkloadConfig::Mixed(_) => None,
-    }
+    config.shared_sync()
 }
 
 #[cfg(test)]
@@ -60,9 +39,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::experiment::params::SEED_INPUTS;
     use crate::workload::counter::CounterConfig;
     use crate::workload::hash_chain::HashChainConfig;
+    use crate::workload::hash_chain::SEED_INPUTS;
     use crate::workload::http::HttpConfig;
     use crate::workload::mixed::MixedConfig;
     use crate::workload::sleep::SleepConfig;
