@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::{Execution, Job, Scheduler, run_task_async};
+use crate::workload::timer::Timer;
 use crate::workload::{AsyncWorker, TaskRecord, TaskResult};
 
 pub struct AsyncLoop;
@@ -25,10 +26,10 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
         .enable_all()
         .build()?;
     let setup = job.epoch.elapsed();
-    let worker = Arc::new(AsyncWorker::new(blocking, job.cancel.clone()));
     let permits = Arc::new(Semaphore::new(job.workers.min(Semaphore::MAX_PERMITS)));
     let epoch = job.epoch;
     let records = runtime.block_on(async {
+        let worker = Arc::new(event_loop_worker(blocking, job)?);
         let mut tasks = Tasks::default();
         for task in 0..job.workload.tasks() {
             let (workload, worker, permits) =
@@ -41,13 +42,24 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
                 run_task_async(workload.as_ref(), task, &worker, epoch, || 0).await
             });
         }
-        tasks.collect(epoch).await
-    });
+        anyhow::Ok(tasks.collect(epoch).await)
+    })?;
     Ok(Execution {
         setup,
         records,
         ..Default::default()
     })
+}
+
+/// The worker of an event loop's tasks, its waits on the loop's precise timer (see
+/// [`crate::workload::timer`]); called inside the runtime. The blocking mistake never
+/// waits on the loop, so it has none.
+pub fn event_loop_worker(blocking: bool, job: &Job<'_>) -> anyhow::Result<AsyncWorker> {
+    let worker = AsyncWorker::new(blocking, job.cancel.clone());
+    if blocking {
+        return Ok(worker);
+    }
+    Ok(worker.with_timer(Timer::start()?))
 }
 
 /// The spawned tasks of one repetition, with the task number of each.

@@ -8,6 +8,7 @@ pub mod mixed;
 pub mod phases;
 pub mod sleep;
 pub mod steps;
+pub mod timer;
 
 use std::future::Future;
 use std::pin::Pin;
