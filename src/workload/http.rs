@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::http_loop::LoopClient;
 use super::{
     AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
     WorkloadConfig,
@@ -94,7 +95,12 @@ pub struct HttpOutcome {
 impl HttpOutcome {
     /// The outcome of a request that began at `started`: a status outside 2xx with no
     /// other error is a `status` error.
-    fn new(started: Instant, status: Option<u16>, bytes: u64, error: Option<String>) -> Self {
+    pub(super) fn new(
+        started: Instant,
+        status: Option<u16>,
+        bytes: u64,
+        error: Option<String>,
+    ) -> Self {
         let error = match (status, error) {
             (_, Some(e)) => Some(e),
             (Some(s), None) if !(200..300).contains(&s) => Some("status".into()),
@@ -165,6 +171,15 @@ impl Http {
         builder.build().unwrap_or_else(|_| reqwest::Client::new())
     }
 
+    /// The lean client, for the embedded server only (no `urls`).
+    fn loop_client(&self) -> Option<LoopClient> {
+        if self.c.urls.is_some() {
+            return None;
+        }
+        let base = self.server.as_deref()?;
+        LoopClient::new(base, self.c.http2, self.c.request_timeout)
+    }
+
     fn agent(&self) -> ureq::Agent {
         ureq::Agent::config_builder()
             .timeout_global(Some(self.c.request_timeout))
@@ -199,7 +214,7 @@ fn get_blocking(agent: &ureq::Agent, url: &str) -> HttpOutcome {
     HttpOutcome::new(started, status, bytes, error)
 }
 
-fn io_kind(e: &std::io::Error) -> String {
+pub(super) fn io_kind(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
         std::io::ErrorKind::ConnectionRefused
@@ -273,24 +288,43 @@ fn reqwest_kind(e: &reqwest::Error, http2: bool) -> String {
     }
     let protocol = chain()
         .filter_map(|s| s.downcast_ref::<hyper::Error>())
-        .any(|h| {
-            h.is_parse()
-                || h.is_parse_status()
-                || h.is_parse_version_h2()
-                || (http2
-                    && !(h.is_closed()
-                        || h.is_canceled()
-                        || h.is_incomplete_message()
-                        || h.is_timeout()
-                        || h.is_user()
-                        || h.is_body_write_aborted()
-                        || h.is_shutdown()))
-        });
+        .any(|h| is_protocol(h, http2));
     if protocol { "protocol" } else { "io" }.into()
+}
+
+fn is_protocol(h: &hyper::Error, http2: bool) -> bool {
+    h.is_parse()
+        || h.is_parse_status()
+        || h.is_parse_version_h2()
+        || (http2
+            && !(h.is_closed()
+                || h.is_canceled()
+                || h.is_incomplete_message()
+                || h.is_timeout()
+                || h.is_user()
+                || h.is_body_write_aborted()
+                || h.is_shutdown()))
+}
+
+/// The kind of a failed request of hyper's own client ([`super::http_loop`]), by the
+/// rules of [`reqwest_kind`].
+pub(super) fn hyper_error_kind(e: &hyper::Error, http2: bool) -> String {
+    let chain = || std::iter::successors(std::error::Error::source(e), |s| s.source());
+    if let Some(io) = chain().find_map(|s| s.downcast_ref::<std::io::Error>()) {
+        return io_kind(io);
+    }
+    if is_protocol(e, http2) {
+        "protocol"
+    } else {
+        "io"
+    }
+    .into()
 }
 
 /// The per-repetition client state of async models.
 enum AsyncClient {
+    /// The embedded server: hyper's connection API (see [`super::http_loop`]).
+    Loop(LoopClient),
     Reqwest(reqwest::Client),
     /// `async_blocking`: a synchronous client called from inside the event loop.
     Blocking(ureq::Agent),
@@ -303,7 +337,9 @@ impl Workload for Http {
 
     fn start_repetition(&self) {
         // A fresh client each repetition: every repetition starts with no open connection.
-        if let Ok(mut next) = self.next_client.lock() {
+        if self.loop_client().is_none()
+            && let Ok(mut next) = self.next_client.lock()
+        {
             *next = Some(self.async_client());
         }
     }
@@ -328,6 +364,8 @@ impl Workload for Http {
             let client = worker.local.get_or_init(|| {
                 Box::new(if worker.blocking {
                     AsyncClient::Blocking(self.agent())
+                } else if let Some(client) = self.loop_client() {
+                    AsyncClient::Loop(client)
                 } else {
                     let prepared = self.next_client.lock().ok().and_then(|mut c| c.take());
                     AsyncClient::Reqwest(prepared.unwrap_or_else(|| self.async_client()))
@@ -335,6 +373,10 @@ impl Workload for Http {
             });
             let url = self.url(task);
             match client.downcast_ref::<AsyncClient>() {
+                Some(AsyncClient::Loop(c)) => {
+                    let path = url.find("/delay/").map_or("/", |at| &url[at..]);
+                    c.get(path).await.into_result()
+                }
                 Some(AsyncClient::Reqwest(c)) => {
                     get_async(c, &url, self.c.http2).await.into_result()
                 }

@@ -4,6 +4,7 @@ pub mod context;
 pub mod counter;
 pub mod hash_chain;
 pub mod http;
+pub mod http_loop;
 pub mod mixed;
 pub mod phases;
 pub mod sleep;
