@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::http_loop::LoopClient;
+use super::http_loop::{LoopClient, io_kind, is_protocol};
 use super::{
     AsyncWorker, Output, TaskFuture, TaskRecord, TaskResult, Verdict, Worker, Workload,
     WorkloadConfig,
@@ -95,12 +95,7 @@ pub struct HttpOutcome {
 impl HttpOutcome {
     /// The outcome of a request that began at `started`: a status outside 2xx with no
     /// other error is a `status` error.
-    pub(super) fn new(
-        started: Instant,
-        status: Option<u16>,
-        bytes: u64,
-        error: Option<String>,
-    ) -> Self {
+    fn new(started: Instant, status: Option<u16>, bytes: u64, error: Option<String>) -> Self {
         let error = match (status, error) {
             (_, Some(e)) => Some(e),
             (Some(s), None) if !(200..300).contains(&s) => Some("status".into()),
@@ -214,17 +209,6 @@ fn get_blocking(agent: &ureq::Agent, url: &str) -> HttpOutcome {
     HttpOutcome::new(started, status, bytes, error)
 }
 
-pub(super) fn io_kind(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
-        std::io::ErrorKind::ConnectionRefused
-        | std::io::ErrorKind::ConnectionReset
-        | std::io::ErrorKind::NotConnected => "connect",
-        _ => "io",
-    }
-    .into()
-}
-
 fn ureq_kind(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(_) => "timeout".into(),
@@ -292,35 +276,6 @@ fn reqwest_kind(e: &reqwest::Error, http2: bool) -> String {
     if protocol { "protocol" } else { "io" }.into()
 }
 
-fn is_protocol(h: &hyper::Error, http2: bool) -> bool {
-    h.is_parse()
-        || h.is_parse_status()
-        || h.is_parse_version_h2()
-        || (http2
-            && !(h.is_closed()
-                || h.is_canceled()
-                || h.is_incomplete_message()
-                || h.is_timeout()
-                || h.is_user()
-                || h.is_body_write_aborted()
-                || h.is_shutdown()))
-}
-
-/// The kind of a failed request of hyper's own client ([`super::http_loop`]), by the
-/// rules of [`reqwest_kind`].
-pub(super) fn hyper_error_kind(e: &hyper::Error, http2: bool) -> String {
-    let chain = || std::iter::successors(std::error::Error::source(e), |s| s.source());
-    if let Some(io) = chain().find_map(|s| s.downcast_ref::<std::io::Error>()) {
-        return io_kind(io);
-    }
-    if is_protocol(e, http2) {
-        "protocol"
-    } else {
-        "io"
-    }
-    .into()
-}
-
 /// The per-repetition client state of async models.
 enum AsyncClient {
     /// The embedded server: hyper's connection API (see [`super::http_loop`]).
@@ -375,7 +330,9 @@ impl Workload for Http {
             match client.downcast_ref::<AsyncClient>() {
                 Some(AsyncClient::Loop(c)) => {
                     let path = url.find("/delay/").map_or("/", |at| &url[at..]);
-                    c.get(path).await.into_result()
+                    let started = Instant::now();
+                    let (status, bytes, error) = c.get(path).await;
+                    HttpOutcome::new(started, status, bytes, error).into_result()
                 }
                 Some(AsyncClient::Reqwest(c)) => {
                     get_async(c, &url, self.c.http2).await.into_result()

@@ -13,7 +13,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -21,8 +21,6 @@ use hyper::client::conn::{http1, http2};
 use hyper::{Request, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
-
-use super::http::{HttpOutcome, hyper_error_kind};
 
 type Http1 = http1::SendRequest<Empty<Bytes>>;
 type Http2 = http2::SendRequest<Empty<Bytes>>;
@@ -38,8 +36,8 @@ pub struct LoopClient {
     shared: tokio::sync::OnceCell<Http2>,
 }
 
-/// What an exchange gave before any timeout: status, body bytes, error kind.
-type Exchange = (Option<u16>, u64, Option<String>);
+/// What an exchange gave: status, body bytes, error kind (`http::HttpOutcome`'s parts).
+pub type Exchange = (Option<u16>, u64, Option<String>);
 
 impl LoopClient {
     /// A client for `base` (`http://ADDRESS:PORT`), or None when it is no such URL.
@@ -56,8 +54,7 @@ impl LoopClient {
     }
 
     /// One GET of `path` (path and query), bounded by the request timeout.
-    pub async fn get(&self, path: &str) -> HttpOutcome {
-        let started = Instant::now();
+    pub async fn get(&self, path: &str) -> Exchange {
         let exchange = async {
             if self.http2 {
                 self.get_h2(path).await
@@ -65,10 +62,9 @@ impl LoopClient {
                 self.get_h1(path).await
             }
         };
-        let (status, bytes, error) = tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, exchange)
             .await
-            .unwrap_or((None, 0, Some("timeout".into())));
-        HttpOutcome::new(started, status, bytes, error)
+            .unwrap_or((None, 0, Some("timeout".into())))
     }
 
     fn request(&self, path: &str) -> Request<Empty<Bytes>> {
@@ -177,6 +173,47 @@ async fn read(
     (status, bytes, error)
 }
 
+/// The kind of a failed request's IO error, as both async clients and ureq name it.
+pub(super) fn io_kind(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
+        std::io::ErrorKind::ConnectionRefused
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::NotConnected => "connect",
+        _ => "io",
+    }
+    .into()
+}
+
+pub(super) fn is_protocol(h: &hyper::Error, http2: bool) -> bool {
+    h.is_parse()
+        || h.is_parse_status()
+        || h.is_parse_version_h2()
+        || (http2
+            && !(h.is_closed()
+                || h.is_canceled()
+                || h.is_incomplete_message()
+                || h.is_timeout()
+                || h.is_user()
+                || h.is_body_write_aborted()
+                || h.is_shutdown()))
+}
+
+/// The kind of a failed request of hyper's own client ([`LoopClient`]), by the
+/// rules of `http::reqwest_kind`.
+pub(super) fn hyper_error_kind(e: &hyper::Error, http2: bool) -> String {
+    let chain = || std::iter::successors(std::error::Error::source(e), |s| s.source());
+    if let Some(io) = chain().find_map(|s| s.downcast_ref::<std::io::Error>()) {
+        return io_kind(io);
+    }
+    if is_protocol(e, http2) {
+        "protocol"
+    } else {
+        "io"
+    }
+    .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,8 +252,8 @@ mod tests {
                 Duration::from_secs(5),
             )
             .unwrap();
-            let outcome = runtime.block_on(client.get("/delay/0ms"));
-            assert_eq!(outcome.error.as_deref(), Some("connect"), "http2={http2}");
+            let (_, _, error) = runtime.block_on(client.get("/delay/0ms"));
+            assert_eq!(error.as_deref(), Some("connect"), "http2={http2}");
         }
     }
 }
