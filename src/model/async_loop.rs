@@ -9,6 +9,7 @@ use tokio::task::JoinSet;
 
 use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
+use crate::workload::timer::Timer;
 use crate::workload::{AsyncWorker, TaskRecord, TaskResult};
 
 pub static MODEL: RustModel = RustModel {
@@ -41,10 +42,10 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
         .enable_all()
         .build()?;
     let setup = job.epoch.elapsed();
-    let worker = Arc::new(AsyncWorker::new(blocking, job.cancel.clone()));
     let permits = Arc::new(Semaphore::new(job.workers.min(Semaphore::MAX_PERMITS)));
     let epoch = job.epoch;
     let records = runtime.block_on(async {
+        let worker = Arc::new(event_loop_worker(blocking, job)?);
         let mut tasks = Tasks::default();
         for task in 0..job.workload.tasks() {
             let (workload, worker, permits) =
@@ -57,13 +58,24 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
                 run_task_async(workload.as_ref(), task, &worker, epoch, || 0).await
             });
         }
-        tasks.collect(epoch).await
-    });
+        anyhow::Ok(tasks.collect(epoch).await)
+    })?;
     Ok(Execution {
         setup,
         records,
         ..Default::default()
     })
+}
+
+/// The worker of an event loop's tasks, its waits on the loop's precise timer (see
+/// [`crate::workload::timer`]); called inside the runtime. The blocking mistake never
+/// waits on the loop, so it has none.
+pub fn event_loop_worker(blocking: bool, job: &Job<'_>) -> anyhow::Result<AsyncWorker> {
+    let worker = AsyncWorker::new(blocking, job.cancel.clone());
+    if blocking {
+        return Ok(worker);
+    }
+    Ok(worker.with_timer(Timer::start()?))
 }
 
 /// The spawned tasks of one repetition, with the task number of each.

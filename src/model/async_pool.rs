@@ -4,10 +4,9 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::async_loop::Tasks;
+use super::async_loop::{Tasks, event_loop_worker};
 use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
-use crate::workload::AsyncWorker;
 
 pub static MODEL: RustModel = RustModel {
     about: Descriptor {
@@ -46,9 +45,9 @@ impl Scheduler for AsyncPool {
             .enable_all()
             .build()?;
         let setup = job.epoch.elapsed();
-        let worker = Arc::new(AsyncWorker::new(false, job.cancel.clone()));
         let epoch = job.epoch;
         let records = runtime.block_on(async {
+            let worker = Arc::new(event_loop_worker(false, job)?);
             let mut tasks = Tasks::default();
             for task in 0..job.workload.tasks() {
                 let (workload, worker) = (job.workload.clone(), worker.clone());
@@ -56,9 +55,10 @@ impl Scheduler for AsyncPool {
                     run_task_async(workload.as_ref(), task, &worker, epoch, lane).await
                 });
             }
-            tasks.collect(epoch).await
+            anyhow::Ok(tasks.collect(epoch).await)
         });
         runtime.shutdown_background();
+        let records = records?;
         Ok(Execution {
             setup,
             records,

@@ -204,6 +204,8 @@ pub struct AsyncWorker {
     pub cancel: Cancel,
     /// Per-repetition state a workload shares between its tasks (e.g. an HTTP client).
     pub local: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// The runtime's precise timer; without one, waits use tokio's (1 ms ticks).
+    timer: Option<super::timer::Timer>,
 }
 
 impl AsyncWorker {
@@ -212,6 +214,21 @@ impl AsyncWorker {
             blocking,
             cancel,
             local: OnceLock::new(),
+            timer: None,
+        }
+    }
+
+    /// Waits end on `timer` (see [`super::timer`]) rather than tokio's ticks.
+    pub fn with_timer(mut self, timer: super::timer::Timer) -> AsyncWorker {
+        self.timer = Some(timer);
+        self
+    }
+
+    /// A worker of the same event loop with state of its own (a step of a task).
+    pub fn sibling(&self) -> AsyncWorker {
+        AsyncWorker {
+            timer: self.timer.clone(),
+            ..AsyncWorker::new(self.blocking, self.cancel.clone())
         }
     }
 
@@ -221,16 +238,19 @@ impl AsyncWorker {
         if self.blocking {
             return sleep_until(deadline, &self.cancel);
         }
-        let deadline = tokio::time::Instant::from_std(deadline);
         loop {
             if self.cancel.is_set() {
                 return false;
             }
-            let now = tokio::time::Instant::now();
+            let now = Instant::now();
             if now >= deadline {
                 return true;
             }
-            tokio::time::sleep_until(deadline.min(now + WAIT_SLICE)).await;
+            let slice_end = deadline.min(now + WAIT_SLICE);
+            match &self.timer {
+                Some(timer) => timer.sleep_until(slice_end).await,
+                None => tokio::time::sleep_until(slice_end.into()).await,
+            }
         }
     }
 

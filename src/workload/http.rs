@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::http_loop::{LoopClient, io_kind, is_protocol};
 use super::{
     AsyncWorker, BuildEnv, Calibration, Kind, KindConfig, Output, Part, TaskCost, TaskFuture,
     TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig,
@@ -272,6 +273,15 @@ impl Http {
         builder.build().unwrap_or_else(|_| reqwest::Client::new())
     }
 
+    /// The lean client, for the embedded server only (no `urls`).
+    fn loop_client(&self) -> Option<LoopClient> {
+        if self.c.urls.is_some() {
+            return None;
+        }
+        let base = self.server.as_deref()?;
+        LoopClient::new(base, self.c.http2, self.c.request_timeout)
+    }
+
     fn agent(&self) -> ureq::Agent {
         ureq::Agent::config_builder()
             .timeout_global(Some(self.c.request_timeout))
@@ -304,17 +314,6 @@ fn get_blocking(agent: &ureq::Agent, url: &str) -> HttpOutcome {
         Err(e) => (None, 0, Some(ureq_kind(&e))),
     };
     HttpOutcome::new(started, status, bytes, error)
-}
-
-fn io_kind(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
-        std::io::ErrorKind::ConnectionRefused
-        | std::io::ErrorKind::ConnectionReset
-        | std::io::ErrorKind::NotConnected => "connect",
-        _ => "io",
-    }
-    .into()
 }
 
 fn ureq_kind(e: &ureq::Error) -> String {
@@ -380,24 +379,14 @@ fn reqwest_kind(e: &reqwest::Error, http2: bool) -> String {
     }
     let protocol = chain()
         .filter_map(|s| s.downcast_ref::<hyper::Error>())
-        .any(|h| {
-            h.is_parse()
-                || h.is_parse_status()
-                || h.is_parse_version_h2()
-                || (http2
-                    && !(h.is_closed()
-                        || h.is_canceled()
-                        || h.is_incomplete_message()
-                        || h.is_timeout()
-                        || h.is_user()
-                        || h.is_body_write_aborted()
-                        || h.is_shutdown()))
-        });
+        .any(|h| is_protocol(h, http2));
     if protocol { "protocol" } else { "io" }.into()
 }
 
 /// The per-repetition client state of async models.
 enum AsyncClient {
+    /// The embedded server: hyper's connection API (see [`super::http_loop`]).
+    Loop(LoopClient),
     Reqwest(reqwest::Client),
     /// `async_blocking`: a synchronous client called from inside the event loop.
     Blocking(ureq::Agent),
@@ -410,7 +399,9 @@ impl Workload for Http {
 
     fn start_repetition(&self) {
         // A fresh client each repetition: every repetition starts with no open connection.
-        if let Ok(mut next) = self.next_client.lock() {
+        if self.loop_client().is_none()
+            && let Ok(mut next) = self.next_client.lock()
+        {
             *next = Some(self.async_client());
         }
     }
@@ -435,6 +426,8 @@ impl Workload for Http {
             let client = worker.local.get_or_init(|| {
                 Box::new(if worker.blocking {
                     AsyncClient::Blocking(self.agent())
+                } else if let Some(client) = self.loop_client() {
+                    AsyncClient::Loop(client)
                 } else {
                     let prepared = self.next_client.lock().ok().and_then(|mut c| c.take());
                     AsyncClient::Reqwest(prepared.unwrap_or_else(|| self.async_client()))
@@ -442,6 +435,12 @@ impl Workload for Http {
             });
             let url = self.url(task);
             match client.downcast_ref::<AsyncClient>() {
+                Some(AsyncClient::Loop(c)) => {
+                    let path = url.find("/delay/").map_or("/", |at| &url[at..]);
+                    let started = Instant::now();
+                    let (status, bytes, error) = c.get(path).await;
+                    HttpOutcome::new(started, status, bytes, error).into_result()
+                }
                 Some(AsyncClient::Reqwest(c)) => {
                     get_async(c, &url, self.c.http2).await.into_result()
                 }

@@ -4,12 +4,14 @@ pub mod context;
 pub mod counter;
 pub mod hash_chain;
 pub mod http;
+pub mod http_loop;
 pub mod mixed;
 pub mod phases;
 #[cfg(test)]
 pub mod probe;
 pub mod sleep;
 pub mod steps;
+pub mod timer;
 
 use std::future::Future;
 use std::pin::Pin;

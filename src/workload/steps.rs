@@ -290,10 +290,7 @@ impl Workload for Steps {
         Box::pin(async move {
             let workers = worker.local.get_or_init(|| {
                 Box::new(StepWorkers(
-                    self.steps
-                        .iter()
-                        .map(|_| AsyncWorker::new(worker.blocking, worker.cancel.clone()))
-                        .collect(),
+                    self.steps.iter().map(|_| worker.sibling()).collect(),
                 ))
             });
             let Some(StepWorkers(workers)) = workers.downcast_ref::<StepWorkers>() else {
