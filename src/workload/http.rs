@@ -386,7 +386,7 @@ fn reqwest_kind(e: &reqwest::Error, http2: bool) -> String {
 /// The per-repetition client state of async models.
 enum AsyncClient {
     /// The embedded server: hyper's connection API (see [`super::http_loop`]).
-    Loop(LoopClient),
+    Loop(Box<LoopClient>),
     Reqwest(reqwest::Client),
     /// `async_blocking`: a synchronous client called from inside the event loop.
     Blocking(ureq::Agent),
@@ -427,7 +427,7 @@ impl Workload for Http {
                 Box::new(if worker.blocking {
                     AsyncClient::Blocking(self.agent())
                 } else if let Some(client) = self.loop_client() {
-                    AsyncClient::Loop(client)
+                    AsyncClient::Loop(Box::new(client))
                 } else {
                     let prepared = self.next_client.lock().ok().and_then(|mut c| c.take());
                     AsyncClient::Reqwest(prepared.unwrap_or_else(|| self.async_client()))
