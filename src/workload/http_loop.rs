@@ -81,7 +81,9 @@ impl LoopClient {
         if !self.http2
             && let Some(host) = &self.host
         {
-            request.headers_mut().insert(hyper::header::HOST, host.clone());
+            request
+                .headers_mut()
+                .insert(hyper::header::HOST, host.clone());
         }
         request
     }

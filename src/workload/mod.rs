@@ -198,8 +198,10 @@ impl WorkloadConfig {
 }
 
 /// One primitive action of a task, in the terms an external program runs
-/// (docs/external-models.md): every kind's task is a list of these.
-#[derive(Debug, Clone, PartialEq)]
+/// (docs/external-models.md): every kind's task is a list of these, handed to an
+/// external program as the `run` line's steps in this very shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Part {
     Sleep {
         seconds: f64,

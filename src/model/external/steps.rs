@@ -3,29 +3,12 @@
 
 use super::wire::Step;
 use crate::workload::counter::CounterSync;
-use crate::workload::{BuildEnv, Part, WorkloadConfig};
+use crate::workload::{BuildEnv, WorkloadConfig};
 
 /// The steps of task `task`: exactly what conclab's own models do for it (the same
 /// input, the same URL with its latency, jitter and status drawn from the task number).
 pub fn task_steps(config: &WorkloadConfig, task: usize, env: &BuildEnv) -> Vec<Step> {
-    config
-        .parts(task, env)
-        .into_iter()
-        .map(|part| match part {
-            Part::Sleep { seconds } => Step::Sleep { seconds },
-            Part::Hash { input, iterations } => Step::Hash { input, iterations },
-            Part::Http {
-                url,
-                timeout_s,
-                http2,
-            } => Step::Http {
-                url,
-                timeout_s,
-                http2,
-            },
-            Part::Counter { wait_s } => Step::Counter { wait_s },
-        })
-        .collect()
+    config.parts(task, env)
 }
 
 /// How the shared counter is synchronised, when a task has a counter step (the run

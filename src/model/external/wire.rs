@@ -8,26 +8,8 @@ use crate::workload::counter::CounterSync;
 use crate::workload::http::HttpOutcome;
 use crate::workload::{Output, TaskRecord, TaskResult};
 
-/// One step of a task, as the `run` line hands it over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Step {
-    Sleep {
-        seconds: f64,
-    },
-    Hash {
-        input: String,
-        iterations: u64,
-    },
-    Http {
-        url: String,
-        timeout_s: f64,
-        http2: bool,
-    },
-    Counter {
-        wait_s: f64,
-    },
-}
+/// One step of a task, as the `run` line hands it over: a workload's own part.
+pub use crate::workload::Part as Step;
 
 impl Step {
     fn kind(&self) -> &'static str {
