@@ -6,6 +6,7 @@ pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod console;
+pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod experiment;

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 
 use crate::child::ChildProcess;
-use crate::experiment::duration::{format_duration, parse_duration};
+use crate::duration::{format_duration, parse_duration};
 
 /// The listen backlog: bursts of 10,000 new connections must queue, not be refused.
 const BACKLOG: u32 = 8192;

@@ -7,8 +7,7 @@ use crate::server::ServerConfig;
 /// Serves until killed (or until stdin ends, when asked); bad options are usage errors.
 pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let duration = |flag: &str, text: &str| {
-        crate::experiment::duration::parse_duration(text)
-            .map_err(|e| UsageError(format!("--{flag}: {e}")))
+        crate::duration::parse_duration(text).map_err(|e| UsageError(format!("--{flag}: {e}")))
     };
     if !(0.0..=1.0).contains(&args.error_rate) {
         return Err(UsageError(format!(

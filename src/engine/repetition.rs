@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::experiment::duration::format_duration;
+use crate::duration::format_duration;
 use crate::experiment::{Cell, Experiment};
 use crate::ideal;
 use crate::measure::{self, CpuTimes};

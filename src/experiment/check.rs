@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use super::error::Diagnostic;
 use super::expand;
-use super::params::{self, KindDef, ParamValue, Params};
 use super::tree::{Entry, Node};
 use super::values::{Checker, valid_name};
 use super::{Axis, ChartSettings, Experiment, Order, models, repetitions};
 use crate::model::{CustomModel, Model};
+use crate::workload::params::{self, KindDef, ParamValue, Params};
 
 /// The top-level keys: what `--set` may replace as a whole, and what the top level allows.
 pub(super) const TOP_KEYS: &[&str] = &[

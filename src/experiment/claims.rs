@@ -3,11 +3,11 @@
 use super::Axis;
 use super::error::allowed_hint;
 use super::expand::Cell;
-use super::params::ParamValue;
 use super::tree::{Entry, Node, Value};
 use super::values::Checker;
 use crate::model::Model;
 use crate::workload::Check;
+use crate::workload::params::ParamValue;
 
 /// What a claim measures: a column of the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,7 +341,7 @@ impl Checker {
                     text: m,
                 }),
                 "workers" => self
-                    .count(&e.node, &k, 1, super::params::MAX_WORKERS)
+                    .count(&e.node, &k, 1, crate::workload::params::MAX_WORKERS)
                     .map(|w| Selector {
                         key: e.key.clone(),
                         text: w.to_string(),
@@ -424,7 +424,7 @@ impl Checker {
         let hit = axis.values.iter().find(|v| {
             v.render() == text
                 || matches!((&node.value, v), (Value::Str(s), ParamValue::Dur(d))
-                    if super::duration::parse_duration(s).ok() == Some(*d))
+                    if crate::duration::parse_duration(s).ok() == Some(*d))
         });
         match hit {
             Some(v) => Some(v.clone()),

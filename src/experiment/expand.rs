@@ -3,11 +3,11 @@
 use serde::Serialize;
 use sha2::{Digest, Sha512};
 
-use super::params::{Params, fill_defaults};
 use super::{Experiment, ModelSettings};
 use crate::model::Model;
 use crate::model::descriptor::SettingsRead;
 use crate::workload::WorkloadConfig;
+use crate::workload::params::{Params, fill_defaults};
 
 /// One point of the matrix: a model at a worker count on one workload configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,8 +146,8 @@ pub fn expand(exp: &Experiment) -> Vec<Cell> {
     cells
 }
 
-fn combinations(exp: &Experiment) -> Vec<Vec<&super::params::ParamValue>> {
-    let mut out: Vec<Vec<&super::params::ParamValue>> = vec![Vec::new()];
+fn combinations(exp: &Experiment) -> Vec<Vec<&crate::workload::params::ParamValue>> {
+    let mut out: Vec<Vec<&crate::workload::params::ParamValue>> = vec![Vec::new()];
     for axis in &exp.axes {
         out = out
             .into_iter()

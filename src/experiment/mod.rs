@@ -2,11 +2,9 @@
 
 mod check;
 pub mod claims;
-pub mod duration;
 pub mod error;
 pub mod expand;
 pub mod models;
-pub mod params;
 mod read;
 pub mod repetitions;
 pub mod schema;
@@ -22,10 +20,10 @@ use serde::Serialize;
 
 use crate::model::Model;
 // models.rs and steps.rs add rules to the checker under these names.
+use crate::workload::params::{KindDef, ParamValue, Params};
 pub use error::{Diagnostic, SpecError};
 pub use expand::Cell;
 pub use models::ModelSettings;
-use params::{KindDef, ParamValue, Params};
 pub use read::{discover, load, load_all, parse_experiment};
 pub use repetitions::Repetitions;
 use values::{Checker, valid_name};

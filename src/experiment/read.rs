@@ -218,7 +218,7 @@ mod tests {
 
     use super::*;
     use crate::experiment::Repetitions;
-    use crate::experiment::params::ParamValue;
+    use crate::workload::params::ParamValue;
 
     fn parse(text: &str) -> Experiment {
         parse_experiment("t.toml", text, Path::new("t.toml"), &[]).unwrap()

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::params::{KindDef, ParamType};
 use crate::model::{Model, cpython};
+use crate::workload::params::{KindDef, ParamType};
 
 const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
 
@@ -65,7 +65,7 @@ pub fn schema() -> Value {
         .collect();
     let models: Vec<&str> = Model::builtin_names();
     let mut model_settings = Map::new();
-    let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::experiment::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
+    let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::workload::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
     for m in &models {
         // A model's own settings come from its file; any model may run at worker counts
         // of its own.

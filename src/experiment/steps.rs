@@ -1,11 +1,11 @@
 //! Checking `steps = [{ kind = "http", latency = "200ms" }, ...]`, the parameter of the
 //! `steps` workload.
 
-use super::params::{KindDef, ParamType, Params, Step, StepUse};
 use super::tree::{Entry, Node, Value};
 use super::{Axis, Checker};
 use crate::model::Model;
 use crate::workload::http::{HTTP_VERSION, HttpConfig};
+use crate::workload::params::{KindDef, ParamType, Params, Step, StepUse};
 use crate::workload::steps::{EXAMPLE, STEPS_PARAM, StepsConfig};
 use crate::workload::{self, Kind};
 

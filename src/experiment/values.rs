@@ -3,10 +3,10 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use super::duration::parse_duration;
 use super::error::{Diagnostic, allowed_hint};
-use super::params::{self, ParamType, ParamValue};
 use super::tree::{Entry, Node, Source, Value};
+use crate::duration::parse_duration;
+use crate::workload::params::{self, ParamType, ParamValue};
 
 /// One file (with its `--set` overrides) being checked: every problem is collected, none
 /// stops the reading, so all of them are reported at once.

@@ -3,11 +3,11 @@
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
 
 use super::claims::Claim;
-use super::duration::format_duration;
-use super::params::{self, ParamValue, Step};
 use super::repetitions::{Repetitions, percent};
 use super::{Experiment, Order};
+use crate::duration::format_duration;
 use crate::model::Model;
+use crate::workload::params::{self, ParamValue, Step};
 
 impl Experiment {
     /// The resolved experiment as TOML: every default written out, for `experiment.toml`.

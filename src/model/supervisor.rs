@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::ModelSettings;
 use super::{Execution, Job, Model, panic_message};
-use crate::experiment::duration::format_duration;
+use crate::duration::format_duration;
 use crate::workload::{BuildEnv, Cancel, PhaseSink, Workload};
 
 /// How long a cancelled model may take to stop before it is abandoned. Waits notice a

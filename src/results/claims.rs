@@ -335,7 +335,7 @@ mod tests {
                 .map(|(k, v)| Selector {
                     key: k.to_string(),
                     text: v.to_string(),
-                    value: crate::experiment::params::ParamValue::Str(v.to_string()),
+                    value: crate::workload::params::ParamValue::Str(v.to_string()),
                 })
                 .collect(),
             metric,

@@ -179,7 +179,7 @@ pub fn flags_of(s: &SummaryRow, cores: usize) -> Vec<Flag> {
     }
     // Only work that computes and nothing else is capped by the cores.
     let computes_only = crate::workload::kind(&s.workload)
-        .is_some_and(|k| k.work == crate::experiment::params::Work::Computes);
+        .is_some_and(|k| k.work == crate::workload::params::Work::Computes);
     if computes_only
         && s.speedup
             .is_some_and(|x| x > cores.max(1) as f64 * BEYOND_CORES_MARGIN)

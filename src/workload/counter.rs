@@ -10,7 +10,7 @@ use super::{
     AsyncWorker, BuildEnv, Calibration, Check, Kind, KindConfig, Part, TaskCost, TaskFuture,
     TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig, task_errors,
 };
-use crate::experiment::params::{
+use crate::workload::params::{
     Default, KindDef, ParamDef, ParamType, Params, ParamsExt, StepUse, TASKS10, Work,
 };
 

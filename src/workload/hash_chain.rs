@@ -10,7 +10,7 @@ use super::{
     AsyncWorker, BuildEnv, Calibration, Kind, KindConfig, Output, Part, TaskCost, TaskFuture,
     TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig, task_errors,
 };
-use crate::experiment::params::{
+use crate::workload::params::{
     Default, KindDef, MAX_TASKS, ParamDef, ParamType, Params, ParamsExt, StepUse, Work,
 };
 

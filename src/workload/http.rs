@@ -16,8 +16,8 @@ use super::{
     AsyncWorker, BuildEnv, Calibration, Kind, KindConfig, Output, Part, TaskCost, TaskFuture,
     TaskRecord, TaskResult, Verdict, Worker, Workload, WorkloadConfig,
 };
-use crate::experiment::duration::format_duration;
-use crate::experiment::params::{
+use crate::duration::format_duration;
+use crate::workload::params::{
     Default, KindDef, MAX_TASKS, ParamDef, ParamType, Params, ParamsExt, StepUse, Work,
 };
 

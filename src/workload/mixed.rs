@@ -13,7 +13,7 @@ use super::{
     AsyncWorker, BuildEnv, Calibration, Kind, KindConfig, Part, TaskCost, TaskFuture, TaskRecord,
     TaskResult, Verdict, Worker, Workload, WorkloadConfig,
 };
-use crate::experiment::params::{
+use crate::workload::params::{
     Default, KindDef, ParamDef, ParamType, Params, ParamsExt, StepUse, TASKS10, Work,
 };
 

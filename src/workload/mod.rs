@@ -6,6 +6,7 @@ pub mod hash_chain;
 pub mod http;
 pub mod http_loop;
 pub mod mixed;
+pub mod params;
 pub mod phases;
 #[cfg(test)]
 pub mod probe;
@@ -19,7 +20,7 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::params::{KindDef, Params, StepUse};
+use crate::workload::params::{KindDef, Params, StepUse};
 pub use context::{AsyncWorker, BlockingCall, CallDone, Cancel, TaskHooks, ToThread, Worker};
 pub use counter::{CounterOp, CounterStore};
 pub use phases::{Phase, PhaseKind, PhaseLog, PhaseSink};
@@ -444,7 +445,7 @@ pub fn task_errors(records: &[TaskRecord]) -> Option<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::params::fill_defaults;
+    use crate::workload::params::fill_defaults;
 
     #[test]
     fn every_kind_has_one_name_and_is_written_under_it() {
@@ -460,7 +461,7 @@ mod tests {
             if def
                 .params
                 .iter()
-                .any(|p| matches!(p.default, crate::experiment::params::Default::Required))
+                .any(|p| matches!(p.default, crate::workload::params::Default::Required))
             {
                 continue;
             }

@@ -16,7 +16,7 @@ use super::{
     TaskCost, TaskFuture, TaskRecord, TaskResult, ToThread, Verdict, Worker, Workload,
     WorkloadConfig,
 };
-use crate::experiment::params::{
+use crate::workload::params::{
     Default, KindDef, ParamDef, ParamType, ParamValue, Params, ParamsExt, StepUse, TASKS10, Work,
     fill_defaults,
 };

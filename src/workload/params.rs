@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::duration::format_duration;
+use crate::duration::format_duration;
 
 /// What a parameter accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -263,7 +263,7 @@ pub fn fill_defaults(kind: &KindDef, params: &mut Params) {
         let value = match p.default {
             Default::Int(n) => ParamValue::Int(n),
             Default::Dur(d) => {
-                ParamValue::Dur(super::duration::parse_duration(d).expect("built-in default"))
+                ParamValue::Dur(crate::duration::parse_duration(d).expect("built-in default"))
             }
             Default::Float(f) => ParamValue::Float(f),
             Default::Strs(v) => ParamValue::Strs(v.iter().map(|s| s.to_string()).collect()),
