@@ -134,9 +134,10 @@ impl Report<'_> {
                 line.push_str(&format!(" {} |", cell(v)));
             }
             let speedup = speedup(r);
-            let busy = match r.core_speed {
-                Some(c) => format!("{:.2} x {c:.2}", r.parallelism),
-                None => format!("{:.2}", r.parallelism),
+            let busy = match (r.cores_busy(), r.core_speed) {
+                (Some(p), Some(c)) => format!("{p:.2} x {c:.2}"),
+                (Some(p), None) => format!("{p:.2}"),
+                (None, _) => "-".to_string(),
             };
             let vs_ideal = r
                 .vs_ideal
@@ -144,7 +145,7 @@ impl Report<'_> {
             let check = if r.check == crate::workload::Check::Pass {
                 "pass".to_string()
             } else {
-                format!("{} ({})", r.check.as_str(), cell(&r.detail))
+                format!("{} ({})", r.check.as_str(), cell(&r.check_detail()))
             };
             let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
             line.push_str(&format!(
