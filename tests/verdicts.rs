@@ -83,6 +83,7 @@ fn a_wrong_model_listed_first_fails_alone() {
     let summary = by_model(&lab, "results/v/summary.csv");
     for right in ["thread_pool", "rayon"] {
         let r = &summary[right];
+        assert_eq!(r["check"], "pass", "{right}: {r:?}");
         assert_eq!(
             (
                 r["check"].as_str(),
@@ -94,6 +95,7 @@ fn a_wrong_model_listed_first_fails_alone() {
         );
     }
     let w = &summary["wrong"];
+    assert_eq!(w["check"], "fail", "{w:?}");
     assert_eq!(
         (w["check"].as_str(), w["failed_repetitions"].as_str()),
         ("fail", "3")
@@ -117,6 +119,11 @@ fn a_model_wrong_one_time_in_three_is_flaky_and_its_claims_do_not_hold() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let summary = by_model(&lab, "results/v/summary.csv");
     let w = &summary["wrong"];
+    assert_eq!(
+        (w["check"].as_str(), w["n"].as_str()),
+        ("flaky", "2"),
+        "{w:?}"
+    );
     assert_eq!(
         (
             w["check"].as_str(),
