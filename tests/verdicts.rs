@@ -39,6 +39,110 @@ for t in run["tasks"]:
 print(json.dumps({"done": True, "user_s": 0.0, "sys_s": 0.0, "max_rss_kib": 1}), flush=True)
 "#;
 
+/// A sequential external model of sleeps and counters that misreports as `argv[1]` says:
+/// `hang2` hangs on its second run, `cpu` claims 100 s of CPU, `overcount` a counter
+/// above the task count, `short` spans that did not wait.
+const OUTSIDER: &str = r#"
+import json, os, sys, time
+
+mode = sys.argv[1]
+count_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "outsider.count")
+try:
+    with open(count_file) as f:
+        run_no = int(f.read()) + 1
+except FileNotFoundError:
+    run_no = 1
+with open(count_file, "w") as f:
+    f.write(str(run_no))
+print(json.dumps({"ready": True, "implementation": mode}), flush=True)
+run = json.loads(sys.stdin.readline())
+if mode == "hang2" and run_no == 2:
+    time.sleep(60)
+counter = 0
+for t in run["tasks"]:
+    start = time.monotonic_ns()
+    results = []
+    for s in t["steps"]:
+        if s["kind"] == "sleep" and mode != "short":
+            time.sleep(s["seconds"])
+        elif s["kind"] == "counter":
+            counter += 1
+        results.append({})
+    print(json.dumps({"task": t["task"], "lane": 0, "start_ns": start,
+                      "end_ns": time.monotonic_ns(), "ok": True, "steps": results}), flush=True)
+done = {"done": True, "user_s": 100.0 if mode == "cpu" else 0.0, "sys_s": 0.0, "max_rss_kib": 1}
+if run.get("counter") is not None:
+    done["counter"] = counter + (2 if mode == "overcount" else 0)
+print(json.dumps(done), flush=True)
+"#;
+
+/// The summary row of the outsider, after a run of it in `mode` on `workload`.
+fn outsider(mode: &str, head: &str, workload: &str) -> (i32, HashMap<String, String>) {
+    let lab = Lab::new();
+    lab.write("outsider.py", OUTSIDER);
+    lab.write(
+        "o.toml",
+        &format!(
+            "{head}\n[workload]\n{workload}\n[matrix]\nmodel = [\"outsider\"]\n\
+             [models.outsider]\ncommand = [\"python3\", \"outsider.py\", \"{mode}\"]\n"
+        ),
+    );
+    let out = lab.run(&["o.toml"]);
+    let mut rows = by_model(&lab, "results/o/summary.csv");
+    (code(&out), rows.remove("outsider").expect("a row"))
+}
+
+#[test]
+fn a_timed_out_repetition_counts_as_the_timeout_in_its_cell() {
+    if !python3("a_timed_out_repetition_counts_as_the_timeout_in_its_cell") {
+        return;
+    }
+    let (code, r) = outsider(
+        "hang2",
+        "repetitions = 3\ntimeout = \"1s\"",
+        "kind = \"sleep\"\ntasks = 2\nduration = \"1ms\"",
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        (
+            r["check"].as_str(),
+            r["n"].as_str(),
+            r["failed_repetitions"].as_str()
+        ),
+        ("flaky", "3", "1"),
+        "{r:?}"
+    );
+    assert_eq!(r["max_s"].parse::<f64>().unwrap(), 1.0, "{r:?}");
+    assert!(r["failure"].starts_with("timeout after 1s"), "{r:?}");
+}
+
+#[test]
+fn what_an_outsider_reports_is_bounded() {
+    if !python3("what_an_outsider_reports_is_bounded") {
+        return;
+    }
+    let sleep = "kind = \"sleep\"\ntasks = 2\nduration = \"20ms\"";
+    let (code, r) = outsider("cpu", "repetitions = 1", sleep);
+    assert_eq!(code, 0, "{r:?}");
+    assert!(r["flags"].split(';').any(|f| f == "impossible"), "{r:?}");
+    assert_eq!(
+        r["parallelism"], "",
+        "no cores busy from impossible CPU time"
+    );
+
+    let (code, r) = outsider("short", "repetitions = 1", sleep);
+    assert_eq!((code, r["check"].as_str()), (1, "fail"), "{r:?}");
+    assert!(r["failure"].contains("waited less than 20ms"), "{r:?}");
+
+    let counter = "kind = \"counter\"\ntasks = 3\nwait = \"1ms\"\nsync = \"none\"";
+    let (code, r) = outsider("overcount", "repetitions = 1", counter);
+    assert_eq!((code, r["check"].as_str()), (1, "fail"), "{r:?}");
+    assert!(
+        r["failure"].contains("final=5 expected=3: more increments than tasks"),
+        "{r:?}"
+    );
+}
+
 fn python3(test: &str) -> bool {
     let found = std::process::Command::new("python3")
         .arg("--version")
