@@ -253,4 +253,10 @@ fn a_model_wrong_one_time_in_three_is_flaky_and_its_claims_do_not_hold() {
     );
     let report = std::fs::read_to_string(lab.path().join("results/v/report.md")).unwrap();
     assert!(report.contains("flaky (1 failed repetition"), "{report}");
+    assert!(
+        report.contains(
+            "## Failures\n\n- wrong w=2: **flaky**, 1 failed repetition, first: wrong: digest"
+        ),
+        "{report}"
+    );
 }
