@@ -98,18 +98,20 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
             .map(|c| format!("{c:.2}"))
             .unwrap_or_else(|| "-".into());
         line.push_str(&format!(
-            " {:>10} {:<20} {:>8} {:<13} {:>5.2} {:>8} {:>8}  {}",
+            " {:>10} {:<20} {:>8} {:<13} {:>5} {:>8} {:>8}  {}",
             seconds(r.stats.median),
             format!("[{}]", seconds_range(r.stats.ci.low, r.stats.ci.high)),
             ratio(r.speedup),
             ratio_range(r.speedup_ci),
-            r.parallelism,
+            r.cores_busy()
+                .map(|p| format!("{p:.2}"))
+                .unwrap_or_else(|| "-".into()),
             per_core,
             ratio(r.vs_ideal),
             r.check.as_str()
         ));
         if r.check != Check::Pass {
-            line.push_str(&format!(" ({})", r.detail));
+            line.push_str(&format!(" ({})", r.check_detail()));
         }
         if !r.flags.is_empty() {
             let codes: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
@@ -265,6 +267,11 @@ pub fn warnings(rows: &[SummaryRow], cores: usize) -> Vec<String> {
                     Flag::Slowed => {
                         format!("{} {:.2}", r.label(), r.core_speed.unwrap_or(0.0))
                     }
+                    Flag::Impossible => format!(
+                        "{} CPU {:.2}x its wall time",
+                        r.label(),
+                        (r.user_s + r.sys_s) / r.stats.median.max(f64::MIN_POSITIVE)
+                    ),
                 })
                 .collect();
             (!cells.is_empty()).then(|| {

@@ -274,7 +274,7 @@ fn a_wrong_model_among_right_ones_is_the_one_that_fails() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains(&format!("rayon: digest 0123456789abcdef differs from {right}, reached by 2 of 3 cells (sequential, thread_pool)")),
+        text.contains(&format!("rayon: digest 0123456789abcdef differs from {right}, reached by 2 of 3 models (sequential, thread_pool)")),
         "{text}"
     );
 }

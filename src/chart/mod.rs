@@ -61,6 +61,24 @@ pub struct Point {
     pub ideal: Option<f64>,
     pub speedup: Option<f64>,
     pub speedup_ci: Option<(f64, f64)>,
+    /// `flaky`, `fail` or `disputed` cells are marked in the legend.
+    pub check: crate::workload::Check,
+}
+
+/// The legend's mark for a model some of whose cells failed or are disputed: the check
+/// and the worker counts, so no line is read as a clean result.
+pub fn failure_mark(pts: &[&Point]) -> String {
+    let mut marks: Vec<String> = pts
+        .iter()
+        .filter(|p| p.check.failed())
+        .map(|p| format!("{} w={}", p.check.as_str(), p.workers))
+        .collect();
+    marks.dedup();
+    if marks.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", marks.join(", "))
+    }
 }
 
 /// One task of a recorded timeline.
@@ -150,6 +168,7 @@ impl From<&SummaryRow> for Point {
             ideal: s.ideal_s,
             speedup: s.speedup,
             speedup_ci: s.speedup_ci,
+            check: s.check,
         }
     }
 }

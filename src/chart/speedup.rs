@@ -28,6 +28,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
                 (true, Some(s)) => format!("{m} (w={}, flat): {s:.2}x", pts[0].workers),
                 _ => m.clone(),
             };
+            let label = format!("{label}{}", super::failure_mark(pts));
             (label, model_colour(m), LegendMark::Line)
         })
         .collect();
@@ -228,6 +229,7 @@ mod tests {
             ideal: Some(ideal),
             speedup: Some(1.0),
             speedup_ci: None,
+            check: crate::workload::Check::Pass,
         }
     }
 

@@ -27,6 +27,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             } else {
                 m.clone()
             };
+            let label = format!("{label}{}", super::failure_mark(pts));
             (label, model_colour(m), LegendMark::Line)
         })
         .collect();

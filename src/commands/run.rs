@@ -15,7 +15,7 @@ use crate::results::experiment_results::ExperimentResults;
 use crate::results::lock::lock;
 use crate::results::outputs::{write_all, write_index};
 use crate::selection::{Filter, Shard, check_filters};
-use crate::workload::{Check, hash_chain};
+use crate::workload::hash_chain;
 
 /// The run's settings, free of the command-line parser.
 #[derive(Debug, Clone)]
@@ -150,9 +150,7 @@ fn finish(
     Ok(RunOutcome {
         // A cell can fail only in the summary: its digest passed alone but not beside
         // the others.
-        failed: measured.failed
-            || !all_made
-            || results.summary.iter().any(|s| s.check == Check::Fail),
+        failed: measured.failed || !all_made || results.summary.iter().any(|s| s.check.failed()),
         interrupted: measured.interrupted,
         claims_failed: results
             .claims

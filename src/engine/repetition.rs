@@ -181,8 +181,15 @@ pub fn measure_repetition(
         )),
         (None, false) => workload.verify(&records),
     };
+    // A repetition stopped by the timeout took at least the timeout: that, not the moment
+    // the supervisor gave up, is what its cell's statistics count.
+    let wall_s = if timed_out {
+        timeout.as_secs_f64()
+    } else {
+        wall.as_secs_f64()
+    };
     Repetition {
-        wall_s: wall.as_secs_f64(),
+        wall_s,
         setup_s: execution.setup.as_secs_f64(),
         cpu,
         peak_rss_kib: peak,

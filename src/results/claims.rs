@@ -127,6 +127,15 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
                 };
                 (v, r.check.as_str().to_string())
             }
+            // A figure that leaves out failed repetitions cannot support a claim.
+            (_, Target::Number(_)) if r.failed_repetitions > 0 => (
+                Verdict::Unclear,
+                format!(
+                    "{} of its repetitions failed ({})",
+                    r.failed_repetitions,
+                    r.check.as_str()
+                ),
+            ),
             (metric, Target::Number(t)) => match measure(metric, r) {
                 Some((v, lo, hi)) => {
                     low = Some(low.map_or(lo, |l| l.min(lo)));
@@ -323,7 +332,22 @@ mod tests {
             baseline_core_speed: None,
             baseline_parallelism: None,
             flags: vec![],
+            failed_repetitions: 0,
+            failure: None,
         }
+    }
+
+    #[test]
+    fn a_cell_with_a_failed_repetition_holds_no_claim() {
+        let mut flaky = row("pool", 5, 0.55, (0.52, 0.6));
+        flaky.check = Check::Flaky;
+        flaky.failed_repetitions = 1;
+        let rows = [flaky];
+        let j = |e: &str| judge("e", 0, &claim(&[("model", "pool")], e), &rows);
+        let r = j("median_s < 0.7");
+        assert_eq!(r.verdict, Verdict::Unclear);
+        assert_eq!(r.value, "1 of its repetitions failed (flaky)");
+        assert_eq!(j("check == pass").verdict, Verdict::Fails);
     }
 
     fn claim(cell: &[(&str, &str)], expect: &str) -> Claim {

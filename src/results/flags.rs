@@ -10,6 +10,13 @@ pub const BELOW_IDEAL: f64 = 0.95;
 pub const FEW_REPETITIONS: usize = 3;
 /// A core speed under this: each unit of work cost noticeably more CPU than calibrated.
 pub const SLOWED: f64 = 0.85;
+/// Reported CPU time beyond what the cores could give in the wall time, with this margin
+/// for clock granularity, is `impossible`: no program did that.
+pub const IMPOSSIBLE_CPU_MARGIN: f64 = 1.1;
+/// `slowed` is judged only on cells whose median wall time is at least this: below it a
+/// process's start-up (loading, page faults, a pool's threads) is a large share of the
+/// CPU time counted per hash, and the calibration is of hashing alone.
+pub const SLOWED_MIN_MEDIAN_S: f64 = 0.1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Flag {
@@ -18,15 +25,17 @@ pub enum Flag {
     BelowIdeal,
     FewRepetitions,
     Slowed,
+    Impossible,
 }
 
 impl Flag {
-    pub const ALL: [Flag; 5] = [
+    pub const ALL: [Flag; 6] = [
         Flag::Noisy,
         Flag::BeyondCores,
         Flag::BelowIdeal,
         Flag::FewRepetitions,
         Flag::Slowed,
+        Flag::Impossible,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +45,7 @@ impl Flag {
             Flag::BelowIdeal => "below_ideal",
             Flag::FewRepetitions => "few_repetitions",
             Flag::Slowed => "slowed",
+            Flag::Impossible => "impossible",
         }
     }
 
@@ -61,8 +71,13 @@ impl Flag {
                 "fewer than {FEW_REPETITIONS} repetitions give no spread: use repetitions >= {FEW_REPETITIONS} or \"auto\" for numbers you quote"
             ),
             Flag::Slowed => format!(
-                "each hash cost over {:.0}% more CPU time than the calibrated best: the cores slowed each other (shared caches, clock speed, the host's other guests); the speedup is capped by that, not by the model",
-                (1.0 / SLOWED - 1.0) * 100.0
+                "each hash cost over {:.0}% more CPU time than the calibrated best: the cores slowed each other (shared caches, clock speed, the host's other guests); the speedup is capped by that, not by the model (judged only on cells of at least {:.0} ms: in shorter ones start-up dominates the CPU time)",
+                (1.0 / SLOWED - 1.0) * 100.0,
+                SLOWED_MIN_MEDIAN_S * 1000.0
+            ),
+            Flag::Impossible => format!(
+                "the reported CPU time exceeds wall time x {cores} cores x {}: no machine gives that, so no cores busy or per-core speed is derived from it; check how the model's program measures its CPU time",
+                IMPOSSIBLE_CPU_MARGIN
             ),
         }
     }

@@ -73,6 +73,7 @@ impl Report<'_> {
             );
         }
         self.table(&mut s);
+        self.failures(&mut s);
         if let Some(hosts) = self.hosts {
             self.machines(&mut s, hosts);
         }
@@ -134,9 +135,10 @@ impl Report<'_> {
                 line.push_str(&format!(" {} |", cell(v)));
             }
             let speedup = speedup(r);
-            let busy = match r.core_speed {
-                Some(c) => format!("{:.2} x {c:.2}", r.parallelism),
-                None => format!("{:.2}", r.parallelism),
+            let busy = match (r.cores_busy(), r.core_speed) {
+                (Some(p), Some(c)) => format!("{p:.2} x {c:.2}"),
+                (Some(p), None) => format!("{p:.2}"),
+                (None, _) => "-".to_string(),
             };
             let vs_ideal = r
                 .vs_ideal
@@ -144,7 +146,7 @@ impl Report<'_> {
             let check = if r.check == crate::workload::Check::Pass {
                 "pass".to_string()
             } else {
-                format!("{} ({})", r.check.as_str(), cell(&r.detail))
+                format!("{} ({})", r.check.as_str(), cell(&r.check_detail()))
             };
             let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
             line.push_str(&format!(
@@ -159,6 +161,31 @@ impl Report<'_> {
             "\nMedians of {} repetition(s) per cell; intervals are 95% (min-max under 6 repetitions).\n",
             self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0)
         );
+    }
+
+    /// One line per cell whose verdict is not clean: failed repetitions or a disputed
+    /// digest, with the first failure's message in full (the table shortens nothing, but
+    /// a line is easier to quote).
+    fn failures(&self, s: &mut String) {
+        let failing: Vec<&SummaryRow> = self.summary.iter().filter(|r| r.check.failed()).collect();
+        if failing.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "## Failures
+"
+        );
+        for r in failing {
+            let _ = writeln!(
+                s,
+                "- {}: **{}**, {}",
+                r.label(),
+                r.check.as_str(),
+                r.check_detail()
+            );
+        }
+        let _ = writeln!(s);
     }
 
     /// Each machine's fingerprint, then every cell measured on more than one machine with

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use super::cell::CellId;
 use super::digests;
 use super::flags::{
-    BELOW_IDEAL, BEYOND_CORES_MARGIN, FEW_REPETITIONS, Flag, NOISY_HALF_WIDTH, SLOWED,
+    BELOW_IDEAL, BEYOND_CORES_MARGIN, FEW_REPETITIONS, Flag, IMPOSSIBLE_CPU_MARGIN,
+    NOISY_HALF_WIDTH, SLOWED, SLOWED_MIN_MEDIAN_S,
 };
 use super::runs::RunRow;
 use super::stats::{Stats, median, ratio_interval, stats};
@@ -14,31 +15,71 @@ use super::summary::SummaryRow;
 use crate::model::kind::{baseline_of, is_baseline};
 use crate::workload::Check;
 
-/// The rows that count for a cell: its passing (or racing) repetitions, or if it never
-/// passed, its failed ones so the failure shows.
-fn counted<'a>(rows: &[&'a RunRow]) -> Vec<&'a RunRow> {
-    let good: Vec<&RunRow> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.check != Check::Fail)
-        .collect();
-    if good.is_empty() { rows.to_vec() } else { good }
+/// A repetition stopped by its timeout: it counts as (at least) the timeout in its
+/// cell's times, never dropped.
+fn timed_out(detail: &str) -> bool {
+    detail.starts_with("timeout after")
+}
+
+/// A row as its cell's summary counts it: its own check, or `fail` when its digest lost
+/// the vote (runs.csv keeps what the repetition saw alone).
+struct Counted<'a> {
+    row: &'a RunRow,
+    check: Check,
+    detail: &'a str,
+}
+
+/// CPU time another program reported that no machine of `cores` could give in the wall
+/// time. conclab's own models are measured by conclab, so only outsiders are bounded.
+fn impossible_cpu(r: &RunRow, cores: usize) -> bool {
+    let outsider = crate::model::ModelKind::from_name(&r.model).is_none();
+    outsider && r.user_s + r.sys_s > r.wall_s * cores.max(1) as f64 * IMPOSSIBLE_CPU_MARGIN
 }
 
 /// Summarises the rows of the cells listed in `cells` (ids, in display order); rows of
 /// other cells are ignored.
 pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<SummaryRow> {
-    let mut by_cell: HashMap<&str, Vec<&RunRow>> =
+    let listed: std::collections::HashSet<&str> = cells.iter().map(String::as_str).collect();
+    let mine: Vec<&RunRow> = rows
+        .iter()
+        .filter(|r| listed.contains(r.cell.as_str()))
+        .collect();
+    let votes: Vec<_> = mine
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let fingerprint = r.fingerprint.as_deref()?;
+            Some((
+                i,
+                (r.workload.as_str(), r.axes.as_slice()),
+                digests::Vote {
+                    cell: &r.cell,
+                    model: &r.model,
+                    fingerprint,
+                },
+            ))
+        })
+        .collect();
+    let judged = digests::judge(&votes);
+    let mut by_cell: HashMap<&str, Vec<Counted>> =
         cells.iter().map(|c| (c.as_str(), Vec::new())).collect();
-    for r in rows {
-        if let Some(v) = by_cell.get_mut(r.cell.as_str()) {
-            v.push(r);
-        }
+    for (i, r) in mine.iter().enumerate() {
+        let (check, detail) = match judged.wrong.get(&i) {
+            Some(why) => (Check::Fail, why.as_str()),
+            None => (r.check, r.detail.as_str()),
+        };
+        by_cell
+            .get_mut(r.cell.as_str())
+            .expect("listed")
+            .push(Counted {
+                row: r,
+                check,
+                detail,
+            });
     }
     // One reference for every cell: the best single-thread hash time the runs calibrated.
-    let best_ns_per_hash = by_cell
-        .values()
-        .flatten()
+    let best_ns_per_hash = mine
+        .iter()
         .filter_map(|r| r.calibrated_ns_per_hash)
         .filter(|v| *v > 0.0)
         .fold(None, |best: Option<f64>, v| {
@@ -46,19 +87,47 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         });
     let mut out = Vec::new();
     for id in cells {
-        let all = &by_cell[id.as_str()];
-        let used = counted(all);
-        let Some(first) = used.first() else { continue };
-        let walls: Vec<f64> = used.iter().map(|r| r.wall_s).collect();
+        let mut all: Vec<&Counted> = by_cell[id.as_str()].iter().collect();
+        all.sort_by_key(|c| c.row.repetition);
+        let failed: Vec<&Counted> = all
+            .iter()
+            .copied()
+            .filter(|c| c.check == Check::Fail)
+            .collect();
+        let good: Vec<&RunRow> = all
+            .iter()
+            .filter(|c| c.check != Check::Fail)
+            .map(|c| c.row)
+            .collect();
+        // Times: the good repetitions and the timed-out ones (as the timeout); a cell that
+        // never passed shows its failed repetitions' times.
+        let mut timed: Vec<&RunRow> = all
+            .iter()
+            .filter(|c| c.check != Check::Fail || timed_out(c.detail))
+            .map(|c| c.row)
+            .collect();
+        if timed.is_empty() {
+            timed = all.iter().map(|c| c.row).collect();
+        }
+        // The rest only from repetitions that did all their work.
+        let used: &[&RunRow] = if good.is_empty() { &timed } else { &good };
+        let Some(first) = all.first() else { continue };
+        let walls: Vec<f64> = timed.iter().map(|r| r.wall_s).collect();
         let Some(st) = stats(&walls) else { continue };
         let ideal_s =
             median(&used.iter().filter_map(|r| r.ideal_s).collect::<Vec<_>>()).filter(|v| *v > 0.0);
+        let impossible = used.iter().any(|r| impossible_cpu(r, cores));
         let busy: Vec<f64> = used
             .iter()
             .filter(|r| r.wall_s > 0.0)
             .map(|r| (r.user_s + r.sys_s) / r.wall_s)
             .collect();
-        let parallelism = median(&busy).unwrap_or(0.0);
+        // No cores busy are derived from CPU time no machine could give.
+        let parallelism = if impossible {
+            f64::NAN
+        } else {
+            median(&busy).unwrap_or(0.0)
+        };
         let cpu_ns_per_hash: Vec<f64> = used
             .iter()
             .filter_map(|r| r.hashes.filter(|h| *h > 0).map(|h| (r, h)))
@@ -66,17 +135,30 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             .collect();
         let core_speed = best_ns_per_hash
             .zip(median(&cpu_ns_per_hash))
-            .filter(|(_, m)| *m > 0.0)
+            .filter(|(_, m)| *m > 0.0 && !impossible)
             .map(|(best, m)| best / m);
         let in_flight = median(&used.iter().filter_map(|r| r.in_flight).collect::<Vec<_>>());
-        let check = used.iter().map(|r| r.check).max().unwrap_or(Check::Pass);
-        let decided = used.iter().rev().find(|r| r.check == check);
-        let detail = decided.map(|r| r.detail.clone()).unwrap_or_default();
-        let fingerprint = decided.and_then(|r| r.fingerprint.clone());
+        let failure = failed.first().map(|c| c.detail.to_string());
+        let (mut check, mut detail) = if failed.len() == all.len() {
+            (Check::Fail, failure.clone().unwrap_or_default())
+        } else if !failed.is_empty() {
+            (Check::Flaky, failure.clone().unwrap_or_default())
+        } else {
+            let check = good.iter().map(|r| r.check).max().unwrap_or(Check::Pass);
+            let decided = good.iter().rev().find(|r| r.check == check);
+            (check, decided.map(|r| r.detail.clone()).unwrap_or_default())
+        };
+        if let Some(why) = judged.disputed.get(id.as_str())
+            && check != Check::Fail
+        {
+            check = Check::Disputed;
+            detail = why.clone();
+        }
+        let fingerprint = good.iter().rev().find_map(|r| r.fingerprint.clone());
         out.push(SummaryRow {
             id: CellId {
                 cell: id.clone(),
-                ..first.id.clone()
+                ..first.row.id.clone()
             },
             speedup: None,
             efficiency: None,
@@ -95,10 +177,15 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             core_speed,
             baseline_core_speed: None,
             baseline_parallelism: None,
-            flags: Vec::new(),
+            flags: if impossible {
+                vec![Flag::Impossible]
+            } else {
+                Vec::new()
+            },
+            failed_repetitions: failed.len(),
+            failure,
         });
     }
-    reconcile_digests(&mut out);
     // Speedup is against the sequential cell of the model's runtime (see
     // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
     // never passed is no baseline.
@@ -123,51 +210,15 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             s.efficiency = Some(speedup / s.workers.max(1) as f64);
             s.speedup_ci = ratio_interval(&base.ci, &s.stats.ci);
             s.baseline_core_speed = *base_speed;
-            s.baseline_parallelism = Some(*base_busy);
+            s.baseline_parallelism = Some(*base_busy).filter(|b| b.is_finite());
         }
-        s.flags = flags_of(s, cores);
+        let mut flags = flags_of(s, cores);
+        flags.append(&mut s.flags);
+        flags.sort();
+        flags.dedup();
+        s.flags = flags;
     }
     out
-}
-
-/// Cells of one workload configuration (same kind, same extra axes) must reach the same
-/// digests: a cell that passed on its own but disagrees with the majority fails here, so
-/// a wrong model that happened to run first cannot stand (see [`digests::reference`]).
-fn reconcile_digests(out: &mut [SummaryRow]) {
-    type Configuration<'a> = (&'a str, &'a [(String, String)]);
-    let mut groups: HashMap<Configuration, Vec<usize>> = HashMap::new();
-    for (i, s) in out.iter().enumerate() {
-        if s.check == Check::Pass && s.fingerprint.is_some() {
-            groups
-                .entry((s.workload.as_str(), s.axes.as_slice()))
-                .or_default()
-                .push(i);
-        }
-    }
-    let mut verdicts: Vec<(usize, String)> = Vec::new();
-    for members in groups.values() {
-        let votes: Vec<digests::Vote> = members
-            .iter()
-            .map(|&i| digests::Vote {
-                cell: &out[i].cell,
-                model: &out[i].model,
-                fingerprint: out[i].fingerprint.as_deref().expect("grouped"),
-            })
-            .collect();
-        let Some(reference) = digests::reference(&votes) else {
-            continue;
-        };
-        for (&i, v) in members.iter().zip(&votes) {
-            if v.fingerprint != reference {
-                let why = digests::disagreement(v.fingerprint, reference, &votes);
-                verdicts.push((i, format!("{}: {why}", v.model)));
-            }
-        }
-    }
-    for (i, detail) in verdicts {
-        out[i].check = Check::Fail;
-        out[i].detail = detail;
-    }
 }
 
 /// The flags of one summary row; `speedup`, `vs_ideal` and `core_speed` already set.
@@ -192,7 +243,9 @@ pub fn flags_of(s: &SummaryRow, cores: usize) -> Vec<Flag> {
     if st.n < FEW_REPETITIONS {
         out.push(Flag::FewRepetitions);
     }
-    if s.core_speed.is_some_and(|c| c < SLOWED) {
+    // Under SLOWED_MIN_MEDIAN_S a process's start-up is a large part of its CPU time, so
+    // a low core speed says nothing about the cores.
+    if s.core_speed.is_some_and(|c| c < SLOWED) && st.median >= SLOWED_MIN_MEDIAN_S {
         out.push(Flag::Slowed);
     }
     out
@@ -259,16 +312,169 @@ mod tests {
     }
 
     #[test]
-    fn failed_rows_count_only_when_nothing_passed() {
+    fn failed_repetitions_are_counted_and_make_a_cell_flaky_or_failed() {
         let rows = vec![
             row("a", "async", 1, 5.0, Check::Fail),
             row("a", "async", 1, 1.0, Check::Pass),
             row("b", "async", 2, 3.0, Check::Fail),
         ];
         let s = summarize(&["a".into(), "b".into()], &rows, 2);
-        assert_eq!((s[0].stats.n, s[0].check), (1, Check::Pass));
-        assert_eq!((s[1].stats.n, s[1].check), (1, Check::Fail));
+        assert_eq!(
+            (s[0].stats.n, s[0].check, s[0].failed_repetitions),
+            (1, Check::Flaky, 1),
+            "a failure that is no timeout is left out of the times, not of the count"
+        );
+        assert_eq!(
+            (s[1].stats.n, s[1].check, s[1].failed_repetitions),
+            (1, Check::Fail, 1)
+        );
         assert_eq!(s[0].speedup, None, "no sequential cell, no speedup");
+    }
+
+    #[test]
+    fn a_timed_out_repetition_counts_as_the_timeout() {
+        let mut late = row("a", "async", 1, 10.0, Check::Fail);
+        late.detail = "timeout after 10s (1 of 4 tasks finished)".into();
+        late.repetition = 2;
+        let mut rows = vec![row("a", "async", 1, 1.0, Check::Pass), late];
+        rows.push(row("a", "async", 1, 1.2, Check::Pass));
+        let s = summarize(&["a".into()], &rows, 2);
+        assert_eq!((s[0].stats.n, s[0].stats.max), (3, 10.0));
+        assert_eq!((s[0].check, s[0].failed_repetitions), (Check::Flaky, 1));
+        assert_eq!(
+            s[0].failure.as_deref(),
+            Some("timeout after 10s (1 of 4 tasks finished)")
+        );
+    }
+
+    #[test]
+    fn cpu_time_beyond_the_cores_is_flagged_and_derives_nothing() {
+        let mut r = row("x", "ext", 1, 1.0, Check::Pass);
+        r.user_s = 3.05;
+        let s = summarize(&["x".into()], &[r], 2);
+        assert!(s[0].flags.contains(&Flag::Impossible), "{:?}", s[0].flags);
+        assert_eq!(s[0].cores_busy(), None);
+    }
+
+    fn chain(cell: &str, model: &str, repetition: u32, fp: &str) -> RunRow {
+        let mut r = row(cell, model, 1, 1.0, Check::Pass);
+        r.id.workload = "hash_chain".into();
+        r.repetition = repetition;
+        r.detail = format!("digest {fp}");
+        r.fingerprint = Some(fp.into());
+        r
+    }
+
+    fn verdicts(cells: &[String], rows: &[RunRow]) -> Vec<(String, Check, usize, String)> {
+        let mut v: Vec<_> = summarize(cells, rows, 2)
+            .into_iter()
+            .map(|s| (s.cell.clone(), s.check, s.failed_repetitions, s.detail))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Every ordering of `items`, by Heap's algorithm.
+    fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        fn heap<T: Clone>(k: usize, a: &mut Vec<T>, out: &mut Vec<Vec<T>>) {
+            if k <= 1 {
+                out.push(a.clone());
+                return;
+            }
+            for i in 0..k {
+                heap(k - 1, a, out);
+                let j = if k.is_multiple_of(2) { i } else { 0 };
+                a.swap(j, k - 1);
+            }
+        }
+        let mut out = Vec::new();
+        heap(items.len(), &mut items.to_vec(), &mut out);
+        out
+    }
+
+    #[test]
+    fn digest_verdicts_do_not_depend_on_the_model_list_or_the_running_order() {
+        // Case 1 of issue 17 (a model wrong every time, listed first), case 2 (a model
+        // wrong one time in three) and a tie with no baseline, in one set of rows.
+        let cases: Vec<Vec<RunRow>> = vec![
+            (1..=3)
+                .flat_map(|k| {
+                    [
+                        chain("w", "wrong", k, "bad"),
+                        chain("t", "thread_pool", k, "good"),
+                        chain("r", "rayon", k, "good"),
+                    ]
+                })
+                .collect(),
+            (1..=3)
+                .flat_map(|k| {
+                    [
+                        chain("x", "ext", k, if k == 2 { "bad" } else { "good" }),
+                        chain("t", "thread_pool", k, "good"),
+                    ]
+                })
+                .collect(),
+            vec![chain("a", "rayon", 1, "x"), chain("b", "async", 1, "y")],
+        ];
+        for rows in cases {
+            let mut cells: Vec<String> = rows.iter().map(|r| r.cell.clone()).collect();
+            cells.sort();
+            cells.dedup();
+            let expected = verdicts(&cells, &rows);
+            for order in permutations(&cells) {
+                // The rows run in the order of the model list, round by round.
+                let mut ran = rows.clone();
+                ran.sort_by_key(|r| (r.repetition, order.iter().position(|c| *c == r.cell)));
+                assert_eq!(verdicts(&order, &ran), expected, "{order:?}");
+                ran.reverse();
+                assert_eq!(verdicts(&order, &ran), expected, "{order:?} reversed");
+            }
+        }
+    }
+
+    #[test]
+    fn the_wrong_model_fails_and_the_right_ones_pass() {
+        let rows: Vec<RunRow> = (1..=3)
+            .flat_map(|k| {
+                [
+                    chain("w", "wrong", k, "bad"),
+                    chain("t", "thread_pool", k, "good"),
+                    chain("r", "rayon", k, "good"),
+                    chain("x", "ext", k, if k == 2 { "bad" } else { "good" }),
+                ]
+            })
+            .collect();
+        let cells: Vec<String> = ["w", "t", "r", "x"].map(String::from).to_vec();
+        let s = summarize(&cells, &rows, 2);
+        let checks: Vec<(Check, usize, usize)> = s
+            .iter()
+            .map(|s| (s.check, s.stats.n, s.failed_repetitions))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                (Check::Fail, 3, 3),
+                (Check::Pass, 3, 0),
+                (Check::Pass, 3, 0),
+                (Check::Flaky, 2, 1),
+            ]
+        );
+        assert!(
+            s[0].detail
+                .contains("differs from good, reached by 3 of 4 models (ext, rayon, thread_pool)"),
+            "{}",
+            s[0].detail
+        );
+    }
+
+    #[test]
+    fn a_tie_without_a_baseline_is_disputed_and_names_both() {
+        let rows = vec![chain("a", "rayon", 1, "x"), chain("b", "async", 1, "y")];
+        let s = summarize(&["a".into(), "b".into()], &rows, 2);
+        for r in &s {
+            assert_eq!(r.check, Check::Disputed);
+            assert!(r.detail.contains("x (rayon); y (async)"), "{}", r.detail);
+        }
     }
 
     #[test]

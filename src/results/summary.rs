@@ -38,6 +38,35 @@ pub struct SummaryRow {
     pub baseline_core_speed: Option<f64>,
     pub baseline_parallelism: Option<f64>,
     pub flags: Vec<Flag>,
+    /// Repetitions that failed (a task, the timeout, a digest outvoted); `runs.csv`'s
+    /// `failed` counts tasks instead.
+    pub failed_repetitions: usize,
+    /// The first failed repetition's detail.
+    pub failure: Option<String>,
+}
+
+impl SummaryRow {
+    /// Cores kept busy, unless the CPU time it comes from is impossible.
+    pub fn cores_busy(&self) -> Option<f64> {
+        Some(self.parallelism).filter(|p| p.is_finite())
+    }
+
+    /// What a cell's check stands on: its failed repetitions (how many, the first one's
+    /// reason) beside the deciding detail.
+    pub fn check_detail(&self) -> String {
+        match (self.failed_repetitions, &self.failure) {
+            (0, _) | (_, None) => self.detail.clone(),
+            (k, Some(first)) if self.check == Check::Disputed => format!(
+                "{}; {k} failed repetition{} (first: {first})",
+                self.detail,
+                if k == 1 { "" } else { "s" }
+            ),
+            (k, Some(first)) => format!(
+                "{k} failed repetition{}, first: {first}",
+                if k == 1 { "" } else { "s" }
+            ),
+        }
+    }
 }
 
 /// A row is of its cell: `row.model`, `row.label()` read through to the identity.
@@ -75,6 +104,8 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "flags",
         "in_flight",
         "ci_coverage",
+        "failed_repetitions",
+        "failure",
     ];
     super::csv_file::header_with_axes(&LEADING, axes, &tail)
 }
@@ -105,7 +136,9 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
             fmt_s(st.ci.high),
             fmt_opt(s.speedup_ci.map(|c| c.0), 3),
             fmt_opt(s.speedup_ci.map(|c| c.1), 3),
-            format!("{:.3}", s.parallelism),
+            s.cores_busy()
+                .map(|p| format!("{p:.3}"))
+                .unwrap_or_default(),
             fmt_opt(s.core_speed, 3),
             s.flags
                 .iter()
@@ -114,6 +147,8 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
                 .join(";"),
             fmt_opt(s.in_flight, 3),
             format!("{:.4}", st.ci.coverage),
+            s.failed_repetitions.to_string(),
+            s.failure.clone().unwrap_or_default(),
         ]);
         rec
     });
@@ -160,12 +195,14 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
             speedup_ci: r
                 .optional("speedup_ci_low")
                 .zip(r.optional("speedup_ci_high")),
-            parallelism: r.optional("parallelism").unwrap_or(0.0),
+            parallelism: r.optional("parallelism").unwrap_or(f64::NAN),
             in_flight: r.optional("in_flight"),
             core_speed: r.optional("core_speed"),
             baseline_core_speed: None,
             baseline_parallelism: None,
             flags: r.text("flags").split(';').filter_map(Flag::parse).collect(),
+            failed_repetitions: r.optional("failed_repetitions").unwrap_or(0.0) as usize,
+            failure: Some(r.text("failure")).filter(|f| !f.is_empty()),
         })
     })
 }

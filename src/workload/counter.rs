@@ -301,6 +301,11 @@ fn judge(sync: CounterSync, last: u64, expected: u64) -> Verdict {
     if last == expected {
         return Verdict::pass(detail);
     }
+    // Lost updates only lower the count: more increments than tasks is no race, it is a
+    // wrong count (from a buggy model, or another program's report).
+    if last > expected {
+        return Verdict::fail(format!("{detail}: more increments than tasks"));
+    }
     match sync {
         CounterSync::None => Verdict {
             check: Check::Race,
@@ -340,6 +345,19 @@ mod tests {
         assert_eq!(v.check, Check::Race);
         assert_eq!(v.detail, "final=2 expected=10 lost=8");
         assert_eq!(judge(CounterSync::None, 10, 10).check, Check::Pass);
+    }
+
+    #[test]
+    fn more_increments_than_tasks_fail_whatever_the_sync() {
+        for sync in [CounterSync::None, CounterSync::Mutex, CounterSync::Atomic] {
+            let v = judge(sync, 12, 10);
+            assert_eq!(v.check, Check::Fail, "{sync:?}");
+            assert!(
+                v.detail.contains("more increments than tasks"),
+                "{}",
+                v.detail
+            );
+        }
     }
 
     #[test]

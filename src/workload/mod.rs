@@ -371,6 +371,10 @@ pub struct TaskRecord {
 pub enum Check {
     Pass,
     Race,
+    /// A cell's summary only: some of its repetitions failed, not all.
+    Flaky,
+    /// A cell's summary only: its digest disagrees with others' and no majority decides.
+    Disputed,
     Fail,
 }
 
@@ -379,14 +383,23 @@ impl Check {
         match self {
             Check::Pass => "pass",
             Check::Race => "race",
+            Check::Flaky => "flaky",
+            Check::Disputed => "disputed",
             Check::Fail => "fail",
         }
+    }
+
+    /// Whether the run counts as failed for its exit code.
+    pub fn failed(self) -> bool {
+        self > Check::Race
     }
 
     pub fn parse(s: &str) -> Option<Check> {
         match s {
             "pass" => Some(Check::Pass),
             "race" => Some(Check::Race),
+            "flaky" => Some(Check::Flaky),
+            "disputed" => Some(Check::Disputed),
             "fail" => Some(Check::Fail),
             _ => None,
         }

@@ -103,12 +103,70 @@ impl Workload for Sleep {
     }
 
     fn verify(&self, records: &[TaskRecord]) -> Verdict {
-        task_errors(records).unwrap_or_else(|| {
-            Verdict::pass(format!(
-                "{} of {} tasks finished",
-                records.len(),
-                self.tasks()
-            ))
-        })
+        task_errors(records)
+            .or_else(|| too_short(records, self.duration))
+            .unwrap_or_else(|| {
+                Verdict::pass(format!(
+                    "{} of {} tasks finished",
+                    records.len(),
+                    self.tasks()
+                ))
+            })
+    }
+}
+
+/// Clocks read at a task's start and end (another program's, converted to ours) may each
+/// be off by this much: a shorter span is beyond their error.
+pub const SPAN_SLACK: Duration = Duration::from_millis(1);
+
+/// A wait cannot end before its duration: a span shorter than that (beyond the clocks'
+/// slack) means the task did not wait, whatever the model reported.
+pub fn too_short(records: &[TaskRecord], duration: Duration) -> Option<Verdict> {
+    let least = duration.saturating_sub(SPAN_SLACK).as_secs_f64();
+    let short: Vec<&TaskRecord> = records
+        .iter()
+        .filter(|r| r.end_s - r.start_s < least)
+        .collect();
+    let first = short.first()?;
+    Some(Verdict::fail(format!(
+        "{} of {} tasks waited less than {:?} (task {} lasted {:.4}s)",
+        short.len(),
+        records.len(),
+        duration,
+        first.task,
+        first.end_s - first.start_s
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Check;
+
+    fn span(task: usize, start_s: f64, end_s: f64) -> TaskRecord {
+        TaskRecord {
+            task,
+            lane: 0,
+            start_s,
+            end_s,
+            result: TaskResult::done(),
+        }
+    }
+
+    #[test]
+    fn a_span_shorter_than_its_wait_fails() {
+        let d = Duration::from_millis(100);
+        assert_eq!(
+            too_short(&[span(0, 0.0, 0.1), span(1, 0.0, 0.0995)], d),
+            None
+        );
+        let v = too_short(&[span(0, 0.0, 0.1), span(1, 0.2, 0.25)], d).unwrap();
+        assert_eq!(v.check, Check::Fail);
+        assert!(
+            v.detail
+                .starts_with("1 of 2 tasks waited less than 100ms (task 1"),
+            "{}",
+            v.detail
+        );
     }
 }

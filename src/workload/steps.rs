@@ -182,6 +182,21 @@ impl Steps {
             .collect()
     }
 
+    /// What every task waits in its `sleep` and `mixed` steps together.
+    fn waits(&self) -> std::time::Duration {
+        let WorkloadConfig::Steps(c) = &self.config else {
+            return std::time::Duration::ZERO;
+        };
+        c.steps
+            .iter()
+            .map(|s| match s {
+                WorkloadConfig::Sleep(s) => s.duration,
+                WorkloadConfig::Mixed(m) => m.duration,
+                _ => std::time::Duration::ZERO,
+            })
+            .sum()
+    }
+
     /// The verdict on tasks that failed, if any did: counts per failing step and reason.
     fn failed_tasks(&self, records: &[TaskRecord]) -> Option<Verdict> {
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
@@ -335,6 +350,11 @@ impl Workload for Steps {
     /// statuses.
     fn verify(&self, records: &[TaskRecord]) -> Verdict {
         if let Some(v) = self.failed_tasks(records) {
+            return v;
+        }
+        // Each step's records carry the whole task's span: only the task can be held
+        // to the sum of its waits.
+        if let Some(v) = super::sleep::too_short(records, self.waits()) {
             return v;
         }
         let verdicts: Vec<Verdict> = self

@@ -223,3 +223,15 @@ fn each_step_keeps_its_own_thread_state() {
         assert!(r.ok, "{r:?}");
     }
 }
+
+#[test]
+fn a_task_shorter_than_its_waits_together_fails() {
+    let workload = built(&steps(1, vec![sleep(1, 20), sleep(1, 30)]));
+    let mut r = record(0, vec![Output::Done, Output::Done]);
+    r.end_s = 0.045;
+    let v = workload.verify(std::slice::from_ref(&r));
+    assert_eq!(v.check, Check::Fail);
+    assert!(v.detail.contains("waited less than 50ms"), "{}", v.detail);
+    r.end_s = 0.05;
+    assert_eq!(workload.verify(&[r]).check, Check::Pass);
+}
