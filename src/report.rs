@@ -43,9 +43,30 @@ fn ratio(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into())
 }
 
-fn ratio_range(v: Option<(f64, f64)>) -> String {
-    v.map(|(lo, hi)| format!("[{lo:.2}-{hi:.2}]"))
+fn ratio_range(v: Option<crate::results::stats::MedianCi>) -> String {
+    v.map(|c| format!("[{:.2}-{:.2}]", c.low, c.high))
         .unwrap_or_default()
+}
+
+/// What the table's `[..]` are, with the coverage they really have: the least of the
+/// medians' and of the speedups', e.g. `[..] = 75% (min–max of 3) intervals; speedups 75%`.
+pub fn interval_legend(rows: &[SummaryRow]) -> String {
+    use crate::results::intervals::coverage_label;
+    let least = |it: &mut dyn Iterator<Item = (f64, usize)>| {
+        it.min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(c, n)| coverage_label(c, n))
+    };
+    let median = least(&mut rows.iter().map(|r| (r.stats.ci.coverage, r.stats.n)));
+    let speedup = least(
+        &mut rows
+            .iter()
+            .filter_map(|r| r.speedup_ci.map(|c| (c.coverage, r.stats.n))),
+    );
+    let mut s = format!("[..] = {} intervals", median.unwrap_or_default());
+    if let Some(sp) = speedup {
+        s.push_str(&format!("; speedups {sp}"));
+    }
+    s
 }
 
 /// The end-of-run table for one experiment, then one line per model explaining its best
@@ -64,11 +85,7 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         (lo, hi) if lo == hi => format!("{hi} repetitions"),
         (lo, hi) => format!("{lo} to {hi} repetitions"),
     };
-    let interval = if fewest >= 6 {
-        "[..] = 95% interval".to_string()
-    } else {
-        "[..] = 95% interval; min-max under 6 repetitions".to_string()
-    };
+    let interval = interval_legend(rows);
     say(&format!(
         "{name} ({}, medians of {reps} per cell, {cores} cores; {interval})",
         rows[0].workload

@@ -156,8 +156,9 @@ impl Report<'_> {
         }
         let _ = writeln!(
             s,
-            "\nMedians of {} repetition(s) per cell; intervals are 95% (min-max under 6 repetitions).\n",
-            self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0)
+            "\nMedians of {} repetition(s) per cell; {} (the least coverage of any row; `ci_coverage` and `speedup_ci_coverage` in summary.csv give each row's).\n",
+            self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0),
+            crate::report::interval_legend(self.summary),
         );
     }
 
@@ -265,7 +266,7 @@ fn median(r: &SummaryRow) -> String {
 /// A row's speedup with its interval, `-` without a baseline.
 fn speedup(r: &SummaryRow) -> String {
     match (r.speedup, r.speedup_ci) {
-        (Some(v), Some((lo, hi))) => format!("{v:.2}x [{lo:.2}-{hi:.2}]"),
+        (Some(v), Some(c)) => format!("{v:.2}x [{:.2}-{:.2}]", c.low, c.high),
         (Some(v), None) => format!("{v:.2}x"),
         _ => "-".into(),
     }

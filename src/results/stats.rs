@@ -79,6 +79,12 @@ pub fn median_ci(sorted: &[f64]) -> Option<MedianCi> {
     })
 }
 
+/// The coverage [`median_ci`] states for a sample of `n` values.
+pub fn median_coverage(n: usize) -> f64 {
+    let sample: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    median_ci(&sample).map_or(0.0, |ci| ci.coverage)
+}
+
 /// Every ratio `a / b` with `a` and `b` in their intervals: the interval of a speedup
 /// (baseline median / cell median). Conservative: it holds where both intervals hold.
 pub fn ratio_interval(a: &MedianCi, b: &MedianCi) -> Option<(f64, f64)> {

@@ -9,7 +9,7 @@ use super::flags::{
     BELOW_IDEAL, BEYOND_CORES_MARGIN, FEW_REPETITIONS, Flag, NOISY_HALF_WIDTH, SLOWED,
 };
 use super::runs::RunRow;
-use super::stats::{Stats, median, ratio_interval, stats};
+use super::stats::{Stats, median, stats};
 use super::summary::SummaryRow;
 use crate::model::kind::{baseline_of, is_baseline};
 use crate::workload::Check;
@@ -103,25 +103,37 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
     // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
     // never passed is no baseline.
     type Key = (String, Vec<(String, String)>);
-    let baselines: HashMap<Key, (Stats, Option<f64>, f64)> = out
+    let baselines: HashMap<Key, (Stats, Option<f64>, f64, String)> = out
         .iter()
         .filter(|s| is_baseline(&s.model) && s.check != Check::Fail)
         .map(|s| {
             (
                 (s.model.clone(), s.axes.clone()),
-                (s.stats.clone(), s.core_speed, s.parallelism),
+                (s.stats.clone(), s.core_speed, s.parallelism, s.cell.clone()),
             )
         })
         .collect();
+    // Repetition k of a cell and of its baseline ran in the same round: they pair.
+    let repetitions = |cell: &str| -> Vec<(usize, f64)> {
+        counted(&by_cell[cell])
+            .iter()
+            .map(|r| (r.repetition as usize, r.wall_s))
+            .collect()
+    };
     for s in &mut out {
         let key = (baseline_of(&s.model).to_string(), s.axes.clone());
-        if let Some((base, base_speed, base_busy)) = baselines.get(&key)
+        if let Some((base, base_speed, base_busy, base_cell)) = baselines.get(&key)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;
             s.speedup = Some(speedup);
             s.efficiency = Some(speedup / s.workers.max(1) as f64);
-            s.speedup_ci = ratio_interval(&base.ci, &s.stats.ci);
+            s.speedup_ci = super::intervals::speedup_interval(
+                &repetitions(base_cell),
+                &repetitions(&s.cell),
+                &base.ci,
+                &s.stats.ci,
+            );
             s.baseline_core_speed = *base_speed;
             s.baseline_parallelism = Some(*base_busy);
         }
