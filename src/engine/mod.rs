@@ -117,7 +117,8 @@ pub fn prepare<'e>(
             (walls, last)
         })
         .collect();
-    let schedule = Schedule::new(exp.order, exp.repetitions, existing);
+    let mut schedule = Schedule::new(exp.order, exp.repetitions, existing);
+    schedule.decide_claims(&schedule::claimed(&exp.claims, &cells));
     Ok(Prepared {
         _lock: lock,
         exp,
