@@ -140,7 +140,8 @@ fn chart_judges_claims_from_the_rows_holds_fails_unclear() {
             "value",
             "ci_low",
             "ci_high",
-            "verdict"
+            "verdict",
+            "ci_coverage"
         ]
     );
     assert_eq!(
@@ -153,6 +154,7 @@ fn chart_judges_claims_from_the_rows_holds_fails_unclear() {
     // Paired by round: 1 s over 0.4-0.6 s.
     assert_eq!(claims.column("ci_low")[2], "1.666667");
     assert_eq!(claims.column("ci_high")[2], "2.500000");
+    assert_eq!(claims.column("ci_coverage")[2], "0.9375");
     assert!(
         claims.column("value")[3].ends_with("holds for 2 of 2 cells"),
         "{}",

@@ -39,6 +39,8 @@ pub struct ClaimResult {
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
     pub verdict: Verdict,
+    /// The least coverage of the intervals judged (one-sided, a verdict needs 95%).
+    pub ci_coverage: Option<f64>,
 }
 
 impl SummaryRow {
@@ -144,6 +146,7 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
     let mut verdicts = Vec::new();
     let mut values = Vec::new();
     let (mut low, mut high): (Option<f64>, Option<f64>) = (None, None);
+    let mut coverage: Option<f64> = None;
     for r in &selected {
         let (verdict, shown) = match (claim.metric, claim.target) {
             (Metric::Check, Target::Check(want)) => {
@@ -158,6 +161,7 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
                 Some((v, ci)) => {
                     low = Some(low.map_or(ci.low, |l| l.min(ci.low)));
                     high = Some(high.map_or(ci.high, |h| h.max(ci.high)));
+                    coverage = Some(coverage.map_or(ci.coverage, |c| c.min(ci.coverage)));
                     // A verdict only where the interval covers at least 95% one-sided.
                     if decides(ci.coverage) {
                         (judge_interval(ci.low, ci.high, claim.op, t), number(v))
@@ -206,6 +210,7 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
         ci_low: low,
         ci_high: high,
         verdict,
+        ci_coverage: coverage,
     }
 }
 
@@ -248,6 +253,7 @@ pub const HEADER: &[&str] = &[
     "ci_low",
     "ci_high",
     "verdict",
+    "ci_coverage",
 ];
 
 /// Rewrites claims.csv (derived from the summary, so replacing it loses nothing).
@@ -264,6 +270,7 @@ pub fn write(path: &Path, results: &[ClaimResult]) -> anyhow::Result<()> {
             super::fmt_opt(r.ci_low, 6),
             super::fmt_opt(r.ci_high, 6),
             r.verdict.as_str().to_string(),
+            super::fmt_opt(r.ci_coverage, 4),
         ]
     });
     super::atomic::write_csv(path, &header, records)
@@ -516,6 +523,7 @@ mod tests {
             ci_low: None,
             ci_high: None,
             verdict: v,
+            ci_coverage: None,
         };
         assert_eq!(
             one_line(&[r(Verdict::Holds), r(Verdict::Holds)]),
