@@ -182,6 +182,19 @@ fn pilot(min: u32, max: u32) -> u32 {
     min.max(AUTO_PILOT as u32).min(max)
 }
 
+/// The fewest repetitions a cell gets in all: the experiment's count, the pilot under
+/// `auto`, and for a cell a claim judges (`claimed`) the count that can decide it.
+pub fn least_count(repetitions: Repetitions, claimed: bool) -> u32 {
+    let least = match repetitions {
+        Repetitions::Fixed(n) => n,
+        Repetitions::Auto { min, max, .. } => pilot(min, max),
+    };
+    match (repetitions, claimed) {
+        (Repetitions::Fixed(_), true) => least.max(fewest_deciding() as u32),
+        _ => least,
+    }
+}
+
 /// The indices of `cells` that a claim judges on an interval, with the baselines of its
 /// speedups (a paired interval needs both): they must reach a count that can decide it.
 pub fn claimed(claims: &[Claim], cells: &[Cell]) -> Vec<usize> {
