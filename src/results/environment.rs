@@ -100,9 +100,12 @@ impl Environment {
     }
 
     /// Writes this run's environment over the folder's, keeping the machine samples of
-    /// the folder's earlier runs before this run's: a folder's samples accumulate.
+    /// the folder's earlier runs on this machine before this run's: a folder's samples
+    /// accumulate. Another machine's (after `--fresh` or `--by-host`) describe not this one.
     pub fn record(&self, dir: &Path) -> anyhow::Result<()> {
-        let mut samples = Environment::load(dir)?.map_or_else(Vec::new, |e| e.samples);
+        let mut samples = Environment::load(dir)?
+            .filter(|e| e.machine().is_none_or(|id| id == self.host_id))
+            .map_or_else(Vec::new, |e| e.samples);
         samples.extend(self.samples.iter().cloned());
         Environment {
             samples,
