@@ -52,8 +52,11 @@ impl Report<'_> {
             let _ = writeln!(s, "| verdict | claim | cell | expect | value | interval |");
             let _ = writeln!(s, "|---|---|---|---|---|---|");
             for c in self.claims {
-                let interval = match (c.ci_low, c.ci_high) {
-                    (Some(lo), Some(hi)) => format!("{lo:.3}-{hi:.3}"),
+                let interval = match (c.ci_low, c.ci_high, c.ci_coverage) {
+                    (Some(lo), Some(hi), Some(cov)) => {
+                        format!("{lo:.3}-{hi:.3} ({:.1}%)", (cov * 1000.0).floor() / 10.0)
+                    }
+                    (Some(lo), Some(hi), None) => format!("{lo:.3}-{hi:.3}"),
                     _ => "-".into(),
                 };
                 let _ = writeln!(
@@ -69,7 +72,7 @@ impl Report<'_> {
             }
             let _ = writeln!(
                 s,
-                "\n`holds`: the whole interval is on the claimed side; `fails`: all of it is on the other side; `unclear`: it straddles the bound.\n"
+                "\n`holds`: the whole interval is on the claimed side; `fails`: all of it is on the other side; `unclear`: it straddles the bound, or its coverage (in brackets) is short of 95% one-sided: the `value` says how many repetitions it needs.\n"
             );
         }
         self.table(&mut s);
