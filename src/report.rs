@@ -48,27 +48,6 @@ fn ratio_range(v: Option<crate::results::stats::MedianCi>) -> String {
         .unwrap_or_default()
 }
 
-/// What the table's `[..]` are, with the coverage they really have: the least of the
-/// medians' and of the speedups', e.g. `[..] = 75% (min–max of 3) intervals; speedups 75%`.
-pub fn interval_legend(rows: &[SummaryRow]) -> String {
-    use crate::results::intervals::coverage_label;
-    let least = |it: &mut dyn Iterator<Item = (f64, usize)>| {
-        it.min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(c, n)| coverage_label(c, n))
-    };
-    let median = least(&mut rows.iter().map(|r| (r.stats.ci.coverage, r.stats.n)));
-    let speedup = least(
-        &mut rows
-            .iter()
-            .filter_map(|r| r.speedup_ci.map(|c| (c.coverage, r.stats.n))),
-    );
-    let mut s = format!("[..] = {} intervals", median.unwrap_or_default());
-    if let Some(sp) = speedup {
-        s.push_str(&format!("; speedups {sp}"));
-    }
-    s
-}
-
 /// The end-of-run table for one experiment, then one line per model explaining its best
 /// speedup, and the warnings.
 pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
@@ -85,7 +64,7 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         (lo, hi) if lo == hi => format!("{hi} repetitions"),
         (lo, hi) => format!("{lo} to {hi} repetitions"),
     };
-    let interval = interval_legend(rows);
+    let interval = crate::results::intervals::interval_legend(rows);
     say(&format!(
         "{name} ({}, medians of {reps} per cell, {cores} cores; {interval})",
         rows[0].workload

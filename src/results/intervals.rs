@@ -152,6 +152,26 @@ pub fn coverage_label(coverage: f64, n: usize) -> String {
     }
 }
 
+/// What the table's `[..]` are, with the coverage they really have: the least of the
+/// medians' and of the speedups', e.g. `[..] = 75% (min–max of 3) intervals; speedups 75%`.
+pub fn interval_legend(rows: &[super::summary::SummaryRow]) -> String {
+    let least = |it: &mut dyn Iterator<Item = (f64, usize)>| {
+        it.min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(c, n)| coverage_label(c, n))
+    };
+    let median = least(&mut rows.iter().map(|r| (r.stats.ci.coverage, r.stats.n)));
+    let speedup = least(
+        &mut rows
+            .iter()
+            .filter_map(|r| r.speedup_ci.map(|c| (c.coverage, r.stats.n))),
+    );
+    let mut s = format!("[..] = {} intervals", median.unwrap_or_default());
+    if let Some(sp) = speedup {
+        s.push_str(&format!("; speedups {sp}"));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -161,7 +161,7 @@ impl Report<'_> {
             s,
             "\nMedians of {} repetition(s) per cell; {} (the least coverage of any row; `ci_coverage` and `speedup_ci_coverage` in summary.csv give each row's).\n",
             self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0),
-            crate::report::interval_legend(self.summary),
+            super::intervals::interval_legend(self.summary),
         );
     }
 

@@ -25,7 +25,7 @@ pub struct SummaryRow {
     /// That row's result fingerprint, which the cells of one workload must share.
     pub fingerprint: Option<String>,
     /// The speedup's interval with its coverage: from paired repetitions where the cell
-    /// and its baseline share their rounds (see [`super::intervals::speedup_interval`]).
+    /// and its baseline share their rounds (see `intervals::speedup_interval`).
     pub speedup_ci: Option<MedianCi>,
     /// Cores kept busy: (user + sys CPU of conclab and its children) / wall, median.
     pub parallelism: f64,
