@@ -58,6 +58,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
                 charts: !args.no_charts,
                 shard,
                 quiet: args.quiet,
+                by_host: args.by_host,
             };
             let outcome = crate::commands::run::run(&experiments, &opts)?;
             Ok(if outcome.interrupted {

@@ -87,6 +87,10 @@ pub struct RunArgs {
     /// claim leaves the exit code alone.
     #[arg(long)]
     pub strict: bool,
+    /// Resume a results folder measured on another machine, keeping each machine apart
+    /// (`host` becomes an axis); without it such a folder is refused.
+    #[arg(long)]
+    pub by_host: bool,
 }
 
 #[derive(Debug, Args)]

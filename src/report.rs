@@ -43,8 +43,8 @@ fn ratio(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.2}x")).unwrap_or_else(|| "-".into())
 }
 
-fn ratio_range(v: Option<(f64, f64)>) -> String {
-    v.map(|(lo, hi)| format!("[{lo:.2}-{hi:.2}]"))
+fn ratio_range(v: Option<crate::results::stats::MedianCi>) -> String {
+    v.map(|c| format!("[{:.2}-{:.2}]", c.low, c.high))
         .unwrap_or_default()
 }
 
@@ -64,11 +64,7 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         (lo, hi) if lo == hi => format!("{hi} repetitions"),
         (lo, hi) => format!("{lo} to {hi} repetitions"),
     };
-    let interval = if fewest >= 6 {
-        "[..] = 95% interval".to_string()
-    } else {
-        "[..] = 95% interval; min-max under 6 repetitions".to_string()
-    };
+    let interval = crate::results::intervals::interval_legend(rows);
     say(&format!(
         "{name} ({}, medians of {reps} per cell, {cores} cores; {interval})",
         rows[0].workload

@@ -71,7 +71,7 @@ fn claim_errors_name_file_line_column_and_what_is_allowed() {
 }
 
 /// Replaces the wall times of a results folder's runs.csv: `walls` per model and workers.
-fn set_walls(dir: &Path, walls: &[(&str, &str, [f64; 3])]) {
+fn set_walls(dir: &Path, walls: &[(&str, &str, [f64; 5])]) {
     let path = dir.join("runs.csv");
     let mut r = csv::Reader::from_path(&path).unwrap();
     let header = r.headers().unwrap().clone();
@@ -116,9 +116,9 @@ fn chart_judges_claims_from_the_rows_holds_fails_unclear() {
     set_walls(
         &dir,
         &[
-            ("sequential", "1", [1.0, 1.0, 1.0]),
-            ("thread_pool", "2", [0.5, 0.5, 0.5]),
-            ("thread_pool", "4", [0.4, 0.5, 0.6]),
+            ("sequential", "1", [1.0; 5]),
+            ("thread_pool", "2", [0.5; 5]),
+            ("thread_pool", "4", [0.4, 0.45, 0.5, 0.55, 0.6]),
         ],
     );
     let out = lab.cmd().args(["chart", "results/v"]).output().unwrap();
@@ -140,7 +140,8 @@ fn chart_judges_claims_from_the_rows_holds_fails_unclear() {
             "value",
             "ci_low",
             "ci_high",
-            "verdict"
+            "verdict",
+            "ci_coverage"
         ]
     );
     assert_eq!(
@@ -150,9 +151,10 @@ fn chart_judges_claims_from_the_rows_holds_fails_unclear() {
     assert_eq!(claims.column("value")[0], "2.00");
     assert_eq!(claims.column("cell")[0], "model=thread_pool workers=2");
     assert_eq!(claims.column("expect")[2], "speedup >= 2");
-    // 1 s over 0.4-0.6 s.
+    // Paired by round: 1 s over 0.4-0.6 s.
     assert_eq!(claims.column("ci_low")[2], "1.666667");
     assert_eq!(claims.column("ci_high")[2], "2.500000");
+    assert_eq!(claims.column("ci_coverage")[2], "0.9375");
     assert!(
         claims.column("value")[3].ends_with("holds for 2 of 2 cells"),
         "{}",
@@ -160,6 +162,61 @@ fn chart_judges_claims_from_the_rows_holds_fails_unclear() {
     );
     let index = std::fs::read_to_string(lab.path().join("results/index.md")).unwrap();
     assert!(index.contains("| 3 of 5 claims hold |"), "{index}");
+}
+
+/// Keeps the rows of runs.csv whose repetition is at most `n`.
+fn keep_repetitions(dir: &Path, n: u32) {
+    let path = dir.join("runs.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let header = r.headers().unwrap().clone();
+    let rep = header.iter().position(|h| h == "repetition").unwrap();
+    let mut w = csv::Writer::from_path(dir.join("runs.new")).unwrap();
+    w.write_record(&header).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if rec[rep].parse::<u32>().unwrap() <= n {
+            w.write_record(&rec).unwrap();
+        }
+    }
+    w.flush().unwrap();
+    std::fs::rename(dir.join("runs.new"), path).unwrap();
+}
+
+#[test]
+fn claims_get_the_repetitions_to_decide_and_stay_unclear_below_95() {
+    let lab = Lab::new();
+    lab.write(
+        "d.toml",
+        &sleeps("[[claims]]\nsay = \"slow enough\"\ncell = { model = \"thread_pool\", workers = 2 }\nexpect = \"median_s < 10\"\n"),
+    );
+    assert_eq!(code(&lab.run(&["d.toml"])), 0);
+    let dir = lab.path().join("results/d");
+    // repetitions = 3, but the claim's cell ran the 5 that can decide it at 95%.
+    let summary = lab.csv("results/d/summary.csv");
+    assert_eq!(summary.column("n"), ["3", "5", "3"]);
+    assert_eq!(
+        summary.column("ci_coverage"),
+        ["0.7500", "0.9375", "0.7500"]
+    );
+    assert_eq!(lab.csv("results/d/claims.csv").column("verdict"), ["holds"]);
+    // Three repetitions left: a 75% interval decides nothing, and says what it needs.
+    keep_repetitions(&dir, 3);
+    let out = lab.cmd().args(["chart", "results/d"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let claims = lab.csv("results/d/claims.csv");
+    assert_eq!(claims.column("verdict"), ["unclear"]);
+    assert!(
+        claims.column("value")[0].ends_with("unclear: n=3 (needs 5 for 95%)"),
+        "{}",
+        claims.column("value")[0]
+    );
+    assert!(
+        stdout(&out).contains("[..] = 75% (min–max of 3) intervals"),
+        "{}",
+        stdout(&out)
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("75% (min–max of 3)"), "{report}");
 }
 
 #[test]

@@ -218,6 +218,7 @@ fn a_model_wrong_one_time_in_three_is_flaky_and_its_claims_do_not_hold() {
     }
     let claims = "[[claims]]\nsay = \"the outsider finishes\"\ncell = { model = \"wrong\" }\nexpect = \"median_s < 100\"\n\
                   [[claims]]\nsay = \"the outsider is right\"\ncell = { model = \"wrong\" }\nexpect = \"check == pass\"\n";
+    // A claimed cell runs at least five repetitions: the second of five is wrong.
     let lab = lab("\"wrong\", \"thread_pool\"", "2", claims);
     let out = lab.run(&["v.toml"]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
@@ -225,7 +226,7 @@ fn a_model_wrong_one_time_in_three_is_flaky_and_its_claims_do_not_hold() {
     let w = &summary["wrong"];
     assert_eq!(
         (w["check"].as_str(), w["n"].as_str()),
-        ("flaky", "2"),
+        ("flaky", "4"),
         "{w:?}"
     );
     assert_eq!(
@@ -234,7 +235,7 @@ fn a_model_wrong_one_time_in_three_is_flaky_and_its_claims_do_not_hold() {
             w["n"].as_str(),
             w["failed_repetitions"].as_str()
         ),
-        ("flaky", "2", "1"),
+        ("flaky", "4", "1"),
         "{w:?}"
     );
     assert!(w["failure"].contains("differs from"), "{}", w["failure"]);

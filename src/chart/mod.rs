@@ -22,6 +22,7 @@ pub use palette::{FAILED, FONT, model_colour};
 
 use crate::results::experiment_results::ExperimentResults;
 use crate::results::outputs::Output;
+use crate::results::stats::MedianCi;
 use crate::results::summary::SummaryRow;
 use crate::results::tasks::TaskSpan;
 
@@ -60,7 +61,9 @@ pub struct Point {
     pub high: f64,
     pub ideal: Option<f64>,
     pub speedup: Option<f64>,
-    pub speedup_ci: Option<(f64, f64)>,
+    pub speedup_ci: Option<MedianCi>,
+    /// The coverage of the median's interval.
+    pub coverage: f64,
     /// `flaky`, `fail` or `disputed` cells are marked in the legend.
     pub check: crate::workload::Check,
 }
@@ -169,6 +172,7 @@ impl From<&SummaryRow> for Point {
             speedup: s.speedup,
             speedup_ci: s.speedup_ci,
             check: s.check,
+            coverage: s.stats.ci.coverage,
         }
     }
 }
@@ -186,12 +190,23 @@ impl From<&TaskSpan> for Span {
     }
 }
 
-/// The legend entry for whiskers: what an interval is depends on the repetitions.
-pub fn whisker_legend(points: &[Point]) -> String {
-    if points.iter().all(|p| p.n >= 6) {
-        "| 95% interval of the median".into()
-    } else {
-        "| interval (min–max when n<6)".into()
+/// The legend entry for whiskers, with the coverage they really have (the least of the
+/// chart's points): `| median interval, 75% (min–max of 3)`.
+pub fn whisker_legend(points: &[Point], speedup: bool) -> String {
+    let least = points
+        .iter()
+        .filter_map(|p| match speedup {
+            true => p.speedup_ci.map(|c| (c.coverage, p.n)),
+            false => Some((p.coverage, p.n)),
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let what = if speedup { "speedup" } else { "median" };
+    match least {
+        Some((c, n)) => format!(
+            "| {what} interval, {}",
+            crate::results::intervals::coverage_label(c, n)
+        ),
+        None => format!("| {what} interval"),
     }
 }
 

@@ -10,6 +10,7 @@ use super::{
     Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
     short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
 };
+use crate::results::stats::MedianCi;
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     let root = BitMapBackend::new(path, size).into_drawing_area();
@@ -45,7 +46,11 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             LegendMark::Dashed,
         ));
     }
-    legend.push((whisker_legend(&g.points), IDEAL_GREY, LegendMark::Line));
+    legend.push((
+        whisker_legend(&g.points, true),
+        IDEAL_GREY,
+        LegendMark::Line,
+    ));
     legend.push((
         format!("{} cores on this machine", g.cores),
         RGBColor(200, 0, 0),
@@ -178,7 +183,10 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             .collect();
         model_line(&mut chart, &xy, colour)?;
         for p in pts {
-            if let Some((lo, hi)) = p.speedup_ci {
+            if let Some(MedianCi {
+                low: lo, high: hi, ..
+            }) = p.speedup_ci
+            {
                 let x = (p.workers as f64).log2();
                 whisker(
                     &mut chart,
@@ -230,6 +238,7 @@ mod tests {
             speedup: Some(1.0),
             speedup_ci: None,
             check: crate::workload::Check::Pass,
+            coverage: 0.75,
         }
     }
 

@@ -32,7 +32,11 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         })
         .collect();
     legend.push(("ideal bound".into(), IDEAL_GREY, LegendMark::Dashed));
-    legend.push((whisker_legend(&g.points), IDEAL_GREY, LegendMark::Line));
+    legend.push((
+        whisker_legend(&g.points, false),
+        IDEAL_GREY,
+        LegendMark::Line,
+    ));
     let plot = frame(
         &root,
         &g.title("median wall time against workers"),

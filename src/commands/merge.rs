@@ -8,29 +8,40 @@ use anyhow::{Context, bail};
 use crate::error::UsageError;
 use crate::experiment::Experiment;
 use crate::results::csv_file::{self, AppendCsv};
-use crate::results::environment::{Environment, Fingerprint, Hosts, read_hosts, write_hosts};
+use crate::results::environment::{
+    Environment, Fingerprint, Hosts, read_hosts, row_hosts, write_hosts,
+};
 use crate::results::experiment_results::experiment_of;
 use crate::results::files::{self, Folder};
 use crate::results::{phases, runs, tasks};
 
-/// Refuses shards measured on machines with different fingerprints, naming the fields
-/// that differ; with `by_host`, returns every machine to keep apart instead.
-fn check_machines(dirs: &[PathBuf], by_host: bool) -> anyhow::Result<Hosts> {
+/// Refuses rows measured on different machines, naming their host ids and the fields
+/// that differ: those of the shards, and those already in `out`. With `by_host`, returns
+/// every machine to keep apart instead. An unreadable environment.json is an error.
+fn check_machines(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Hosts> {
     let mut hosts = Hosts::new();
-    let mut first: Option<(&PathBuf, Fingerprint)> = None;
+    let mut first: Option<(PathBuf, Fingerprint)> = None;
     let mut differences = Vec::new();
-    for d in dirs {
-        let Some((id, f)) =
-            Environment::read(d).and_then(|e| e.fingerprint.map(|f| (e.host_id, f)))
-        else {
+    // Which folder holds rows (or an environment) of which machine.
+    let mut machines: Vec<(String, PathBuf)> = Vec::new();
+    let folders = std::iter::once(out.to_path_buf())
+        .filter(|o| o.join(files::ENVIRONMENT).is_file() || o.join(files::RUNS).is_file())
+        .chain(dirs.iter().cloned());
+    for d in folders {
+        for h in row_hosts(&d.join(files::RUNS)) {
+            machines.push((h, d.clone()));
+        }
+        let Some(env) = Environment::load(&d)? else {
             eprintln!(
-                "warning: {} has no machine fingerprint (written by an older conclab); its rows are merged as if measured on the same machine",
+                "warning: {} has no environment.json; its rows are checked by their host column alone",
                 d.display()
             );
             continue;
         };
-        // Keyed by the id the folder's rows carry.
-        let id = if id.is_empty() { f.host_id() } else { id };
+        let (Some(id), Some(f)) = (env.machine(), env.fingerprint) else {
+            continue;
+        };
+        machines.push((id.clone(), d.clone()));
         hosts.insert(id, f.clone());
         match &first {
             None => first = Some((d, f)),
@@ -47,12 +58,25 @@ fn check_machines(dirs: &[PathBuf], by_host: bool) -> anyhow::Result<Hosts> {
             }
         }
     }
-    if !differences.is_empty() && !by_host {
-        return Err(UsageError(format!(
-            "the shards were measured on different machines, whose numbers must not be pooled:\n  {}\nmerge with --by-host to keep each machine apart (host becomes an axis)",
-            differences.join("\n  ")
-        ))
-        .into());
+    machines.retain(|(h, _)| !h.is_empty());
+    machines.sort();
+    machines.dedup();
+    let mut ids: Vec<&str> = machines.iter().map(|(h, _)| h.as_str()).collect();
+    ids.dedup();
+    if ids.len() > 1 && !by_host {
+        let wheres: Vec<String> = machines
+            .iter()
+            .map(|(h, d)| format!("{h} in {}", d.display()))
+            .collect();
+        let mut why = format!(
+            "rows of different machines must not be pooled: {}",
+            wheres.join(", ")
+        );
+        if !differences.is_empty() {
+            why.push_str(&format!("\n  {}", differences.join("\n  ")));
+        }
+        why.push_str("\nmerge with --by-host to keep each machine apart (host becomes an axis)");
+        return Err(UsageError(why).into());
     }
     Ok(hosts)
 }
@@ -75,7 +99,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, by_host: bool) -> anyhow::Result<Expe
             );
         }
     }
-    let hosts = check_machines(dirs, by_host)?;
+    let hosts = check_machines(dirs, out, by_host)?;
     let _lock = crate::results::lock::lock(out).map_err(UsageError)?;
     if by_host {
         let mut all = read_hosts(out).unwrap_or_default();

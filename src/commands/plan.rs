@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::engine::schedule::{claimed, least_count};
 use crate::error::UsageError;
 use crate::experiment::expand::expand;
 use crate::experiment::{Experiment, Repetitions};
@@ -41,10 +42,11 @@ pub fn plan(
             .unwrap_or_default();
         let counts = done_counts(&existing);
         let axes: Vec<&str> = exp.axes.iter().map(|a| a.name.as_str()).collect();
-        let reps = exp.repetitions.min();
+        let reps = least_count(exp.repetitions, false);
+        let claimed = claimed(&exp.claims, &cells);
         let estimated_with = match exp.repetitions {
             Repetitions::Fixed(_) => String::new(),
-            Repetitions::Auto { .. } => format!(" (estimated with the minimum, {reps})"),
+            Repetitions::Auto { .. } => format!(" (estimated with the pilot, {reps})"),
         };
         if !say(&format!(
             "{} ({}): {} cells x {} repetitions{estimated_with} + {} warm-up, {}",
@@ -71,7 +73,8 @@ pub fn plan(
         if !say(&head) {
             return Ok(cells_total);
         }
-        for cell in &cells {
+        for (index, cell) in cells.iter().enumerate() {
+            let reps = least_count(exp.repetitions, claimed.contains(&index));
             // Real URLs have no known latency before they are measured.
             let ideal = ideal::of_cell(cell, &calibration, cores);
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);

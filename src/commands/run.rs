@@ -10,8 +10,9 @@ use crate::machine::Watch;
 use crate::progress::Progress;
 use crate::report;
 use crate::results::claims;
-use crate::results::environment::Environment;
+use crate::results::environment::{Environment, check_same_machine, row_hosts};
 use crate::results::experiment_results::ExperimentResults;
+use crate::results::files;
 use crate::results::lock::lock;
 use crate::results::outputs::{write_all, write_index};
 use crate::selection::{Filter, Shard, check_filters};
@@ -26,6 +27,8 @@ pub struct RunOptions {
     pub charts: bool,
     pub shard: Option<Shard>,
     pub quiet: bool,
+    /// Resume a folder measured on another machine, keeping each machine apart.
+    pub by_host: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -47,6 +50,14 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
         locks.push(lock(&opts.out.join(&exp.name)).map_err(UsageError)?);
     }
     let env = Environment::detect();
+    // Rows of another machine are never pooled with this one's: checked for every folder
+    // before anything is written to any.
+    if !opts.fresh {
+        for exp in experiments {
+            let dir = opts.out.join(&exp.name);
+            check_same_machine(&dir, &env, row_hosts(&dir.join(files::RUNS)), opts.by_host)?;
+        }
+    }
     let mut prepared = Vec::new();
     for (exp, lock) in experiments.iter().zip(locks) {
         let selected = Selected {
@@ -54,6 +65,7 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
             only: &opts.only,
             shard: opts.shard,
             fresh: opts.fresh,
+            by_host: opts.by_host,
         };
         prepared.push(prepare(exp, &selected, &env, lock)?);
     }
@@ -109,7 +121,7 @@ pub fn run(experiments: &[Experiment], opts: &RunOptions) -> anyhow::Result<RunO
             ..env.clone()
         };
         for p in &prepared {
-            env.write(&p.dir)?;
+            env.record(&p.dir)?;
         }
         if let Some(w) = watch.warning() {
             report::say(&format!("\nwarning: {w}"));
@@ -133,7 +145,7 @@ fn finish(
 ) -> anyhow::Result<RunOutcome> {
     let exp = p.exp;
     let results =
-        ExperimentResults::from_runs(exp, &p.dir, p.rows.clone(), Some(env.clone()), false)?;
+        ExperimentResults::from_runs(exp, &p.dir, p.rows.clone(), Some(env.clone()), opts.by_host)?;
     if !measured.interrupted {
         progress.clear();
     }

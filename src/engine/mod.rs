@@ -39,6 +39,8 @@ pub struct Selected<'o> {
     pub shard: Option<Shard>,
     /// Archive the folder's results first and start afresh.
     pub fresh: bool,
+    /// The folder keeps machines apart: only this machine's rows count towards its cells.
+    pub by_host: bool,
 }
 
 /// How an experiment's repetitions went.
@@ -102,12 +104,14 @@ pub fn prepare<'e>(
     let tasks = TasksFile::open(&folder.tasks(), &axes)?;
     let phases = PhasesFile::open(&folder.phases(), &axes)?;
     atomic::write(&folder.experiment(), exp.resolved_toml().as_bytes())?;
-    env.write(&dir)?;
+    env.record(&dir)?;
     let cells = skip_without_interpreter(exp, select(expand(exp), opts.only, opts.shard));
     let existing = cells
         .iter()
         .map(|c| {
-            let mine = rows.iter().filter(|r| r.cell == c.id);
+            let mine = rows
+                .iter()
+                .filter(|r| r.cell == c.id && (!opts.by_host || r.host == env.host_id));
             let last = mine.clone().map(|r| r.repetition).max().unwrap_or(0);
             let walls = mine
                 .filter(|r| r.check != Check::Fail)
@@ -116,7 +120,8 @@ pub fn prepare<'e>(
             (walls, last)
         })
         .collect();
-    let schedule = Schedule::new(exp.order, exp.repetitions, existing);
+    let mut schedule = Schedule::new(exp.order, exp.repetitions, existing);
+    schedule.decide_claims(&schedule::claimed(&exp.claims, &cells));
     Ok(Prepared {
         _lock: lock,
         exp,

@@ -1,9 +1,12 @@
-//! Which repetition of which cell runs next: a fixed count, or until the median is precise.
+//! Which repetition of which cell runs next: a fixed count, or under `auto` a count chosen
+//! once from a pilot; cells named by claims get enough repetitions to decide them.
 
 use std::collections::VecDeque;
 
-use crate::experiment::{Order, Repetitions};
-use crate::results::stats::stats;
+use crate::experiment::claims::{Claim, Metric};
+use crate::experiment::{Cell, Order, Repetitions};
+use crate::model::kind::baseline_of;
+use crate::results::intervals::{AUTO_PILOT, auto_count, fewest_deciding};
 
 /// What one cell has so far.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +19,9 @@ struct CellState {
     attempts: u32,
     /// Fixed counts: how many this run owes (what earlier runs left to do).
     owed: u32,
+    /// The fewest counted repetitions the cell must reach: more than the experiment asks
+    /// for when a claim needs an interval that can decide it.
+    floor: u32,
 }
 
 /// The cells' repetitions in running order, decided one at a time as results come in.
@@ -39,6 +45,7 @@ impl Schedule {
             .into_iter()
             .map(|(walls, last)| CellState {
                 owed: repetitions.min().saturating_sub(walls.len() as u32),
+                floor: repetitions.min(),
                 walls,
                 last,
                 attempts: 0,
@@ -57,6 +64,18 @@ impl Schedule {
         s
     }
 
+    /// Cells `deciding` get at least the repetitions that can decide a claim at 95%
+    /// (see [`claimed`]); under `auto` the pilot's count already does.
+    pub fn decide_claims(&mut self, deciding: &[usize]) {
+        let floor = fewest_deciding() as u32;
+        for &i in deciding {
+            let c = &mut self.cells[i];
+            c.floor = c.floor.max(floor);
+            c.owed = c.floor.saturating_sub(c.walls.len() as u32);
+        }
+        self.expected = self.least_remaining();
+    }
+
     /// Does cell `i` need another repetition?
     pub fn wants_more(&self, i: usize) -> bool {
         let c = &self.cells[i];
@@ -72,7 +91,19 @@ impl Schedule {
                 if n >= max || c.attempts >= max {
                     return false;
                 }
-                n < min || !precise(&c.walls, precision)
+                let pilot = pilot(min, max);
+                if n < pilot {
+                    return true;
+                }
+                // One look, at the pilot only: the count it gives does not move with the
+                // repetitions after it, so the interval keeps the coverage it states.
+                let target = auto_count(
+                    &c.walls[..pilot as usize],
+                    precision,
+                    min.max(c.floor) as usize,
+                    max as usize,
+                );
+                (n as usize) < target
             }
         }
     }
@@ -129,8 +160,8 @@ impl Schedule {
                 let c = &self.cells[i];
                 match self.repetitions {
                     Repetitions::Fixed(_) => c.owed.saturating_sub(c.attempts) as u64,
-                    Repetitions::Auto { min, .. } => {
-                        let short = min.saturating_sub(c.walls.len() as u32) as u64;
+                    Repetitions::Auto { min, max, .. } => {
+                        let short = pilot(min, max).saturating_sub(c.walls.len() as u32) as u64;
                         short.max(self.wants_more(i) as u64)
                     }
                 }
@@ -146,14 +177,63 @@ impl Schedule {
     }
 }
 
-/// The median's interval is within `precision` of it (half-width over the median).
-pub fn precise(walls: &[f64], precision: f64) -> bool {
-    stats(walls).is_some_and(|s| s.ci.relative_half_width(s.median) <= precision)
+/// The repetitions `auto` runs before it chooses a cell's count.
+fn pilot(min: u32, max: u32) -> u32 {
+    min.max(AUTO_PILOT as u32).min(max)
+}
+
+/// The fewest repetitions a cell gets in all: the experiment's count, the pilot under
+/// `auto`, and for a cell a claim judges (`claimed`) the count that can decide it.
+pub fn least_count(repetitions: Repetitions, claimed: bool) -> u32 {
+    let least = match repetitions {
+        Repetitions::Fixed(n) => n,
+        Repetitions::Auto { min, max, .. } => pilot(min, max),
+    };
+    match (repetitions, claimed) {
+        (Repetitions::Fixed(_), true) => least.max(fewest_deciding() as u32),
+        _ => least,
+    }
+}
+
+/// The indices of `cells` that a claim judges on an interval, with the baselines of its
+/// speedups (a paired interval needs both): they must reach a count that can decide it.
+pub fn claimed(claims: &[Claim], cells: &[Cell]) -> Vec<usize> {
+    let named: Vec<(usize, bool)> = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            let judged = claims
+                .iter()
+                .filter(|k| k.metric != Metric::Check && k.selects(|key| c.column(key)));
+            let mut judged = judged.peekable();
+            judged.peek()?;
+            Some((i, judged.any(|k| k.metric == Metric::Speedup)))
+        })
+        .collect();
+    let mut out: Vec<usize> = named.iter().map(|&(i, _)| i).collect();
+    for &(i, speedup) in &named {
+        if !speedup {
+            continue;
+        }
+        let c = &cells[i];
+        let base = baseline_of(c.model.name());
+        out.extend(
+            cells
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.model.name() == base && b.axes == c.axes)
+                .map(|(j, _)| j),
+        );
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::intervals::DECIDING_REPETITIONS;
 
     const AUTO: Repetitions = Repetitions::Auto {
         precision: 0.05,
@@ -176,58 +256,82 @@ mod tests {
     }
 
     #[test]
-    fn auto_stops_a_steady_cell_at_the_minimum_and_repeats_a_noisy_one() {
+    fn auto_chooses_a_count_once_from_its_pilot() {
         let mut s = Schedule::new(Order::Interleaved, AUTO, vec![(vec![], 0), (vec![], 0)]);
         // Cell 0 is steady (1.00, 1.01, 1.00, ...); cell 1 alternates 1.0 and 1.5: its
-        // interval never narrows below ±5%.
+        // pilot asks for the maximum.
         let order = drive(&mut s, |i, k| match i {
             0 => 1.0 + 0.01 * (k % 2) as f64,
             _ => 1.0 + 0.5 * (k % 2) as f64,
         });
-        assert_eq!(count(&order, 0), 3, "steady: the minimum");
+        assert_eq!(
+            count(&order, 0),
+            DECIDING_REPETITIONS,
+            "steady: enough to decide"
+        );
         assert_eq!(count(&order, 1), 12, "noisy: up to the maximum");
-        // Rounds interleave: the first round runs both cells, later ones only the noisy.
+        // Rounds interleave: the first rounds run both cells, later ones only the noisy.
         assert_eq!(
             &order[..6],
             &[(0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3)]
         );
-        assert!(order[6..].iter().all(|(i, _)| *i == 1));
+        assert!(
+            order[2 * DECIDING_REPETITIONS..]
+                .iter()
+                .all(|(i, _)| *i == 1)
+        );
         assert!(s.finished(0) && s.finished(1));
     }
 
     #[test]
-    fn auto_stops_once_a_noisy_start_settles() {
+    fn auto_does_not_stop_when_a_late_interval_happens_to_look_narrow() {
         let mut s = Schedule::new(Order::Grouped, AUTO, vec![(vec![], 0)]);
-        // One slow repetition, then steady ones: the order statistics trim it away at n=9.
-        let order = drive(&mut s, |_, k| if k == 1 { 2.0 } else { 1.0 });
-        assert_eq!(order.len(), 9, "{order:?}");
+        // A noisy pilot, then steady repetitions: the count stays what the pilot chose.
+        let order = drive(&mut s, |_, k| {
+            if k <= 5 {
+                1.0 + 0.3 * (k % 2) as f64
+            } else {
+                1.0
+            }
+        });
+        assert_eq!(order.len(), 12, "{order:?}");
     }
 
     #[test]
     fn resume_counts_rows_already_written() {
-        let steady = vec![1.0, 1.0, 1.0];
+        let steady = vec![1.0, 1.0, 1.0, 1.0, 1.0];
         let mut s = Schedule::new(
             Order::Interleaved,
             AUTO,
-            vec![(steady.clone(), 3), (vec![1.0], 1)],
+            vec![(steady.clone(), 5), (vec![1.0], 1)],
         );
         assert_eq!(
             s.least_remaining(),
-            2,
-            "cell 1 needs two more to reach the minimum"
+            5,
+            "cell 0 needs its sixth, cell 1 four more to end its pilot"
         );
         let order = drive(&mut s, |_, _| 1.0);
-        assert_eq!(
-            order,
-            vec![(1, 2), (1, 3)],
-            "numbering continues after the last row"
-        );
+        assert_eq!(count(&order, 1), 5);
+        assert_eq!(order[0], (0, 6), "numbering continues after the last row");
         let mut fixed = Schedule::new(
             Order::Grouped,
             Repetitions::Fixed(3),
-            vec![(steady, 3), (vec![], 0)],
+            vec![(steady[..3].to_vec(), 3), (vec![], 0)],
         );
         assert_eq!(drive(&mut fixed, |_, _| 1.0), vec![(1, 1), (1, 2), (1, 3)]);
+    }
+
+    #[test]
+    fn claimed_cells_get_enough_repetitions_to_decide() {
+        let mut s = Schedule::new(
+            Order::Interleaved,
+            Repetitions::Fixed(3),
+            vec![(vec![1.0], 1), (vec![], 0)],
+        );
+        s.decide_claims(&[0]);
+        assert_eq!(s.least_remaining(), 4 + 3);
+        let order = drive(&mut s, |_, _| 1.0);
+        assert_eq!((count(&order, 0), count(&order, 1)), (4, 3));
     }
 
     #[test]

@@ -164,7 +164,7 @@ mod tests {
         );
         let claims = std::fs::read_to_string(folder.join("claims.csv")).unwrap();
         assert!(claims.contains("the probe runs"), "{claims}");
-        assert!(claims.trim_end().ends_with("holds"), "{claims}");
+        assert!(claims.contains(",holds,"), "{claims}");
         for chart in ["time.png", "speedup.png", "timeline.png"] {
             assert!(folder.join(chart).is_file(), "{chart}");
         }

@@ -1,5 +1,7 @@
 //! `claims.csv`: each claim of the experiment judged against the summary rows it selects.
 
+use super::intervals::{DECISION_LEVEL, decides, fewest_deciding};
+use super::stats::MedianCi;
 use super::summary::SummaryRow;
 use crate::experiment::claims::{Claim, Metric, Op, Target};
 use std::path::Path;
@@ -37,6 +39,8 @@ pub struct ClaimResult {
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
     pub verdict: Verdict,
+    /// The least coverage of the intervals judged (one-sided, a verdict needs 95%).
+    pub ci_coverage: Option<f64>,
 }
 
 impl SummaryRow {
@@ -54,29 +58,54 @@ impl SummaryRow {
     }
 }
 
-/// A metric of one row: its value and interval; None when the row lacks it (a speedup
-/// without a sequential baseline, a core speed of waiting work).
-fn measure(metric: Metric, r: &SummaryRow) -> Option<(f64, f64, f64)> {
+/// A metric of one row: its value, interval and the interval's coverage; None when the
+/// row lacks it (a speedup without a sequential baseline, a core speed of waiting work).
+/// Cores busy and core speed are medians without an interval of their own: they are
+/// judged as points, with the coverage the cell's count of repetitions gives its median.
+fn measure(metric: Metric, r: &SummaryRow) -> Option<(f64, MedianCi)> {
+    let ci = r.stats.ci;
+    let point = |v: f64| MedianCi {
+        low: v,
+        high: v,
+        coverage: ci.coverage,
+    };
     match metric {
         Metric::Speedup => {
             let v = r.speedup?;
-            let (lo, hi) = r.speedup_ci.unwrap_or((v, v));
-            Some((v, lo, hi))
+            Some((
+                v,
+                r.speedup_ci.unwrap_or(MedianCi {
+                    coverage: 0.0,
+                    ..point(v)
+                }),
+            ))
         }
-        Metric::MedianS => Some((r.stats.median, r.stats.ci.low, r.stats.ci.high)),
+        Metric::MedianS => Some((r.stats.median, ci)),
         // The ideal is a bound, not a measurement: the median's interval scaled by it.
         Metric::VsIdeal => {
             let ideal = r.ideal_s.filter(|i| *i > 0.0)?;
             Some((
                 r.stats.median / ideal,
-                r.stats.ci.low / ideal,
-                r.stats.ci.high / ideal,
+                MedianCi {
+                    low: ci.low / ideal,
+                    high: ci.high / ideal,
+                    coverage: ci.coverage,
+                },
             ))
         }
-        Metric::Parallelism => Some((r.parallelism, r.parallelism, r.parallelism)),
-        Metric::CoreSpeed => r.core_speed.map(|v| (v, v, v)),
+        Metric::Parallelism => Some((r.parallelism, point(r.parallelism))),
+        Metric::CoreSpeed => r.core_speed.map(|v| (v, point(v))),
         Metric::Check => None,
     }
+}
+
+/// Why an interval too short of 95% decides nothing: `unclear: n=3 (needs 5 for 95%)`.
+fn short_of_decision(n: usize) -> String {
+    format!(
+        "unclear: n={n} (needs {} for {:.0}%)",
+        fewest_deciding(),
+        DECISION_LEVEL * 100.0
+    )
 }
 
 /// Where the interval `[lo, hi]` lies against `op target`.
@@ -117,6 +146,7 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
     let mut verdicts = Vec::new();
     let mut values = Vec::new();
     let (mut low, mut high): (Option<f64>, Option<f64>) = (None, None);
+    let mut coverage: Option<f64> = None;
     for r in &selected {
         let (verdict, shown) = match (claim.metric, claim.target) {
             (Metric::Check, Target::Check(want)) => {
@@ -137,10 +167,19 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
                 ),
             ),
             (metric, Target::Number(t)) => match measure(metric, r) {
-                Some((v, lo, hi)) => {
-                    low = Some(low.map_or(lo, |l| l.min(lo)));
-                    high = Some(high.map_or(hi, |h| h.max(hi)));
-                    (judge_interval(lo, hi, claim.op, t), number(v))
+                Some((v, ci)) => {
+                    low = Some(low.map_or(ci.low, |l| l.min(ci.low)));
+                    high = Some(high.map_or(ci.high, |h| h.max(ci.high)));
+                    coverage = Some(coverage.map_or(ci.coverage, |c| c.min(ci.coverage)));
+                    // A verdict only where the interval covers at least 95% one-sided.
+                    if decides(ci.coverage) {
+                        (judge_interval(ci.low, ci.high, claim.op, t), number(v))
+                    } else {
+                        (
+                            Verdict::Unclear,
+                            format!("{}; {}", number(v), short_of_decision(r.stats.n)),
+                        )
+                    }
                 }
                 None => (Verdict::Unclear, "-".to_string()),
             },
@@ -180,6 +219,7 @@ pub fn judge(experiment: &str, index: usize, claim: &Claim, rows: &[SummaryRow])
         ci_low: low,
         ci_high: high,
         verdict,
+        ci_coverage: coverage,
     }
 }
 
@@ -222,6 +262,7 @@ pub const HEADER: &[&str] = &[
     "ci_low",
     "ci_high",
     "verdict",
+    "ci_coverage",
 ];
 
 /// Rewrites claims.csv (derived from the summary, so replacing it loses nothing).
@@ -238,6 +279,7 @@ pub fn write(path: &Path, results: &[ClaimResult]) -> anyhow::Result<()> {
             super::fmt_opt(r.ci_low, 6),
             super::fmt_opt(r.ci_high, 6),
             r.verdict.as_str().to_string(),
+            super::fmt_opt(r.ci_coverage, 4),
         ]
     });
     super::atomic::write_csv(path, &header, records)
@@ -301,7 +343,7 @@ mod tests {
                 axes: vec![("sync".into(), "none".into())],
             },
             stats: Stats {
-                n: 3,
+                n: 6,
                 median,
                 mean: median,
                 stddev: 0.0,
@@ -312,7 +354,7 @@ mod tests {
                 ci: MedianCi {
                     low: ci.0,
                     high: ci.1,
-                    coverage: 0.75,
+                    coverage: 0.96875,
                 },
             },
             speedup: None,
@@ -370,7 +412,11 @@ mod tests {
 
     fn with_speedup(mut r: SummaryRow, v: f64, lo: f64, hi: f64) -> SummaryRow {
         r.speedup = Some(v);
-        r.speedup_ci = Some((lo, hi));
+        r.speedup_ci = Some(MedianCi {
+            low: lo,
+            high: hi,
+            coverage: r.stats.ci.coverage,
+        });
         r
     }
 
@@ -467,6 +513,29 @@ mod tests {
     }
 
     #[test]
+    fn an_interval_short_of_95_decides_nothing_and_says_what_it_needs() {
+        let mut few = with_speedup(row("pool", 2, 1.0, (0.9, 1.1)), 1.9, 1.8, 2.0);
+        few.stats.n = 3;
+        few.stats.ci.coverage = 0.75;
+        few.speedup_ci = few.speedup_ci.map(|c| MedianCi {
+            coverage: 0.75,
+            ..c
+        });
+        let rows = [few];
+        for expect in ["speedup >= 1.6", "median_s <= 2", "vs_ideal <= 9"] {
+            let r = judge("e", 0, &claim(&[("model", "pool")], expect), &rows);
+            assert_eq!(r.verdict, Verdict::Unclear, "{expect}");
+            assert!(
+                r.value.ends_with("unclear: n=3 (needs 5 for 95%)"),
+                "{}",
+                r.value
+            );
+        }
+        let check = judge("e", 0, &claim(&[("model", "pool")], "check == pass"), &rows);
+        assert_eq!(check.verdict, Verdict::Holds, "a check needs no interval");
+    }
+
+    #[test]
     fn one_line_counts_verdicts() {
         let r = |v| ClaimResult {
             experiment: String::new(),
@@ -478,6 +547,7 @@ mod tests {
             ci_low: None,
             ci_high: None,
             verdict: v,
+            ci_coverage: None,
         };
         assert_eq!(
             one_line(&[r(Verdict::Holds), r(Verdict::Holds)]),

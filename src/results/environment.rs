@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::files;
+use crate::error::UsageError;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
@@ -98,12 +99,53 @@ impl Environment {
         super::atomic::write(&dir.join(files::ENVIRONMENT), text.as_bytes())
     }
 
+    /// Writes this run's environment over the folder's, keeping the machine samples of
+    /// the folder's earlier runs on this machine before this run's: a folder's samples
+    /// accumulate. Another machine's (after `--fresh` or `--by-host`) describe not this one.
+    pub fn record(&self, dir: &Path) -> anyhow::Result<()> {
+        let mut samples = Environment::load(dir)?
+            .filter(|e| e.machine().is_none_or(|id| id == self.host_id))
+            .map_or_else(Vec::new, |e| e.samples);
+        samples.extend(self.samples.iter().cloned());
+        Environment {
+            samples,
+            ..self.clone()
+        }
+        .write(dir)
+    }
+
     /// The `environment.json` of a results folder; none when absent or unreadable (older
     /// folders, or copied without it).
     pub fn read(dir: &Path) -> Option<Environment> {
-        std::fs::read_to_string(dir.join(files::ENVIRONMENT))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
+        Environment::load(dir).ok().flatten()
+    }
+
+    /// The `environment.json` of a results folder: none when absent (a folder of bare CSV
+    /// files); one that cannot be read is an error naming it, never taken as an older
+    /// conclab's, since the machine it names decides what may be pooled.
+    pub fn load(dir: &Path) -> Result<Option<Environment>, UsageError> {
+        let path = dir.join(files::ENVIRONMENT);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(UsageError(format!("cannot read {}: {e}", path.display()))),
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            UsageError(format!(
+                "{} is not a conclab environment file ({e}): restore it, or move the folder aside and run again",
+                path.display()
+            ))
+        })
+    }
+
+    /// The host id of the machine this environment describes, for folders written before
+    /// the id was stored.
+    pub fn machine(&self) -> Option<String> {
+        match (&self.host_id, &self.fingerprint) {
+            (id, _) if !id.is_empty() => Some(id.clone()),
+            (_, Some(f)) => Some(f.host_id()),
+            _ => None,
+        }
     }
 
     pub fn detect() -> Environment {
@@ -199,6 +241,68 @@ fn physical_cores(cpuinfo: &str) -> Option<usize> {
         }
     }
     (!cores.is_empty()).then_some(cores.len())
+}
+
+/// The host ids of a runs.csv's rows; none when it is absent or unreadable (a torn file
+/// is repaired when it is opened, and its rows checked then by their cells).
+pub fn row_hosts(path: &std::path::Path) -> Vec<String> {
+    let Ok(mut r) = csv::Reader::from_path(path) else {
+        return Vec::new();
+    };
+    let Some(col) = r
+        .headers()
+        .ok()
+        .and_then(|h| h.iter().position(|c| c == "host"))
+    else {
+        return Vec::new();
+    };
+    let mut hosts: Vec<String> = r
+        .records()
+        .filter_map(|rec| rec.ok()?.get(col).map(str::to_string))
+        .collect();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// Refuses to add this machine's rows to a folder measured on another: its
+/// environment.json or its rows (`hosts`, runs.csv's host column) name a machine other
+/// than `mine`. With `by_host` the machines are kept apart instead, and the folder's
+/// hosts.json lists them.
+pub fn check_same_machine(
+    dir: &Path,
+    mine: &Environment,
+    hosts: impl IntoIterator<Item = String>,
+    by_host: bool,
+) -> anyhow::Result<()> {
+    let folder = Environment::load(dir)?;
+    let mut others: Vec<String> = folder.iter().filter_map(Environment::machine).collect();
+    others.extend(hosts);
+    others.retain(|h| !h.is_empty() && *h != mine.host_id);
+    others.sort();
+    others.dedup();
+    if others.is_empty() {
+        return Ok(());
+    }
+    if !by_host {
+        return Err(UsageError(format!(
+            "{} holds rows measured on machine {} and this is machine {}: their numbers must not be pooled; run with --by-host to keep each machine apart, --fresh to start over, or --out for another folder",
+            dir.display(),
+            others.join(", "),
+            mine.host_id
+        ))
+        .into());
+    }
+    let mut hosts = read_hosts(dir).unwrap_or_default();
+    if let Some((Some(id), f)) =
+        folder.and_then(|e| e.fingerprint.clone().map(|f| (e.machine(), f)))
+    {
+        hosts.entry(id).or_insert(f);
+    }
+    if let Some(f) = &mine.fingerprint {
+        hosts.insert(mine.host_id.clone(), f.clone());
+    }
+    write_hosts(dir, &hosts)
 }
 
 #[cfg(test)]

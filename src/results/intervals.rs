@@ -51,6 +51,36 @@ pub fn unpaired_speedup(baseline: &MedianCi, cell: &MedianCi) -> Option<MedianCi
     })
 }
 
+/// The speedup interval of a cell over its baseline from their `(repetition, wall)`
+/// times: paired when both have the same repetitions (each once), else unpaired from the
+/// two medians' intervals, each with the coverage it can state.
+pub fn speedup_interval(
+    baseline: &[(usize, f64)],
+    cell: &[(usize, f64)],
+    baseline_ci: &MedianCi,
+    cell_ci: &MedianCi,
+) -> Option<MedianCi> {
+    let keys = |v: &[(usize, f64)]| {
+        let mut k: Vec<usize> = v.iter().map(|&(k, _)| k).collect();
+        k.sort_unstable();
+        k
+    };
+    let (kb, kc) = (keys(baseline), keys(cell));
+    let once = kc.windows(2).all(|w| w[0] != w[1]);
+    if kb == kc && once && !kc.is_empty() {
+        paired_speedup(baseline, cell)
+    } else {
+        unpaired_speedup(baseline_ci, cell_ci)
+    }
+}
+
+/// The fewest repetitions whose median (or paired) interval may decide a claim.
+pub fn fewest_deciding() -> usize {
+    (1..=100)
+        .find(|&n| decides(super::stats::median_coverage(n)))
+        .unwrap_or(100)
+}
+
 /// The confidence with which "the true value lies above `low`" (or below `high`) holds,
 /// given a two-sided interval that misses on either side equally often: `(1 + c) / 2`.
 /// Order-statistic intervals of a median are symmetric in that sense by construction.
@@ -120,6 +150,26 @@ pub fn coverage_label(coverage: f64, n: usize) -> String {
     } else {
         pct
     }
+}
+
+/// What the table's `[..]` are, with the coverage they really have: the least of the
+/// medians' and of the speedups', e.g. `[..] = 75% (min–max of 3) intervals; speedups 75%`.
+pub fn interval_legend(rows: &[super::summary::SummaryRow]) -> String {
+    let least = |it: &mut dyn Iterator<Item = (f64, usize)>| {
+        it.min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(c, n)| coverage_label(c, n))
+    };
+    let median = least(&mut rows.iter().map(|r| (r.stats.ci.coverage, r.stats.n)));
+    let speedup = least(
+        &mut rows
+            .iter()
+            .filter_map(|r| r.speedup_ci.map(|c| (c.coverage, r.stats.n))),
+    );
+    let mut s = format!("[..] = {} intervals", median.unwrap_or_default());
+    if let Some(sp) = speedup {
+        s.push_str(&format!("; speedups {sp}"));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -369,6 +419,23 @@ mod tests {
         assert!(noisy > quiet && noisy <= 20, "{noisy}");
         assert_eq!(auto_count(&[1.0, 3.0, 0.5, 2.0, 1.0], 0.01, 3, 20), 20);
         assert_eq!(auto_count(&[1.0, 1.0], 0.05, 8, 20), 8);
+    }
+
+    #[test]
+    fn speedups_pair_when_the_repetitions_match_and_fall_back_otherwise() {
+        let ci = |lo, hi| MedianCi {
+            low: lo,
+            high: hi,
+            coverage: 0.75,
+        };
+        let base = [(1, 2.0), (2, 4.0), (3, 3.0)];
+        let cell = [(1, 1.0), (2, 2.0), (3, 1.5)];
+        let paired = speedup_interval(&base, &cell, &ci(2.0, 4.0), &ci(1.0, 2.0)).unwrap();
+        assert_eq!((paired.low, paired.high, paired.coverage), (2.0, 2.0, 0.75));
+        let unpaired = speedup_interval(&base, &cell[..2], &ci(2.0, 4.0), &ci(1.0, 2.0)).unwrap();
+        assert_eq!((unpaired.low, unpaired.high), (1.0, 4.0));
+        assert!((unpaired.coverage - 0.5625).abs() < 1e-12);
+        assert_eq!(fewest_deciding(), 5);
     }
 
     #[test]

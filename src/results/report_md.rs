@@ -52,8 +52,11 @@ impl Report<'_> {
             let _ = writeln!(s, "| verdict | claim | cell | expect | value | interval |");
             let _ = writeln!(s, "|---|---|---|---|---|---|");
             for c in self.claims {
-                let interval = match (c.ci_low, c.ci_high) {
-                    (Some(lo), Some(hi)) => format!("{lo:.3}-{hi:.3}"),
+                let interval = match (c.ci_low, c.ci_high, c.ci_coverage) {
+                    (Some(lo), Some(hi), Some(cov)) => {
+                        format!("{lo:.3}-{hi:.3} ({:.1}%)", (cov * 1000.0).floor() / 10.0)
+                    }
+                    (Some(lo), Some(hi), None) => format!("{lo:.3}-{hi:.3}"),
                     _ => "-".into(),
                 };
                 let _ = writeln!(
@@ -69,7 +72,7 @@ impl Report<'_> {
             }
             let _ = writeln!(
                 s,
-                "\n`holds`: the whole interval is on the claimed side; `fails`: all of it is on the other side; `unclear`: it straddles the bound.\n"
+                "\n`holds`: the whole interval is on the claimed side; `fails`: all of it is on the other side; `unclear`: it straddles the bound, or its coverage (in brackets) is short of 95% one-sided: the `value` says how many repetitions it needs.\n"
             );
         }
         self.table(&mut s);
@@ -158,8 +161,9 @@ impl Report<'_> {
         }
         let _ = writeln!(
             s,
-            "\nMedians of {} repetition(s) per cell; intervals are 95% (min-max under 6 repetitions).\n",
-            self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0)
+            "\nMedians of {} repetition(s) per cell; {} (the least coverage of any row; `ci_coverage` and `speedup_ci_coverage` in summary.csv give each row's).\n",
+            self.summary.iter().map(|r| r.stats.n).max().unwrap_or(0),
+            super::intervals::interval_legend(self.summary),
         );
     }
 
@@ -292,7 +296,7 @@ fn median(r: &SummaryRow) -> String {
 /// A row's speedup with its interval, `-` without a baseline.
 fn speedup(r: &SummaryRow) -> String {
     match (r.speedup, r.speedup_ci) {
-        (Some(v), Some((lo, hi))) => format!("{v:.2}x [{lo:.2}-{hi:.2}]"),
+        (Some(v), Some(c)) => format!("{v:.2}x [{:.2}-{:.2}]", c.low, c.high),
         (Some(v), None) => format!("{v:.2}x"),
         _ => "-".into(),
     }

@@ -10,7 +10,7 @@ use super::flags::{
     NOISY_HALF_WIDTH, SLOWED, SLOWED_MIN_MEDIAN_S,
 };
 use super::runs::RunRow;
-use super::stats::{Stats, median, ratio_interval, stats};
+use super::stats::{Stats, median, stats};
 use super::summary::SummaryRow;
 use crate::model::kind::{baseline_of, is_baseline};
 use crate::workload::Check;
@@ -86,6 +86,9 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             Some(best.map_or(v, |b| b.min(v)))
         });
     let mut out = Vec::new();
+    // The repetitions whose times a cell's median is of, by repetition: the speedup's
+    // interval pairs them with the baseline's of the same round.
+    let mut timed_by_cell: HashMap<&str, Vec<(usize, f64)>> = HashMap::new();
     for id in cells {
         let mut all: Vec<&Counted> = by_cell[id.as_str()].iter().collect();
         all.sort_by_key(|c| c.row.repetition);
@@ -113,6 +116,13 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         let used: &[&RunRow] = if good.is_empty() { &timed } else { &good };
         let Some(first) = all.first() else { continue };
         let walls: Vec<f64> = timed.iter().map(|r| r.wall_s).collect();
+        timed_by_cell.insert(
+            id.as_str(),
+            timed
+                .iter()
+                .map(|r| (r.repetition as usize, r.wall_s))
+                .collect(),
+        );
         let Some(st) = stats(&walls) else { continue };
         let ideal_s =
             median(&used.iter().filter_map(|r| r.ideal_s).collect::<Vec<_>>()).filter(|v| *v > 0.0);
@@ -190,25 +200,33 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
     // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
     // never passed is no baseline.
     type Key = (String, Vec<(String, String)>);
-    let baselines: HashMap<Key, (Stats, Option<f64>, f64)> = out
+    let baselines: HashMap<Key, (Stats, Option<f64>, f64, String)> = out
         .iter()
         .filter(|s| is_baseline(&s.model) && s.check != Check::Fail)
         .map(|s| {
             (
                 (s.model.clone(), s.axes.clone()),
-                (s.stats.clone(), s.core_speed, s.parallelism),
+                (s.stats.clone(), s.core_speed, s.parallelism, s.cell.clone()),
             )
         })
         .collect();
+    // Repetition k of a cell and of its baseline ran in the same round: they pair.
+    let repetitions =
+        |cell: &str| -> Vec<(usize, f64)> { timed_by_cell.get(cell).cloned().unwrap_or_default() };
     for s in &mut out {
         let key = (baseline_of(&s.model).to_string(), s.axes.clone());
-        if let Some((base, base_speed, base_busy)) = baselines.get(&key)
+        if let Some((base, base_speed, base_busy, base_cell)) = baselines.get(&key)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;
             s.speedup = Some(speedup);
             s.efficiency = Some(speedup / s.workers.max(1) as f64);
-            s.speedup_ci = ratio_interval(&base.ci, &s.stats.ci);
+            s.speedup_ci = super::intervals::speedup_interval(
+                &repetitions(base_cell),
+                &repetitions(&s.cell),
+                &base.ci,
+                &s.stats.ci,
+            );
             s.baseline_core_speed = *base_speed;
             s.baseline_parallelism = Some(*base_busy).filter(|b| b.is_finite());
         }

@@ -24,8 +24,9 @@ pub struct SummaryRow {
     pub detail: String,
     /// That row's result fingerprint, which the cells of one workload must share.
     pub fingerprint: Option<String>,
-    /// Every speedup consistent with both medians' intervals.
-    pub speedup_ci: Option<(f64, f64)>,
+    /// The speedup's interval with its coverage: from paired repetitions where the cell
+    /// and its baseline share their rounds (see `intervals::speedup_interval`).
+    pub speedup_ci: Option<MedianCi>,
     /// Cores kept busy: (user + sys CPU of conclab and its children) / wall, median.
     pub parallelism: f64,
     /// Tasks in flight on average (task spans' total / wall), median.
@@ -106,6 +107,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "ci_coverage",
         "failed_repetitions",
         "failure",
+        "speedup_ci_coverage",
     ];
     super::csv_file::header_with_axes(&LEADING, axes, &tail)
 }
@@ -134,8 +136,8 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
             st.outliers.to_string(),
             fmt_s(st.ci.low),
             fmt_s(st.ci.high),
-            fmt_opt(s.speedup_ci.map(|c| c.0), 3),
-            fmt_opt(s.speedup_ci.map(|c| c.1), 3),
+            fmt_opt(s.speedup_ci.map(|c| c.low), 3),
+            fmt_opt(s.speedup_ci.map(|c| c.high), 3),
             s.cores_busy()
                 .map(|p| format!("{p:.3}"))
                 .unwrap_or_default(),
@@ -149,6 +151,7 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
             format!("{:.4}", st.ci.coverage),
             s.failed_repetitions.to_string(),
             s.failure.clone().unwrap_or_default(),
+            fmt_opt(s.speedup_ci.map(|c| c.coverage), 4),
         ]);
         rec
     });
@@ -165,7 +168,10 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
         let ci = MedianCi {
             low: r.optional("median_ci_low_s").unwrap_or(min),
             high: r.optional("median_ci_high_s").unwrap_or(max),
-            coverage: r.optional("ci_coverage").unwrap_or(0.0),
+            // Files written before the column: the coverage their count of repetitions gives.
+            coverage: r.optional("ci_coverage").unwrap_or_else(|| {
+                super::stats::median_coverage(r.number("n").unwrap_or(0.0) as usize)
+            }),
         };
         let check = r.text("check");
         Ok(SummaryRow {
@@ -192,9 +198,15 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
                 .ok_or_else(|| anyhow::anyhow!("column check: \"{check}\" is not a check"))?,
             detail: String::new(),
             fingerprint: None,
+            // Written before its coverage was: the extremes of two min–max intervals.
             speedup_ci: r
                 .optional("speedup_ci_low")
-                .zip(r.optional("speedup_ci_high")),
+                .zip(r.optional("speedup_ci_high"))
+                .map(|(low, high)| MedianCi {
+                    low,
+                    high,
+                    coverage: r.optional("speedup_ci_coverage").unwrap_or(0.0),
+                }),
             parallelism: r.optional("parallelism").unwrap_or(f64::NAN),
             in_flight: r.optional("in_flight"),
             core_speed: r.optional("core_speed"),
