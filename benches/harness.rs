@@ -292,6 +292,7 @@ fn summary_speed() {
                 hashes: Some(6_000_000),
                 calibrated_ns_per_hash: Some(570.0),
                 fingerprint: None,
+                implementation: String::new(),
             });
         }
         cells.push(cell);

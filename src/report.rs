@@ -117,12 +117,34 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         }
         say(&line);
     }
+    for line in implementations(rows) {
+        say(&format!("  {line}"));
+    }
     for line in comparisons(rows) {
         say(&format!("  {line}"));
     }
     for w in warnings(rows, cores) {
         say(&format!("  warning: {w}"));
     }
+}
+
+/// What ran the cells, one line per implementation with its models, where any cell ran
+/// outside conclab: `CPython 3.13.5 free-threading (GIL disabled): ft_pool, ft_sequential`.
+pub fn implementations(rows: &[SummaryRow]) -> Vec<String> {
+    let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in rows.iter().filter(|r| !r.implementation.is_empty()) {
+        match seen.iter_mut().find(|(i, _)| *i == r.implementation) {
+            Some((_, models)) if models.contains(&r.model.as_str()) => {}
+            Some((_, models)) => models.push(&r.model),
+            None => seen.push((&r.implementation, vec![&r.model])),
+        }
+    }
+    if seen.len() < 2 {
+        return Vec::new();
+    }
+    seen.into_iter()
+        .map(|(i, models)| format!("{i}: {}", models.join(", ")))
+        .collect()
 }
 
 /// The best worker count of each model (per combination of extra axes), set against

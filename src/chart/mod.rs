@@ -61,6 +61,21 @@ pub struct Point {
     pub ideal: Option<f64>,
     pub speedup: Option<f64>,
     pub speedup_ci: Option<(f64, f64)>,
+    /// What ran the cell (summary.csv's `implementation`; empty in older summaries).
+    pub implementation: String,
+}
+
+/// A model's name in a legend, with what ran it where another program did:
+/// `ft_pool (CPython 3.13.5 free-threading (GIL disabled))`.
+pub fn model_label(model: &str, points: &[&Point]) -> String {
+    match points
+        .iter()
+        .map(|p| p.implementation.as_str())
+        .find(|i| !i.is_empty() && !i.starts_with("conclab "))
+    {
+        Some(i) => format!("{model} ({i})"),
+        None => model.to_string(),
+    }
 }
 
 /// One task of a recorded timeline.
@@ -150,6 +165,7 @@ impl From<&SummaryRow> for Point {
             ideal: s.ideal_s,
             speedup: s.speedup,
             speedup_ci: s.speedup_ci,
+            implementation: s.implementation.clone(),
         }
     }
 }

@@ -88,6 +88,9 @@ pub struct Execution {
     pub children: Option<CpuTimes>,
     /// Peak resident memory of the largest child, KiB.
     pub children_peak_rss_kib: Option<u64>,
+    /// What ran the tasks, in another program's own word (its ready line); None for
+    /// conclab's own models, and for a program that did not say.
+    pub implementation: Option<String>,
 }
 
 /// An execution model.

@@ -323,6 +323,7 @@ mod tests {
             baseline_core_speed: None,
             baseline_parallelism: None,
             flags: vec![],
+            implementation: String::new(),
         }
     }
 

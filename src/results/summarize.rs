@@ -8,7 +8,7 @@ use super::digests;
 use super::flags::{
     BELOW_IDEAL, BEYOND_CORES_MARGIN, FEW_REPETITIONS, Flag, NOISY_HALF_WIDTH, SLOWED,
 };
-use super::runs::RunRow;
+use super::runs::{RunRow, of_latest_implementation};
 use super::stats::{Stats, median, ratio_interval, stats};
 use super::summary::SummaryRow;
 use crate::model::kind::{baseline_of, is_baseline};
@@ -46,8 +46,8 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         });
     let mut out = Vec::new();
     for id in cells {
-        let all = &by_cell[id.as_str()];
-        let used = counted(all);
+        let (implementation, all) = of_latest_implementation(&by_cell[id.as_str()]);
+        let used = counted(&all);
         let Some(first) = used.first() else { continue };
         let walls: Vec<f64> = used.iter().map(|r| r.wall_s).collect();
         let Some(st) = stats(&walls) else { continue };
@@ -96,6 +96,7 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             baseline_core_speed: None,
             baseline_parallelism: None,
             flags: Vec::new(),
+            implementation,
         });
     }
     reconcile_digests(&mut out);
@@ -232,6 +233,7 @@ mod tests {
             hashes: None,
             calibrated_ns_per_hash: None,
             fingerprint: None,
+            implementation: String::new(),
         }
     }
 

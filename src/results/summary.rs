@@ -38,6 +38,8 @@ pub struct SummaryRow {
     pub baseline_core_speed: Option<f64>,
     pub baseline_parallelism: Option<f64>,
     pub flags: Vec<Flag>,
+    /// What ran the cell's pooled rows (see [`super::runs::RunRow::implementation`]).
+    pub implementation: String,
 }
 
 /// A row is of its cell: `row.model`, `row.label()` read through to the identity.
@@ -75,6 +77,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "flags",
         "in_flight",
         "ci_coverage",
+        "implementation",
     ];
     super::csv_file::header_with_axes(&LEADING, axes, &tail)
 }
@@ -114,6 +117,7 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
                 .join(";"),
             fmt_opt(s.in_flight, 3),
             format!("{:.4}", st.ci.coverage),
+            s.implementation.clone(),
         ]);
         rec
     });
@@ -166,6 +170,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
             baseline_core_speed: None,
             baseline_parallelism: None,
             flags: r.text("flags").split(';').filter_map(Flag::parse).collect(),
+            implementation: r.text("implementation"),
         })
     })
 }

@@ -87,8 +87,8 @@ impl Scheduler for External {
         let mut program = Program::spawn(command, name, job.cancel)?;
 
         let ready_by = Instant::now() + READY_LIMIT;
-        match program.next(job.cancel, Some(ready_by)) {
-            Ok(Message::Ready(_)) => {}
+        let implementation = match program.next(job.cancel, Some(ready_by)) {
+            Ok(Message::Ready(ready)) => ready.implementation,
             Ok(_) => bail!(
                 "{name} wrote {} before its ready line",
                 program.last_quoted()
@@ -101,7 +101,7 @@ impl Scheduler for External {
             Err(fault) => {
                 return Err(program.failure(fault, "during its start-up", "its ready line"));
             }
-        }
+        };
 
         let epoch_ns = monotonic_ns();
         let measured_from = Instant::now();
@@ -205,6 +205,7 @@ impl Scheduler for External {
             records: records.into_iter().flatten().collect(),
             children: Some(children),
             children_peak_rss_kib: Some(peak),
+            implementation,
         })
     }
 }
@@ -346,6 +347,7 @@ impl Program {
             records,
             children: Some(exit.usage),
             children_peak_rss_kib: Some(exit.peak_rss_kib),
+            implementation: None,
         }
     }
 
