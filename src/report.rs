@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 pub use crate::console::{say, seconds, seconds_range};
 use crate::machine::Watch;
-use crate::model::kind::{baseline_of, is_baseline};
 use crate::results::experiment_results::ExperimentResults;
 use crate::results::flags::Flag;
 use crate::results::outputs::Output;
@@ -157,7 +156,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
     let mut index: HashMap<(&str, &Axes), usize> = HashMap::new();
     let mut baselines: HashMap<(&str, &Axes), &SummaryRow> = HashMap::new();
     for r in rows {
-        if is_baseline(&r.model) {
+        if r.baseline == r.model {
             baselines.entry((r.model.as_str(), &r.axes)).or_insert(r);
             continue;
         }
@@ -175,7 +174,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
         out.push(format!(
             "{} {}",
             b.label(),
-            explain(b, baselines.get(&(baseline_of(&b.model), &b.axes)).copied())
+            explain(b, baselines.get(&(b.baseline.as_str(), &b.axes)).copied())
         ));
     }
     // Per combination of axes: the fastest cell, and the others it cannot be told from.
@@ -214,7 +213,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
 fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
     let s = r.speedup.unwrap_or(0.0);
     let range = ratio_range(r.speedup_ci);
-    let base = baseline_of(&r.model);
+    let base = r.baseline.as_str();
     let overlaps = baseline.is_some_and(|b| b.stats.ci.overlaps(&r.stats.ci));
     let mut text = if overlaps {
         format!("is not distinguishable from {base} ({s:.2}x {range})")

@@ -2,6 +2,7 @@
 //! would (threads, `ThreadPoolExecutor`, `ProcessPoolExecutor`, asyncio), from one Python
 //! file that conclab carries inside its binary and speaks the external-model protocol.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
@@ -132,11 +133,75 @@ impl CpythonModel {
     }
 }
 
+/// A variant of a built-in model under an interpreter of its own, a model of its own:
+/// `[models.ft_pool] base = "cpython_thread_pool"`, `python = "python3.13t"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CpythonVariant {
+    pub name: String,
+    pub base: CpythonModel,
+    /// The interpreter as written: with `base`, it defines the variant's cells.
+    pub python: String,
+    /// `python` resolved like a custom model's program.
+    pub program: PathBuf,
+}
+
+/// The keys of a variant's table.
+pub const BASE_KEY: &str = "base";
+
+impl CpythonVariant {
+    /// The model its speedups are measured against, among `variants`: the variant of
+    /// `cpython_sequential` under the same interpreter; else `cpython_sequential` when the
+    /// interpreter is the one the plain cpython models run (`default_python`). Never a
+    /// sequential run of another interpreter.
+    pub fn baseline<'a>(
+        &'a self,
+        variants: impl IntoIterator<Item = &'a CpythonVariant>,
+        default_python: &str,
+    ) -> Option<&'a str> {
+        if self.base == CpythonModel::Sequential {
+            return Some(&self.name);
+        }
+        variants
+            .into_iter()
+            .find(|v| v.base == CpythonModel::Sequential && v.python == self.python)
+            .map(|v| v.name.as_str())
+            .or_else(|| (self.python == default_python).then_some(CpythonModel::Sequential.name()))
+    }
+}
+
+/// Starts the script under the variant's own interpreter, as its base model.
+impl Launch for std::sync::Arc<CpythonVariant> {
+    fn command(&self, _: &ModelSettings) -> anyhow::Result<(Command, Option<tempfile::TempDir>)> {
+        let (command, dir) = command_with(&self.program)?;
+        Ok((command, Some(dir)))
+    }
+
+    fn run_as(&self) -> Option<&str> {
+        Some(self.base.name())
+    }
+}
+
+/// Why a variant's cells cannot run here, when its interpreter is missing.
+pub fn missing_variant_interpreter(v: &CpythonVariant) -> Option<super::Unavailable> {
+    locate(&v.program).is_none().then(|| super::Unavailable {
+        what: format!("{} not found", v.python),
+        cells: "cpython variants' cells",
+        fix: format!(
+            "build a free-threaded CPython with scripts/free-threaded-python.sh, or set [models.{}] {PYTHON_KEY} to an interpreter",
+            v.name
+        ),
+    })
+}
+
 /// The command that starts the script under the configured interpreter. The script is
 /// written to a fresh folder rather than passed with `-c`: a process pool's children
 /// started by `spawn` or `forkserver` import the main module again from its file. The
 /// folder is removed when the returned guard is dropped.
 pub fn command(settings: &ModelSettings) -> anyhow::Result<(Command, tempfile::TempDir)> {
+    command_with(&settings.python_program)
+}
+
+fn command_with(python: &Path) -> anyhow::Result<(Command, tempfile::TempDir)> {
     let dir = tempfile::Builder::new()
         .prefix("conclab-cpython-")
         .tempdir()
@@ -144,7 +209,7 @@ pub fn command(settings: &ModelSettings) -> anyhow::Result<(Command, tempfile::T
     let script = dir.path().join("conclab_cpython.py");
     std::fs::write(&script, SCRIPT)
         .with_context(|| format!("cannot write {}", script.display()))?;
-    let mut command = Command::new(&settings.python_program);
+    let mut command = Command::new(python);
     command
         .arg(&script)
         // Every line reaches conclab as it is printed, whatever the script flushes.

@@ -107,6 +107,7 @@ impl Model {
         match self {
             Model::Rust(kind) => Box::new(Shared(scheduler(*kind))),
             Model::Cpython(m) => Box::new(external::External::new(m.name(), Box::new(*m))),
+            Model::Variant(v) => Box::new(external::External::new(&v.name, Box::new(v.clone()))),
             Model::Custom(m) => Box::new(external::External::new(&m.name, Box::new(m.clone()))),
         }
     }

@@ -324,6 +324,7 @@ mod tests {
             baseline_parallelism: None,
             flags: vec![],
             implementation: String::new(),
+            baseline: String::new(),
         }
     }
 

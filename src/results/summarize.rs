@@ -11,7 +11,7 @@ use super::flags::{
 use super::runs::{RunRow, of_latest_implementation};
 use super::stats::{Stats, median, ratio_interval, stats};
 use super::summary::SummaryRow;
-use crate::model::kind::{baseline_of, is_baseline};
+use crate::model::kind::Baselines;
 use crate::workload::Check;
 
 /// The rows that count for a cell: its passing (or racing) repetitions, or if it never
@@ -27,7 +27,12 @@ fn counted<'a>(rows: &[&'a RunRow]) -> Vec<&'a RunRow> {
 
 /// Summarises the rows of the cells listed in `cells` (ids, in display order); rows of
 /// other cells are ignored.
-pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<SummaryRow> {
+pub fn summarize(
+    cells: &[String],
+    rows: &[RunRow],
+    cores: usize,
+    baselines: &Baselines,
+) -> Vec<SummaryRow> {
     let mut by_cell: HashMap<&str, Vec<&RunRow>> =
         cells.iter().map(|c| (c.as_str(), Vec::new())).collect();
     for r in rows {
@@ -97,16 +102,17 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             baseline_parallelism: None,
             flags: Vec::new(),
             implementation,
+            baseline: String::new(),
         });
     }
     reconcile_digests(&mut out);
     // Speedup is against the sequential cell of the model's runtime (see
-    // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
+    // [`Baselines`]) with the same values of the extra axes; a sequential cell that
     // never passed is no baseline.
     type Key = (String, Vec<(String, String)>);
-    let baselines: HashMap<Key, (Stats, Option<f64>, f64)> = out
+    let measured: HashMap<Key, (Stats, Option<f64>, f64)> = out
         .iter()
-        .filter(|s| is_baseline(&s.model) && s.check != Check::Fail)
+        .filter(|s| baselines.is_baseline(&s.model) && s.check != Check::Fail)
         .map(|s| {
             (
                 (s.model.clone(), s.axes.clone()),
@@ -115,8 +121,9 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
         })
         .collect();
     for s in &mut out {
-        let key = (baseline_of(&s.model).to_string(), s.axes.clone());
-        if let Some((base, base_speed, base_busy)) = baselines.get(&key)
+        s.baseline = baselines.of_model(&s.model).unwrap_or_default().to_string();
+        let key = (s.baseline.clone(), s.axes.clone());
+        if let Some((base, base_speed, base_busy)) = measured.get(&key)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;
@@ -246,7 +253,7 @@ mod tests {
             row("p", "thread_pool", 2, 1.0, Check::Pass),
             row("gone", "thread_pool", 3, 9.0, Check::Pass),
         ];
-        let s = summarize(&["s".into(), "p".into()], &rows, 2);
+        let s = summarize(&["s".into(), "p".into()], &rows, 2, &Baselines::default());
         assert_eq!(
             s.len(),
             2,
@@ -267,7 +274,7 @@ mod tests {
             row("a", "async", 1, 1.0, Check::Pass),
             row("b", "async", 2, 3.0, Check::Fail),
         ];
-        let s = summarize(&["a".into(), "b".into()], &rows, 2);
+        let s = summarize(&["a".into(), "b".into()], &rows, 2, &Baselines::default());
         assert_eq!((s[0].stats.n, s[0].check), (1, Check::Pass));
         assert_eq!((s[1].stats.n, s[1].check), (1, Check::Fail));
         assert_eq!(s[0].speedup, None, "no sequential cell, no speedup");
@@ -279,7 +286,7 @@ mod tests {
             row("s", "sequential", 1, 2.0, Check::Fail),
             row("p", "thread_pool", 2, 1.0, Check::Pass),
         ];
-        let s = summarize(&["s".into(), "p".into()], &rows, 2);
+        let s = summarize(&["s".into(), "p".into()], &rows, 2, &Baselines::default());
         assert_eq!(s[1].speedup, None);
     }
 }

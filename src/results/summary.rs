@@ -40,6 +40,9 @@ pub struct SummaryRow {
     pub flags: Vec<Flag>,
     /// What ran the cell's pooled rows (see [`super::runs::RunRow::implementation`]).
     pub implementation: String,
+    /// The model its speedup is measured against; empty where it has none, and in a
+    /// summary read back from its file (not a column).
+    pub baseline: String,
 }
 
 /// A row is of its cell: `row.model`, `row.label()` read through to the identity.
@@ -171,6 +174,7 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
             baseline_parallelism: None,
             flags: r.text("flags").split(';').filter_map(Flag::parse).collect(),
             implementation: r.text("implementation"),
+            baseline: String::new(),
         })
     })
 }

@@ -50,6 +50,12 @@ pub trait Launch: Send + Sync {
         &self,
         settings: &ModelSettings,
     ) -> anyhow::Result<(Command, Option<tempfile::TempDir>)>;
+
+    /// The model the run line names, where the program runs one model under another
+    /// name (a variant of a built-in cpython model).
+    fn run_as(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl External {
@@ -107,7 +113,8 @@ impl Scheduler for External {
         let measured_from = Instant::now();
         let setup = measured_from.saturating_duration_since(job.epoch);
         let counter = steps::counter_sync(config);
-        let line = wire::run_line(name, job.workers, epoch_ns, counter, &tasks_json);
+        let run_as = self.launch.run_as().unwrap_or(name);
+        let line = wire::run_line(run_as, job.workers, epoch_ns, counter, &tasks_json);
         match protocol::write_all(program.stdin()?, &line, job.cancel, None) {
             Ok(()) => {}
             Err(Stop::Cancelled) => return Ok(program.cancelled(Vec::new(), setup)),
