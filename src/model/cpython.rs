@@ -244,6 +244,22 @@ pub fn table_schema() -> serde_json::Value {
     serde_json::json!({ "type": "object", "properties": { PYTHON_KEY: { "type": "string", "minLength": 1, "default": DEFAULT_PYTHON, "description": "the interpreter of the cpython_* models: a name on PATH, or a path (relative to this file)" } }, "additionalProperties": false })
 }
 
+/// The JSON schema of a variant's table; `workers` is the schema of a worker list.
+pub fn variant_schema(workers: serde_json::Value) -> serde_json::Value {
+    let bases: Vec<&str> = CpythonModel::all().map(CpythonModel::name).collect();
+    serde_json::json!({
+        "type": "object",
+        "description": "a built-in cpython model under an interpreter of its own, a model of its own (e.g. a free-threaded build)",
+        "required": [BASE_KEY, PYTHON_KEY],
+        "properties": {
+            BASE_KEY: { "enum": bases, "description": "the built-in model it runs" },
+            PYTHON_KEY: { "type": "string", "minLength": 1, "description": "its interpreter: a name on PATH, or a path (relative to this file)" },
+            "workers": workers
+        },
+        "additionalProperties": false
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
