@@ -111,6 +111,32 @@ static TO_THREAD: Descriptor = about(
     Rgb(110, 50, 140),
 );
 
+// Without the GIL, threads compute at the same time as they wait.
+static THREADS_FREE: Descriptor = about(
+    Workers::Fixed(|tasks| tasks),
+    |_, tasks| Concurrency {
+        waits: tasks,
+        cpu: tasks,
+    },
+    Rgb(150, 100, 0),
+);
+static THREAD_POOL_FREE: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: w.max(1),
+    },
+    Rgb(40, 110, 150),
+);
+static TO_THREAD_FREE: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: w.max(1),
+    },
+    Rgb(110, 50, 140),
+);
+
 impl CpythonModel {
     pub fn all() -> impl Iterator<Item = CpythonModel> {
         <CpythonModel as strum::IntoEnumIterator>::iter()
@@ -149,6 +175,18 @@ pub struct CpythonVariant {
 pub const BASE_KEY: &str = "base";
 
 impl CpythonVariant {
+    /// Its base model's answers, with the threads' CPU concurrency of its interpreter:
+    /// a free-threaded build running without the GIL computes in all its threads.
+    pub fn about(&self) -> &'static Descriptor {
+        let free = || runs_without_gil(&self.program);
+        match self.base {
+            CpythonModel::Threads if free() => &THREADS_FREE,
+            CpythonModel::ThreadPool if free() => &THREAD_POOL_FREE,
+            CpythonModel::ToThread if free() => &TO_THREAD_FREE,
+            base => base.about(),
+        }
+    }
+
     /// The model its speedups are measured against, among `variants`: the variant of
     /// `cpython_sequential` under the same interpreter; else `cpython_sequential` when the
     /// interpreter is the one the plain cpython models run (`default_python`). Never a
@@ -179,6 +217,29 @@ impl Launch for std::sync::Arc<CpythonVariant> {
     fn run_as(&self) -> Option<&str> {
         Some(self.base.name())
     }
+}
+
+/// Whether `python` runs without the GIL (a free-threaded build, GIL not re-enabled at
+/// start-up), asked once per interpreter and remembered; false where it cannot be asked.
+pub fn runs_without_gil(python: &Path) -> bool {
+    static KNOWN: std::sync::Mutex<Vec<(PathBuf, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, free)) = known.iter().find(|(p, _)| p == python) {
+        return *free;
+    }
+    let free = locate(python).is_some()
+        && Command::new(python)
+            .args([
+                "-c",
+                "import sys; sys.exit(0 if not getattr(sys, '_is_gil_enabled', lambda: True)() else 1)",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    known.push((python.to_path_buf(), free));
+    free
 }
 
 /// Why a variant's cells cannot run here, when its interpreter is missing.

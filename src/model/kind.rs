@@ -194,7 +194,7 @@ impl Model {
         match self {
             Model::Rust(k) => Some(k.about()),
             Model::Cpython(c) => Some(c.about()),
-            Model::Variant(v) => Some(v.base.about()),
+            Model::Variant(v) => Some(v.about()),
             Model::Custom(_) => None,
         }
     }
