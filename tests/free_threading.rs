@@ -166,3 +166,40 @@ fn without_the_free_threaded_interpreter_its_cells_are_skipped_in_one_line_and_t
             .all(|m| *m == "cpython_sequential")
     );
 }
+
+#[test]
+fn under_pypy_the_built_in_program_runs_and_records_pypy() {
+    let found = std::process::Command::new("pypy3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("skipped: no pypy3 on PATH (Debian's package pypy3)");
+        return;
+    }
+    let lab = Lab::new();
+    lab.write(
+        "pypy.toml",
+        &chains(
+            "\"sequential\", \"pypy_sequential\", \"pypy_pool\"",
+            "[models.pypy_sequential]\nbase = \"cpython_sequential\"\npython = \"pypy3\"\n\
+             [models.pypy_pool]\nbase = \"cpython_thread_pool\"\npython = \"pypy3\"\n",
+        ),
+    );
+    let out = lab.run(&["pypy.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary = lab.csv("results/pypy/summary.csv");
+    for r in summary.rows.iter().filter(|r| r["model"] != "sequential") {
+        assert_eq!(r["check"], "pass", "{r:?}");
+        assert!(r["implementation"].starts_with("PyPy "), "{r:?}");
+    }
+    let pool = summary
+        .rows
+        .iter()
+        .find(|r| r["model"] == "pypy_pool")
+        .unwrap();
+    assert!(
+        !pool["speedup"].is_empty(),
+        "measured against pypy_sequential"
+    );
+}

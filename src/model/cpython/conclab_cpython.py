@@ -69,6 +69,9 @@ def implementation():
     disabled)`. A free-threaded build may still enable the GIL at run time (PYTHON_GIL=1, or
     an extension module that asks for it), so the build and the run-time state are both said."""
     name = platform.python_implementation() + " " + platform.python_version()
+    pypy = getattr(sys, "pypy_version_info", None)
+    if pypy is not None:  # PyPy's own release, then the language version it implements
+        name = "PyPy %d.%d.%d (Python %s)" % (pypy[0], pypy[1], pypy[2], platform.python_version())
     free_threading = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     gil_enabled = getattr(sys, "_is_gil_enabled", None)  # 3.13+
     if free_threading:
