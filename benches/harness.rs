@@ -292,6 +292,7 @@ fn summary_speed() {
                 hashes: Some(6_000_000),
                 calibrated_ns_per_hash: Some(570.0),
                 fingerprint: None,
+                implementation: String::new(),
             });
         }
         cells.push(cell);
@@ -299,7 +300,7 @@ fn summary_speed() {
     let mut times: Vec<Duration> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            let s = conclab::results::summarize::summarize(&cells, &rows, 2);
+            let s = conclab::results::summarize::summarize(&cells, &rows, 2, &Default::default());
             std::hint::black_box(conclab::report::warnings(&s, 2));
             std::hint::black_box(conclab::report::comparisons(&s));
             t.elapsed()

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 pub use crate::console::{say, seconds, seconds_range};
 use crate::machine::Watch;
-use crate::model::kind::{baseline_of, is_baseline};
 use crate::results::experiment_results::ExperimentResults;
 use crate::results::flags::Flag;
 use crate::results::outputs::Output;
@@ -115,12 +114,34 @@ pub fn print_summary(name: &str, rows: &[SummaryRow], cores: usize) {
         }
         say(&line);
     }
+    for line in implementations(rows) {
+        say(&format!("  {line}"));
+    }
     for line in comparisons(rows) {
         say(&format!("  {line}"));
     }
     for w in warnings(rows, cores) {
         say(&format!("  warning: {w}"));
     }
+}
+
+/// What ran the cells, one line per implementation with its models, where any cell ran
+/// outside conclab: `CPython 3.13.5 free-threading (GIL disabled): ft_pool, ft_sequential`.
+pub fn implementations(rows: &[SummaryRow]) -> Vec<String> {
+    let mut seen: Vec<(&str, Vec<&str>)> = Vec::new();
+    for r in rows.iter().filter(|r| !r.implementation.is_empty()) {
+        match seen.iter_mut().find(|(i, _)| *i == r.implementation) {
+            Some((_, models)) if models.contains(&r.model.as_str()) => {}
+            Some((_, models)) => models.push(&r.model),
+            None => seen.push((&r.implementation, vec![&r.model])),
+        }
+    }
+    if seen.len() < 2 {
+        return Vec::new();
+    }
+    seen.into_iter()
+        .map(|(i, models)| format!("{i}: {}", models.join(", ")))
+        .collect()
 }
 
 /// The best worker count of each model (per combination of extra axes), set against
@@ -133,7 +154,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
     let mut index: HashMap<(&str, &Axes), usize> = HashMap::new();
     let mut baselines: HashMap<(&str, &Axes), &SummaryRow> = HashMap::new();
     for r in rows {
-        if is_baseline(&r.model) {
+        if r.baseline == r.model {
             baselines.entry((r.model.as_str(), &r.axes)).or_insert(r);
             continue;
         }
@@ -151,7 +172,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
         out.push(format!(
             "{} {}",
             b.label(),
-            explain(b, baselines.get(&(baseline_of(&b.model), &b.axes)).copied())
+            explain(b, baselines.get(&(b.baseline.as_str(), &b.axes)).copied())
         ));
     }
     // Per combination of axes: the fastest cell, and the others it cannot be told from.
@@ -190,7 +211,7 @@ pub fn comparisons(rows: &[SummaryRow]) -> Vec<String> {
 fn explain(r: &SummaryRow, baseline: Option<&SummaryRow>) -> String {
     let s = r.speedup.unwrap_or(0.0);
     let range = ratio_range(r.speedup_ci);
-    let base = baseline_of(&r.model);
+    let base = r.baseline.as_str();
     let overlaps = baseline.is_some_and(|b| b.stats.ci.overlaps(&r.stats.ci));
     let mut text = if overlaps {
         format!("is not distinguishable from {base} ({s:.2}x {range})")

@@ -24,10 +24,15 @@ fn every_model_verifies_the_same_digests_and_writes_the_documented_columns() {
     let text = std::fs::read_to_string(lab.path().join("results/tiny/runs.csv")).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
-        format!("{RUNS_HEADER},in_flight,hashes,calibrated_ns_per_hash"),
+        format!("{RUNS_HEADER},in_flight,hashes,calibrated_ns_per_hash,implementation"),
         "SPEC's columns in order; the added ones follow at the end"
     );
     let runs = lab.csv("results/tiny/runs.csv");
+    let conclab = format!("conclab {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        runs.column("implementation").iter().all(|i| *i == conclab),
+        "conclab's own models record conclab's version"
+    );
     // sequential and threads ignore workers: 1 + 1 + 5 models x 2 workers = 12 cells, 2 repetitions each
     assert_eq!(runs.rows.len(), 12 * 2);
     assert!(

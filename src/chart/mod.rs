@@ -66,6 +66,8 @@ pub struct Point {
     pub coverage: f64,
     /// `flaky`, `fail` or `disputed` cells are marked in the legend.
     pub check: crate::workload::Check,
+    /// What ran the cell (summary.csv's `implementation`; empty in older summaries).
+    pub implementation: String,
 }
 
 /// The legend's mark for a model some of whose cells failed or are disputed: the check
@@ -81,6 +83,19 @@ pub fn failure_mark(pts: &[&Point]) -> String {
         String::new()
     } else {
         format!(" [{}]", marks.join(", "))
+    }
+}
+
+/// A model's name in a legend, with what ran it where another program did:
+/// `ft_pool (CPython 3.13.5 free-threading (GIL disabled))`.
+pub fn model_label(model: &str, points: &[&Point]) -> String {
+    match points
+        .iter()
+        .map(|p| p.implementation.as_str())
+        .find(|i| !i.is_empty() && !i.starts_with("conclab "))
+    {
+        Some(i) => format!("{model} ({i})"),
+        None => model.to_string(),
     }
 }
 
@@ -173,6 +188,7 @@ impl From<&SummaryRow> for Point {
             speedup_ci: s.speedup_ci,
             check: s.check,
             coverage: s.stats.ci.coverage,
+            implementation: s.implementation.clone(),
         }
     }
 }

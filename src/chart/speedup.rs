@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, model_line, reference_line,
-    short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
+    Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, model_label, model_line,
+    reference_line, short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 use crate::results::stats::MedianCi;
 
@@ -26,8 +26,12 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .zip(&flat)
         .map(|((m, pts), flat)| {
             let label = match (flat, pts[0].speedup) {
-                (true, Some(s)) => format!("{m} (w={}, flat): {s:.2}x", pts[0].workers),
-                _ => m.clone(),
+                (true, Some(s)) => format!(
+                    "{} (w={}, flat): {s:.2}x",
+                    model_label(m, pts),
+                    pts[0].workers
+                ),
+                _ => model_label(m, pts),
             };
             let label = format!("{label}{}", super::failure_mark(pts));
             (label, model_colour(m), LegendMark::Line)
@@ -239,6 +243,7 @@ mod tests {
             speedup_ci: None,
             check: crate::workload::Check::Pass,
             coverage: 0.75,
+            implementation: String::new(),
         }
     }
 

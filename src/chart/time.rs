@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::palette::{IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_line,
+    Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_label, model_line,
     reference_line, short_number, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
@@ -20,12 +20,13 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .map(|((m, pts), flat)| {
             let label = if *flat {
                 format!(
-                    "{m} (w={}, flat): {}",
+                    "{} (w={}, flat): {}",
+                    model_label(m, pts),
                     pts[0].workers,
                     crate::console::seconds(pts[0].median)
                 )
             } else {
-                m.clone()
+                model_label(m, pts)
             };
             let label = format!("{label}{}", super::failure_mark(pts));
             (label, model_colour(m), LegendMark::Line)

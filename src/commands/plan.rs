@@ -78,7 +78,8 @@ pub fn plan(
             // Real URLs have no known latency before they are measured.
             let ideal = ideal::of_cell(cell, &calibration, cores);
             let done = counts.get(cell.id.as_str()).map_or(0, |c| c.0);
-            let skipped = cell.model.unavailable(&exp.settings).is_some();
+            let unavailable = cell.model.unavailable(&exp.settings);
+            let skipped = unavailable.is_some();
             let todo = if skipped {
                 0
             } else {
@@ -102,8 +103,8 @@ pub fn plan(
             for (_, v) in &cell.axes {
                 line.push_str(&format!(" {v:>12}"));
             }
-            let status = if skipped {
-                format!("skipped: {} not found", exp.settings.python)
+            let status = if let Some(u) = &unavailable {
+                format!("skipped: {}", u.what)
             } else if todo == 0 {
                 "done".to_string()
             } else if done > 0 {

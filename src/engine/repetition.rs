@@ -31,6 +31,8 @@ pub struct Repetition {
     pub interrupted: bool,
     /// The model did not stop after its cancel and still runs, detached, on `workload`.
     pub abandoned: bool,
+    /// What ran the tasks (see [`RunRow::implementation`]).
+    pub implementation: String,
 }
 
 impl Repetition {
@@ -91,6 +93,7 @@ impl Repetition {
             in_flight: (self.wall_s > 0.0).then(|| busy / self.wall_s),
             hashes,
             calibrated_ns_per_hash: hashes.map(|_| ns_per_hash),
+            implementation: self.implementation.clone(),
         }
     }
 }
@@ -146,6 +149,11 @@ pub fn measure_repetition(
     }
     // An external program's start-up and exit are no part of the measured time.
     let wall = wall.saturating_sub(execution.unmeasured);
+    let implementation = match execution.implementation {
+        Some(said) => said,
+        None if cell.model.is_external() => String::new(),
+        None => crate::results::runs::conclab_implementation(),
+    };
     let mut records = execution.records;
     records.sort_by_key(|r| r.task);
     records.dedup_by_key(|r| r.task);
@@ -201,5 +209,6 @@ pub fn measure_repetition(
         started_at,
         interrupted,
         abandoned,
+        implementation,
     }
 }

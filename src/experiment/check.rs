@@ -1,7 +1,6 @@
 //! The experiment file checked table by table (top level, [workload], [matrix], [chart]).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::Diagnostic;
@@ -9,7 +8,7 @@ use super::expand;
 use super::tree::{Entry, Node};
 use super::values::{Checker, valid_name};
 use super::{Axis, ChartSettings, Experiment, Order, models, repetitions};
-use crate::model::{CustomModel, Model};
+use crate::model::Model;
 use crate::workload::params::{self, KindDef, ParamValue, Params};
 
 /// The top-level keys: what `--set` may replace as a whole, and what the top level allows.
@@ -205,13 +204,13 @@ impl Checker {
         matrix: &[Entry],
         kind: Option<&KindDef>,
         workload: &[Entry],
-        custom: &[Arc<CustomModel>],
+        defined: &[Model],
     ) -> (Option<Vec<Model>>, Vec<usize>, Vec<Axis>) {
         let mut models = None;
         let mut workers = vec![1];
         let mut axes = Vec::new();
         let mut model_names = Model::builtin_names();
-        model_names.extend(custom.iter().map(|c| c.name.as_str()));
+        model_names.extend(defined.iter().map(|m| m.name()));
         for e in matrix {
             let key = format!("matrix.{}", e.key);
             match e.key.as_str() {
@@ -224,12 +223,8 @@ impl Checker {
                     let mut list: Vec<Model> = Vec::new();
                     for item in items {
                         if let Some(m) = self.choice(item, &key, &model_names).and_then(|m| {
-                            Model::builtin(&m).or_else(|| {
-                                custom
-                                    .iter()
-                                    .find(|c| c.name == m)
-                                    .map(|c| Model::Custom(c.clone()))
-                            })
+                            Model::builtin(&m)
+                                .or_else(|| defined.iter().find(|d| d.name() == m).cloned())
                         }) {
                             if list.contains(&m) {
                                 self.at_node(item, &key, format!("\"{m}\" is listed twice"));

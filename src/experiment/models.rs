@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::error::allowed_hint;
 use super::tree::{Entry, Value};
 use super::{Checker, valid_name};
-use crate::model::cpython::{self, PYTHON_KEY};
+use crate::model::cpython::{self, BASE_KEY, CpythonModel, CpythonVariant, PYTHON_KEY};
 use crate::model::{CustomModel, Model, SettingValue};
 
 pub use crate::model::ModelSettings;
@@ -54,7 +54,7 @@ impl Checker {
         &mut self,
         models: &[Entry],
         dir: &Path,
-    ) -> (ModelSettings, Vec<Arc<CustomModel>>, Vec<OwnWorkers>) {
+    ) -> (ModelSettings, Vec<Model>, Vec<OwnWorkers>) {
         let mut s = ModelSettings::default();
         let mut custom = Vec::new();
         let mut own_workers = Vec::new();
@@ -62,14 +62,15 @@ impl Checker {
             let key = format!("models.{}", e.key);
             let builtin = Model::builtin(&e.key);
             let defines_command = e.node.get("command").is_some();
-            if builtin.is_none() && e.key != CPYTHON_TABLE && !defines_command {
+            let defines_variant = e.node.get(BASE_KEY).is_some();
+            if builtin.is_none() && e.key != CPYTHON_TABLE && !defines_command && !defines_variant {
                 let mut names = Model::builtin_names();
                 names.push(CPYTHON_TABLE);
                 self.at_key(
                     e,
                     &key,
                     format!(
-                        "unknown model \"{}\"; {}; a model of your own needs command = [\"program\", ...]",
+                        "unknown model \"{}\"; {}; a model of your own needs command = [\"program\", ...], a variant of a cpython model base = \"cpython_...\" and python = \"...\"",
                         e.key,
                         allowed_hint(&e.key, &names)
                     ),
@@ -124,9 +125,14 @@ impl Checker {
                         }
                     }
                 }
+                None if defines_variant => {
+                    if let Some(v) = self.variant(e, settings, &key, dir) {
+                        custom.push(Model::Variant(Arc::new(v)));
+                    }
+                }
                 None => {
                     if let Some(m) = self.custom_model(e, settings, &key, dir) {
-                        custom.push(Arc::new(m));
+                        custom.push(Model::Custom(Arc::new(m)));
                     }
                 }
             }
@@ -196,6 +202,80 @@ impl Checker {
         }
     }
 
+    /// `[models.NAME] base = "cpython_..."`, `python = "..."`: a built-in cpython model
+    /// under an interpreter of its own.
+    fn variant(
+        &mut self,
+        e: &Entry,
+        settings: &[Entry],
+        key: &str,
+        dir: &Path,
+    ) -> Option<CpythonVariant> {
+        let name = &e.key;
+        if !self.own_model_name(e, key) {
+            return None;
+        }
+        let (mut base, mut python) = (None, None);
+        let bases: Vec<&str> = CpythonModel::all().map(CpythonModel::name).collect();
+        for se in settings {
+            let k = format!("{key}.{}", se.key);
+            match se.key.as_str() {
+                BASE_KEY => {
+                    base = self
+                        .choice(&se.node, &k, &bases)
+                        .and_then(|b| CpythonModel::all().find(|m| m.name() == b));
+                }
+                PYTHON_KEY => match self.string(&se.node, &k) {
+                    Some("") | None => self.at_node(
+                        &se.node,
+                        &k,
+                        "must name a Python interpreter, e.g. \"python3.13t\" or \".python-ft/bin/python3.13t\"".into(),
+                    ),
+                    Some(p) => python = Some(p.to_string()),
+                },
+                _ => self.unknown_key(
+                    se,
+                    &k,
+                    &[BASE_KEY, PYTHON_KEY],
+                    &format!("[models.{name}]"),
+                ),
+            }
+        }
+        let base = base?;
+        let Some(python) = python else {
+            self.at_key(
+                e,
+                key,
+                format!("a variant of {base} needs its interpreter: python = \"python3.13t\" (a name on PATH or a path)", base = base.name()),
+            );
+            return None;
+        };
+        Some(CpythonVariant {
+            name: name.clone(),
+            base,
+            program: resolve_program(&python, dir),
+            python,
+        })
+    }
+
+    /// Whether `NAME` of `[models.NAME]` may name a model of the user's own.
+    fn own_model_name(&mut self, e: &Entry, key: &str) -> bool {
+        let name = &e.key;
+        if !valid_name(name) {
+            self.at_key(e, key, format!("\"{name}\" is not a valid model name: use lowercase letters, digits, '_' and '-', starting with a letter or digit"));
+            return false;
+        }
+        if name.starts_with(cpython::PREFIX) {
+            self.at_key(
+                e,
+                key,
+                format!("\"{name}\": names starting with cpython are kept for the built-in models; name your model otherwise"),
+            );
+            return false;
+        }
+        true
+    }
+
     fn custom_model(
         &mut self,
         e: &Entry,
@@ -204,16 +284,7 @@ impl Checker {
         dir: &Path,
     ) -> Option<CustomModel> {
         let name = &e.key;
-        if !valid_name(name) {
-            self.at_key(e, key, format!("\"{name}\" is not a valid model name: use lowercase letters, digits, '_' and '-', starting with a letter or digit"));
-            return None;
-        }
-        if name.starts_with(cpython::PREFIX) {
-            self.at_key(
-                e,
-                key,
-                format!("\"{name}\": names starting with cpython are kept for the built-in models; name your model otherwise"),
-            );
+        if !self.own_model_name(e, key) {
             return None;
         }
         let mut command = None;
@@ -319,6 +390,55 @@ mod tests {
         .unwrap();
         let workers: Vec<usize> = expand(&e).iter().map(|c| c.workers).collect();
         assert_eq!(workers, [10, 1], "threads: one per task; sequential: one");
+    }
+
+    #[test]
+    fn a_variant_runs_a_cpython_model_under_its_own_interpreter_baselined_on_its_own_sequential() {
+        let text = format!(
+            "{HEAD}[matrix]\nmodel = [\"cpython_sequential\", \"cpython_thread_pool\", \"ft_seq\", \"ft_pool\", \"other_pool\"]\nworkers = [2]\n\
+             [models.ft_seq]\nbase = \"cpython_sequential\"\npython = \"ft/bin/python3.13t\"\n\
+             [models.ft_pool]\nbase = \"cpython_thread_pool\"\npython = \"ft/bin/python3.13t\"\n\
+             [models.other_pool]\nbase = \"cpython_thread_pool\"\npython = \"python3.12\"\n"
+        );
+        let e = parse(&text).unwrap();
+        let Model::Variant(v) = &e.models[3] else {
+            panic!("{:?}", e.models)
+        };
+        assert_eq!(v.base, CpythonModel::ThreadPool);
+        assert_eq!(v.program, Path::new("/lab/ft/bin/python3.13t"));
+        let cells = expand(&e);
+        let ids: std::collections::HashSet<_> = cells.iter().map(|c| &c.id).collect();
+        assert_eq!(ids.len(), cells.len(), "every variant is a cell of its own");
+        assert_eq!(cells[2].workers, 1, "a sequential variant ignores workers");
+        let b = crate::model::kind::Baselines::of(&e.models, &e.settings);
+        assert_eq!(b.of_model("ft_pool"), Some("ft_seq"));
+        assert_eq!(b.of_model("ft_seq"), Some("ft_seq"));
+        assert_eq!(
+            b.of_model("cpython_thread_pool"),
+            Some("cpython_sequential")
+        );
+        assert_eq!(
+            b.of_model("other_pool"),
+            None,
+            "no sequential of its interpreter"
+        );
+        let again = parse(&e.resolved_toml()).unwrap();
+        let ids_again: Vec<_> = expand(&again).into_iter().map(|c| c.id).collect();
+        let ids: Vec<_> = cells.into_iter().map(|c| c.id).collect();
+        assert_eq!(ids, ids_again, "{}", e.resolved_toml());
+
+        let errors = |models: &str| {
+            parse(&format!(
+                "{HEAD}[matrix]\nmodel = [\"sequential\"]\n{models}"
+            ))
+            .unwrap_err()
+        };
+        let base = errors("[models.ft]\nbase = \"thread_pool\"\npython = \"p\"\n");
+        assert!(base[0].contains("models.ft.base"), "{base:?}");
+        let python = errors("[models.ft]\nbase = \"cpython_threads\"\n");
+        assert!(python[0].contains("needs its interpreter"), "{python:?}");
+        let extra = errors("[models.ft]\nbase = \"cpython_threads\"\npython = \"p\"\nswitch = 1\n");
+        assert!(extra[0].contains("allowed: base, python"), "{extra:?}");
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub fn schema() -> Value {
                 },
                 "additionalProperties": { "type": "array", "minItems": 1, "description": "any workload parameter, as an axis" }
             },
-            "models": { "type": "object", "properties": model_settings, "additionalProperties": custom_model },
+            "models": { "type": "object", "properties": model_settings, "additionalProperties": { "oneOf": [custom_model, cpython::variant_schema(workers)] } },
             "chart": {
                 "type": "object",
                 "properties": { "timeline_workers": { "type": "integer", "minimum": 1 } },
@@ -168,8 +168,12 @@ mod tests {
             crate::model::Model::builtin_names().len()
         );
         assert_eq!(
-            s["properties"]["models"]["additionalProperties"]["required"],
+            s["properties"]["models"]["additionalProperties"]["oneOf"][0]["required"],
             serde_json::json!(["command"])
+        );
+        assert_eq!(
+            s["properties"]["models"]["additionalProperties"]["oneOf"][1]["required"],
+            serde_json::json!(["base", "python"])
         );
         let steps = s["$defs"]["step"]["oneOf"].as_array().unwrap();
         let kinds: Vec<&str> = steps

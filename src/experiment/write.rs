@@ -111,11 +111,18 @@ impl Experiment {
                 own(&mut table, &c.name);
                 models.insert(&c.name, Item::Table(table));
             }
+            if let Model::Variant(v) = m {
+                let mut table = Table::new();
+                table.insert("base", string(v.base.name()).into());
+                table.insert("python", string(&v.python).into());
+                own(&mut table, &v.name);
+                models.insert(&v.name, Item::Table(table));
+            }
         }
         for m in &self.models {
             let has_own = self.model_workers.iter().any(|(n, _)| n == m.name());
             let has_table = matches!(m, Model::Rust(k) if with_settings.contains(k));
-            if !matches!(m, Model::Custom(_)) && !has_table && has_own {
+            if !matches!(m, Model::Custom(_) | Model::Variant(_)) && !has_table && has_own {
                 let mut table = Table::new();
                 own(&mut table, m.name());
                 models.insert(m.name(), Item::Table(table));

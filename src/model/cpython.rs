@@ -2,6 +2,7 @@
 //! would (threads, `ThreadPoolExecutor`, `ProcessPoolExecutor`, asyncio), from one Python
 //! file that conclab carries inside its binary and speaks the external-model protocol.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Context;
@@ -110,6 +111,32 @@ static TO_THREAD: Descriptor = about(
     Rgb(110, 50, 140),
 );
 
+// Without the GIL, threads compute at the same time as they wait.
+static THREADS_FREE: Descriptor = about(
+    Workers::Fixed(|tasks| tasks),
+    |_, tasks| Concurrency {
+        waits: tasks,
+        cpu: tasks,
+    },
+    Rgb(150, 100, 0),
+);
+static THREAD_POOL_FREE: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: w.max(1),
+    },
+    Rgb(40, 110, 150),
+);
+static TO_THREAD_FREE: Descriptor = about(
+    Workers::Taken,
+    |w, _| Concurrency {
+        waits: w.max(1),
+        cpu: w.max(1),
+    },
+    Rgb(110, 50, 140),
+);
+
 impl CpythonModel {
     pub fn all() -> impl Iterator<Item = CpythonModel> {
         <CpythonModel as strum::IntoEnumIterator>::iter()
@@ -132,11 +159,110 @@ impl CpythonModel {
     }
 }
 
+/// A variant of a built-in model under an interpreter of its own, a model of its own:
+/// `[models.ft_pool] base = "cpython_thread_pool"`, `python = "python3.13t"`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CpythonVariant {
+    pub name: String,
+    pub base: CpythonModel,
+    /// The interpreter as written: with `base`, it defines the variant's cells.
+    pub python: String,
+    /// `python` resolved like a custom model's program.
+    pub program: PathBuf,
+}
+
+/// The keys of a variant's table.
+pub const BASE_KEY: &str = "base";
+
+impl CpythonVariant {
+    /// Its base model's answers, with the threads' CPU concurrency of its interpreter:
+    /// a free-threaded build running without the GIL computes in all its threads.
+    pub fn about(&self) -> &'static Descriptor {
+        let free = || runs_without_gil(&self.program);
+        match self.base {
+            CpythonModel::Threads if free() => &THREADS_FREE,
+            CpythonModel::ThreadPool if free() => &THREAD_POOL_FREE,
+            CpythonModel::ToThread if free() => &TO_THREAD_FREE,
+            base => base.about(),
+        }
+    }
+
+    /// The model its speedups are measured against, among `variants`: the variant of
+    /// `cpython_sequential` under the same interpreter; else `cpython_sequential` when the
+    /// interpreter is the one the plain cpython models run (`default_python`). Never a
+    /// sequential run of another interpreter.
+    pub fn baseline<'a>(
+        &'a self,
+        variants: impl IntoIterator<Item = &'a CpythonVariant>,
+        default_python: &str,
+    ) -> Option<&'a str> {
+        if self.base == CpythonModel::Sequential {
+            return Some(&self.name);
+        }
+        variants
+            .into_iter()
+            .find(|v| v.base == CpythonModel::Sequential && v.python == self.python)
+            .map(|v| v.name.as_str())
+            .or_else(|| (self.python == default_python).then_some(CpythonModel::Sequential.name()))
+    }
+}
+
+/// Starts the script under the variant's own interpreter, as its base model.
+impl Launch for std::sync::Arc<CpythonVariant> {
+    fn command(&self, _: &ModelSettings) -> anyhow::Result<(Command, Option<tempfile::TempDir>)> {
+        let (command, dir) = command_with(&self.program)?;
+        Ok((command, Some(dir)))
+    }
+
+    fn run_as(&self) -> Option<&str> {
+        Some(self.base.name())
+    }
+}
+
+/// Whether `python` runs without the GIL (a free-threaded build, GIL not re-enabled at
+/// start-up), asked once per interpreter and remembered; false where it cannot be asked.
+pub fn runs_without_gil(python: &Path) -> bool {
+    static KNOWN: std::sync::Mutex<Vec<(PathBuf, bool)>> = std::sync::Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, free)) = known.iter().find(|(p, _)| p == python) {
+        return *free;
+    }
+    let free = locate(python).is_some()
+        && Command::new(python)
+            .args([
+                "-c",
+                "import sys; sys.exit(0 if not getattr(sys, '_is_gil_enabled', lambda: True)() else 1)",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    known.push((python.to_path_buf(), free));
+    free
+}
+
+/// Why a variant's cells cannot run here, when its interpreter is missing.
+pub fn missing_variant_interpreter(v: &CpythonVariant) -> Option<super::Unavailable> {
+    locate(&v.program).is_none().then(|| super::Unavailable {
+        what: format!("{} not found", v.python),
+        cells: "cpython variants' cells",
+        fix: format!(
+            "build a free-threaded CPython with scripts/free-threaded-python.sh, or set [models.{}] {PYTHON_KEY} to an interpreter",
+            v.name
+        ),
+    })
+}
+
 /// The command that starts the script under the configured interpreter. The script is
 /// written to a fresh folder rather than passed with `-c`: a process pool's children
 /// started by `spawn` or `forkserver` import the main module again from its file. The
 /// folder is removed when the returned guard is dropped.
 pub fn command(settings: &ModelSettings) -> anyhow::Result<(Command, tempfile::TempDir)> {
+    command_with(&settings.python_program)
+}
+
+fn command_with(python: &Path) -> anyhow::Result<(Command, tempfile::TempDir)> {
     let dir = tempfile::Builder::new()
         .prefix("conclab-cpython-")
         .tempdir()
@@ -144,7 +270,7 @@ pub fn command(settings: &ModelSettings) -> anyhow::Result<(Command, tempfile::T
     let script = dir.path().join("conclab_cpython.py");
     std::fs::write(&script, SCRIPT)
         .with_context(|| format!("cannot write {}", script.display()))?;
-    let mut command = Command::new(&settings.python_program);
+    let mut command = Command::new(python);
     command
         .arg(&script)
         // Every line reaches conclab as it is printed, whatever the script flushes.
@@ -177,6 +303,22 @@ pub fn missing_interpreter(settings: &ModelSettings) -> Option<super::Unavailabl
 /// The JSON schema of `[models.cpython]`.
 pub fn table_schema() -> serde_json::Value {
     serde_json::json!({ "type": "object", "properties": { PYTHON_KEY: { "type": "string", "minLength": 1, "default": DEFAULT_PYTHON, "description": "the interpreter of the cpython_* models: a name on PATH, or a path (relative to this file)" } }, "additionalProperties": false })
+}
+
+/// The JSON schema of a variant's table; `workers` is the schema of a worker list.
+pub fn variant_schema(workers: serde_json::Value) -> serde_json::Value {
+    let bases: Vec<&str> = CpythonModel::all().map(CpythonModel::name).collect();
+    serde_json::json!({
+        "type": "object",
+        "description": "a built-in cpython model under an interpreter of its own, a model of its own (e.g. a free-threaded build)",
+        "required": [BASE_KEY, PYTHON_KEY],
+        "properties": {
+            BASE_KEY: { "enum": bases, "description": "the built-in model it runs" },
+            PYTHON_KEY: { "type": "string", "minLength": 1, "description": "its interpreter: a name on PATH, or a path (relative to this file)" },
+            "workers": workers
+        },
+        "additionalProperties": false
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::ModelKind;
-use super::cpython::{self, CpythonModel, DEFAULT_PYTHON, PYTHON_KEY};
+use super::cpython::{self, BASE_KEY, CpythonModel, CpythonVariant, DEFAULT_PYTHON, PYTHON_KEY};
 use super::descriptor::{
     Descriptor, Family, Needs, ReadValue, Rgb, SettingsRead, Unavailable, Workers,
 };
@@ -84,6 +84,47 @@ pub fn is_baseline(model: &str) -> bool {
     baseline_of(model) == model
 }
 
+/// The model each model of one experiment is measured against: [`baseline_of`] for the
+/// models known by name; for a variant under an interpreter of its own, the sequential
+/// variant of that interpreter, or none (see [`CpythonVariant::baseline`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Baselines {
+    variants: Vec<(String, Option<String>)>,
+}
+
+impl Baselines {
+    pub fn of(models: &[Model], settings: &ModelSettings) -> Baselines {
+        let all: Vec<&CpythonVariant> = models
+            .iter()
+            .filter_map(|m| match m {
+                Model::Variant(v) => Some(v.as_ref()),
+                _ => None,
+            })
+            .collect();
+        let variants = all
+            .iter()
+            .map(|v| {
+                let base = v.baseline(all.iter().copied(), &settings.python);
+                (v.name.clone(), base.map(str::to_string))
+            })
+            .collect();
+        Baselines { variants }
+    }
+
+    /// The model `model`'s speedups are measured against, if any.
+    pub fn of_model<'a>(&'a self, model: &'a str) -> Option<&'a str> {
+        match self.variants.iter().find(|(v, _)| v == model) {
+            Some((_, base)) => base.as_deref(),
+            None => Some(baseline_of(model)),
+        }
+    }
+
+    /// Whether `model` is a baseline of speedups itself.
+    pub fn is_baseline(&self, model: &str) -> bool {
+        self.of_model(model) == Some(model)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Concurrency {
     pub waits: usize,
@@ -116,6 +157,8 @@ pub struct CustomModel {
 pub enum Model {
     Rust(ModelKind),
     Cpython(CpythonModel),
+    /// A built-in cpython model under an interpreter of its own.
+    Variant(Arc<CpythonVariant>),
     Custom(Arc<CustomModel>),
 }
 
@@ -140,6 +183,7 @@ impl Model {
         match self {
             Model::Rust(k) => k.name(),
             Model::Cpython(c) => c.name(),
+            Model::Variant(v) => &v.name,
             Model::Custom(c) => &c.name,
         }
     }
@@ -150,6 +194,7 @@ impl Model {
         match self {
             Model::Rust(k) => Some(k.about()),
             Model::Cpython(c) => Some(c.about()),
+            Model::Variant(v) => Some(v.about()),
             Model::Custom(_) => None,
         }
     }
@@ -199,6 +244,9 @@ impl Model {
 
     /// Why its cells cannot run on this machine, if they cannot.
     pub fn unavailable(&self, settings: &ModelSettings) -> Option<Unavailable> {
+        if let Model::Variant(v) = self {
+            return cpython::missing_variant_interpreter(v);
+        }
         match self.needs() {
             Needs::Interpreter => cpython::missing_interpreter(settings),
             Needs::Nothing | Needs::Program => None,
@@ -215,6 +263,10 @@ impl Model {
                 .collect(),
             Model::Cpython(_) if settings.python == DEFAULT_PYTHON => Vec::new(),
             Model::Cpython(_) => vec![(PYTHON_KEY, ReadValue::Text(&settings.python))],
+            Model::Variant(v) => vec![
+                (BASE_KEY, ReadValue::Text(v.base.name())),
+                (PYTHON_KEY, ReadValue::Text(&v.python)),
+            ],
             Model::Custom(c) => vec![("command", ReadValue::Words(&c.command))],
         };
         (!read.is_empty()).then_some(SettingsRead(read))

@@ -88,6 +88,9 @@ pub struct Execution {
     pub children: Option<CpuTimes>,
     /// Peak resident memory of the largest child, KiB.
     pub children_peak_rss_kib: Option<u64>,
+    /// What ran the tasks, in another program's own word (its ready line); None for
+    /// conclab's own models, and for a program that did not say.
+    pub implementation: Option<String>,
 }
 
 /// An execution model.
@@ -104,6 +107,7 @@ impl Model {
         match self {
             Model::Rust(kind) => Box::new(Shared(scheduler(*kind))),
             Model::Cpython(m) => Box::new(external::External::new(m.name(), Box::new(*m))),
+            Model::Variant(v) => Box::new(external::External::new(&v.name, Box::new(v.clone()))),
             Model::Custom(m) => Box::new(external::External::new(&m.name, Box::new(m.clone()))),
         }
     }

@@ -376,6 +376,8 @@ mod tests {
             flags: vec![],
             failed_repetitions: 0,
             failure: None,
+            implementation: String::new(),
+            baseline: String::new(),
         }
     }
 

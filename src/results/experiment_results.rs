@@ -1,6 +1,7 @@
 //! An experiment's results read once into types: every output, the printed table and
 //! the charts take an [`ExperimentResults`]; none of them reads a CSV file itself.
 
+use crate::model::kind::Baselines;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -58,12 +59,13 @@ impl ExperimentResults {
             .collect();
         let mut summary_axes: Vec<String> =
             experiment.axes.iter().map(|a| a.name.clone()).collect();
+        let baselines = Baselines::of(&experiment.models, &experiment.settings);
         let summary = match hosts.as_ref().filter(|_| by_host) {
             Some(hosts) => {
                 summary_axes.push("host".to_string());
-                summarize_by_host(&ids, &runs, hosts, cores)
+                summarize_by_host(&ids, &runs, hosts, cores, &baselines)
             }
-            None => summarize(&ids, &runs, cores),
+            None => summarize(&ids, &runs, cores, &baselines),
         };
         let claims = claims::judge_all(&experiment.name, &experiment.claims, &summary);
         Ok(ExperimentResults {
@@ -168,6 +170,7 @@ fn summarize_by_host(
     rows: &[RunRow],
     hosts: &Hosts,
     cores: usize,
+    baselines: &Baselines,
 ) -> Vec<SummaryRow> {
     let mut by_host: BTreeMap<&str, Vec<RunRow>> = BTreeMap::new();
     for r in rows {
@@ -176,7 +179,7 @@ fn summarize_by_host(
     let mut out = Vec::new();
     for (host, rows) in by_host {
         let cores = hosts.get(host).map_or(cores, |f| f.logical_cores);
-        for mut s in summarize(ids, &rows, cores) {
+        for mut s in summarize(ids, &rows, cores, baselines) {
             s.id.axes.push(("host".to_string(), host.to_string()));
             out.push(s);
         }

@@ -129,9 +129,9 @@ impl Report<'_> {
         for a in &axes {
             head.push_str(&format!(" {a} |"));
         }
-        head.push_str(" median [interval] | speedup [interval] | cores busy x per-core speed | vs ideal | check | flags |");
+        head.push_str(" median [interval] | speedup [interval] | cores busy x per-core speed | vs ideal | check | flags | implementation |");
         let _ = writeln!(s, "{head}");
-        let _ = writeln!(s, "|{}", "---|".repeat(8 + axes.len()));
+        let _ = writeln!(s, "|{}", "---|".repeat(9 + axes.len()));
         for r in self.summary {
             let mut line = format!("| {} | {} |", r.model, r.workers);
             for (_, v) in &r.axes {
@@ -153,9 +153,10 @@ impl Report<'_> {
             };
             let flags: Vec<&str> = r.flags.iter().map(|f| f.as_str()).collect();
             line.push_str(&format!(
-                " {} | {speedup} | {busy} | {vs_ideal} | {check} | {} |",
+                " {} | {speedup} | {busy} | {vs_ideal} | {check} | {} | {} |",
                 median(r),
-                flags.join(";")
+                flags.join(";"),
+                cell(&r.implementation)
             ));
             let _ = writeln!(s, "{line}");
         }

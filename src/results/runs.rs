@@ -10,7 +10,7 @@ use super::{fmt_opt, fmt_s};
 use crate::workload::Check;
 
 pub use super::cell::LEADING;
-pub const TRAILING: [&str; 19] = [
+pub const TRAILING: [&str; 20] = [
     "repetition",
     "wall_s",
     "setup_s",
@@ -30,6 +30,7 @@ pub const TRAILING: [&str; 19] = [
     "in_flight",
     "hashes",
     "calibrated_ns_per_hash",
+    "implementation",
 ];
 
 /// The header for an experiment with these extra axes.
@@ -66,6 +67,35 @@ pub struct RunRow {
     /// What a passing repetition's result fingerprints to, where models must agree on it
     /// (not a column: `detail` leads with `digest <fingerprint>`, and old rows are read so).
     pub fingerprint: Option<String>,
+    /// What ran the tasks: `conclab <version>` for conclab's own models, an external
+    /// program's own word from its ready line (`CPython 3.13.5 free-threading (GIL
+    /// disabled)`); empty where it said nothing, and in rows written before the column.
+    pub implementation: String,
+}
+
+/// The implementation conclab's own models record.
+pub fn conclab_implementation() -> String {
+    format!("conclab {}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The rows of one cell that pool: those of the implementation of its latest row that
+/// names one, and those that name none (old rows, a program that failed before its ready
+/// line). Rows of another implementation stay in runs.csv but are kept apart, so two
+/// interpreters behind one cell id never pool. Returns that implementation and the rows.
+pub fn of_latest_implementation<'a>(rows: &[&'a RunRow]) -> (String, Vec<&'a RunRow>) {
+    let latest = rows
+        .iter()
+        .rev()
+        .map(|r| r.implementation.as_str())
+        .find(|i| !i.is_empty())
+        .unwrap_or_default()
+        .to_string();
+    let kept = rows
+        .iter()
+        .copied()
+        .filter(|r| r.implementation.is_empty() || r.implementation == latest)
+        .collect();
+    (latest, kept)
 }
 
 /// A row is of its cell: `row.model`, `row.cell` read through to the identity.
@@ -108,6 +138,7 @@ impl RunRow {
                 "calibrated_ns_per_hash",
                 fmt_opt(self.calibrated_ns_per_hash, 2),
             ),
+            ("implementation", self.implementation.clone()),
         ]);
         c
     }
@@ -137,6 +168,7 @@ impl RunRow {
             in_flight: f("in_flight"),
             hashes: m.get("hashes").and_then(|v| v.parse().ok()),
             calibrated_ns_per_hash: f("calibrated_ns_per_hash"),
+            implementation: s("implementation"),
             fingerprint: (check == Check::Pass)
                 .then(|| fingerprint_of(&detail).map(str::to_string))
                 .flatten(),
@@ -237,8 +269,52 @@ mod tests {
             ]
         );
         assert_eq!(h[6], "repetition");
-        assert_eq!(h[h.len() - 4], "host", "new columns follow SPEC's last one");
+        assert!(
+            h.iter().position(|c| c == "host") < h.iter().position(|c| c == "in_flight"),
+            "new columns follow SPEC's last one"
+        );
+        assert_eq!(h.last().unwrap(), "implementation");
         assert_eq!(axes_of(&h), vec!["iterations".to_string()]);
+    }
+
+    #[test]
+    fn rows_of_another_implementation_are_kept_apart_and_unnamed_ones_pool() {
+        let axes: Vec<String> = Vec::new();
+        let row = |implementation: &str| {
+            let mut m: HashMap<String, String> = [
+                ("cell", "c1"),
+                ("model", "cpython_thread_pool"),
+                ("workers", "2"),
+                ("wall_s", "1.0"),
+                ("check", "pass"),
+                ("implementation", implementation),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            if implementation.is_empty() {
+                m.remove("implementation");
+            }
+            RunRow::from_map(&m, &axes).unwrap()
+        };
+        let rows = [
+            row(""),
+            row("CPython 3.11.7"),
+            row("CPython 3.13.5 free-threading (GIL disabled)"),
+        ];
+        let refs: Vec<&RunRow> = rows.iter().collect();
+        let (implementation, kept) = of_latest_implementation(&refs);
+        assert_eq!(
+            implementation,
+            "CPython 3.13.5 free-threading (GIL disabled)"
+        );
+        assert_eq!(kept, [&rows[0], &rows[2]]);
+        let (none, all) = of_latest_implementation(&refs[..1]);
+        assert_eq!(
+            (none.as_str(), all.len()),
+            ("", 1),
+            "an old folder pools as it did"
+        );
     }
 
     #[test]

@@ -9,10 +9,10 @@ use super::flags::{
     BELOW_IDEAL, BEYOND_CORES_MARGIN, FEW_REPETITIONS, Flag, IMPOSSIBLE_CPU_MARGIN,
     NOISY_HALF_WIDTH, SLOWED, SLOWED_MIN_MEDIAN_S,
 };
-use super::runs::RunRow;
+use super::runs::{RunRow, of_latest_implementation};
 use super::stats::{Stats, median, stats};
 use super::summary::SummaryRow;
-use crate::model::kind::{baseline_of, is_baseline};
+use crate::model::kind::Baselines;
 use crate::workload::Check;
 
 /// A repetition stopped by its timeout: it counts as (at least) the timeout in its
@@ -38,12 +38,27 @@ fn impossible_cpu(r: &RunRow, cores: usize) -> bool {
 
 /// Summarises the rows of the cells listed in `cells` (ids, in display order); rows of
 /// other cells are ignored.
-pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<SummaryRow> {
-    let listed: std::collections::HashSet<&str> = cells.iter().map(String::as_str).collect();
-    let mine: Vec<&RunRow> = rows
-        .iter()
-        .filter(|r| listed.contains(r.cell.as_str()))
-        .collect();
+pub fn summarize(
+    cells: &[String],
+    rows: &[RunRow],
+    cores: usize,
+    baselines: &Baselines,
+) -> Vec<SummaryRow> {
+    let mut of_cell: HashMap<&str, Vec<&RunRow>> =
+        cells.iter().map(|c| (c.as_str(), Vec::new())).collect();
+    for r in rows {
+        if let Some(v) = of_cell.get_mut(r.cell.as_str()) {
+            v.push(r);
+        }
+    }
+    // Rows another implementation left behind a cell's id neither pool nor vote.
+    let mut implementation_of: HashMap<&str, String> = HashMap::new();
+    let mut mine: Vec<&RunRow> = Vec::new();
+    for id in cells {
+        let (implementation, kept) = of_latest_implementation(&of_cell[id.as_str()]);
+        implementation_of.insert(id.as_str(), implementation);
+        mine.extend(kept);
+    }
     let votes: Vec<_> = mine
         .iter()
         .enumerate()
@@ -194,15 +209,17 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
             },
             failed_repetitions: failed.len(),
             failure,
+            implementation: implementation_of.remove(id.as_str()).unwrap_or_default(),
+            baseline: String::new(),
         });
     }
     // Speedup is against the sequential cell of the model's runtime (see
-    // [`baseline_of`]) with the same values of the extra axes; a sequential cell that
+    // [`Baselines`]) with the same values of the extra axes; a sequential cell that
     // never passed is no baseline.
     type Key = (String, Vec<(String, String)>);
-    let baselines: HashMap<Key, (Stats, Option<f64>, f64, String)> = out
+    let measured: HashMap<Key, (Stats, Option<f64>, f64, String)> = out
         .iter()
-        .filter(|s| is_baseline(&s.model) && s.check != Check::Fail)
+        .filter(|s| baselines.is_baseline(&s.model) && s.check != Check::Fail)
         .map(|s| {
             (
                 (s.model.clone(), s.axes.clone()),
@@ -214,8 +231,9 @@ pub fn summarize(cells: &[String], rows: &[RunRow], cores: usize) -> Vec<Summary
     let repetitions =
         |cell: &str| -> Vec<(usize, f64)> { timed_by_cell.get(cell).cloned().unwrap_or_default() };
     for s in &mut out {
-        let key = (baseline_of(&s.model).to_string(), s.axes.clone());
-        if let Some((base, base_speed, base_busy, base_cell)) = baselines.get(&key)
+        s.baseline = baselines.of_model(&s.model).unwrap_or_default().to_string();
+        let key = (s.baseline.clone(), s.axes.clone());
+        if let Some((base, base_speed, base_busy, base_cell)) = measured.get(&key)
             && s.stats.median > 0.0
         {
             let speedup = base.median / s.stats.median;
@@ -303,6 +321,7 @@ mod tests {
             hashes: None,
             calibrated_ns_per_hash: None,
             fingerprint: None,
+            implementation: String::new(),
         }
     }
 
@@ -315,7 +334,7 @@ mod tests {
             row("p", "thread_pool", 2, 1.0, Check::Pass),
             row("gone", "thread_pool", 3, 9.0, Check::Pass),
         ];
-        let s = summarize(&["s".into(), "p".into()], &rows, 2);
+        let s = summarize(&["s".into(), "p".into()], &rows, 2, &Baselines::default());
         assert_eq!(
             s.len(),
             2,
@@ -336,7 +355,7 @@ mod tests {
             row("a", "async", 1, 1.0, Check::Pass),
             row("b", "async", 2, 3.0, Check::Fail),
         ];
-        let s = summarize(&["a".into(), "b".into()], &rows, 2);
+        let s = summarize(&["a".into(), "b".into()], &rows, 2, &Baselines::default());
         assert_eq!(
             (s[0].stats.n, s[0].check, s[0].failed_repetitions),
             (1, Check::Flaky, 1),
@@ -356,7 +375,7 @@ mod tests {
         late.repetition = 2;
         let mut rows = vec![row("a", "async", 1, 1.0, Check::Pass), late];
         rows.push(row("a", "async", 1, 1.2, Check::Pass));
-        let s = summarize(&["a".into()], &rows, 2);
+        let s = summarize(&["a".into()], &rows, 2, &Baselines::default());
         assert_eq!((s[0].stats.n, s[0].stats.max), (3, 10.0));
         assert_eq!((s[0].check, s[0].failed_repetitions), (Check::Flaky, 1));
         assert_eq!(
@@ -369,7 +388,7 @@ mod tests {
     fn cpu_time_beyond_the_cores_is_flagged_and_derives_nothing() {
         let mut r = row("x", "ext", 1, 1.0, Check::Pass);
         r.user_s = 3.05;
-        let s = summarize(&["x".into()], &[r], 2);
+        let s = summarize(&["x".into()], &[r], 2, &Baselines::default());
         assert!(s[0].flags.contains(&Flag::Impossible), "{:?}", s[0].flags);
         assert_eq!(s[0].cores_busy(), None);
     }
@@ -384,7 +403,7 @@ mod tests {
     }
 
     fn verdicts(cells: &[String], rows: &[RunRow]) -> Vec<(String, Check, usize, String)> {
-        let mut v: Vec<_> = summarize(cells, rows, 2)
+        let mut v: Vec<_> = summarize(cells, rows, 2, &Baselines::default())
             .into_iter()
             .map(|s| (s.cell.clone(), s.check, s.failed_repetitions, s.detail))
             .collect();
@@ -463,7 +482,7 @@ mod tests {
             })
             .collect();
         let cells: Vec<String> = ["w", "t", "r", "x"].map(String::from).to_vec();
-        let s = summarize(&cells, &rows, 2);
+        let s = summarize(&cells, &rows, 2, &Baselines::default());
         let checks: Vec<(Check, usize, usize)> = s
             .iter()
             .map(|s| (s.check, s.stats.n, s.failed_repetitions))
@@ -488,7 +507,7 @@ mod tests {
     #[test]
     fn a_tie_without_a_baseline_is_disputed_and_names_both() {
         let rows = vec![chain("a", "rayon", 1, "x"), chain("b", "async", 1, "y")];
-        let s = summarize(&["a".into(), "b".into()], &rows, 2);
+        let s = summarize(&["a".into(), "b".into()], &rows, 2, &Baselines::default());
         for r in &s {
             assert_eq!(r.check, Check::Disputed);
             assert!(r.detail.contains("x (rayon); y (async)"), "{}", r.detail);
@@ -501,7 +520,7 @@ mod tests {
             row("s", "sequential", 1, 2.0, Check::Fail),
             row("p", "thread_pool", 2, 1.0, Check::Pass),
         ];
-        let s = summarize(&["s".into(), "p".into()], &rows, 2);
+        let s = summarize(&["s".into(), "p".into()], &rows, 2, &Baselines::default());
         assert_eq!(s[1].speedup, None);
     }
 }

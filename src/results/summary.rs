@@ -44,6 +44,11 @@ pub struct SummaryRow {
     pub failed_repetitions: usize,
     /// The first failed repetition's detail.
     pub failure: Option<String>,
+    /// What ran the cell's pooled rows (see [`super::runs::RunRow::implementation`]).
+    pub implementation: String,
+    /// The model its speedup is measured against; empty where it has none, and in a
+    /// summary read back from its file (not a column).
+    pub baseline: String,
 }
 
 impl SummaryRow {
@@ -108,6 +113,7 @@ pub fn header(axes: &[String]) -> Vec<String> {
         "failed_repetitions",
         "failure",
         "speedup_ci_coverage",
+        "implementation",
     ];
     super::csv_file::header_with_axes(&LEADING, axes, &tail)
 }
@@ -152,6 +158,7 @@ pub fn write(path: &Path, axes: &[String], rows: &[SummaryRow]) -> anyhow::Resul
             s.failed_repetitions.to_string(),
             s.failure.clone().unwrap_or_default(),
             fmt_opt(s.speedup_ci.map(|c| c.coverage), 4),
+            s.implementation.clone(),
         ]);
         rec
     });
@@ -215,6 +222,8 @@ pub fn read(path: &Path) -> anyhow::Result<(Vec<String>, Vec<SummaryRow>)> {
             flags: r.text("flags").split(';').filter_map(Flag::parse).collect(),
             failed_repetitions: r.optional("failed_repetitions").unwrap_or(0.0) as usize,
             failure: Some(r.text("failure")).filter(|f| !f.is_empty()),
+            implementation: r.text("implementation"),
+            baseline: String::new(),
         })
     })
 }

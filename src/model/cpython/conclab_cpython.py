@@ -36,6 +36,7 @@ import os
 import platform
 import socket
 import sys
+import sysconfig
 import threading
 import time
 import urllib.parse
@@ -64,10 +65,18 @@ def send(message):
 
 
 def implementation():
+    """What runs the tasks, as results record it: e.g. `CPython 3.13.5 free-threading (GIL
+    disabled)`. A free-threaded build may still enable the GIL at run time (PYTHON_GIL=1, or
+    an extension module that asks for it), so the build and the run-time state are both said."""
     name = platform.python_implementation() + " " + platform.python_version()
+    pypy = getattr(sys, "pypy_version_info", None)
+    if pypy is not None:  # PyPy's own release, then the language version it implements
+        name = "PyPy %d.%d.%d (Python %s)" % (pypy[0], pypy[1], pypy[2], platform.python_version())
+    free_threading = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     gil_enabled = getattr(sys, "_is_gil_enabled", None)  # 3.13+
-    if gil_enabled is not None and not gil_enabled():
-        name += " (free-threaded)"
+    if free_threading:
+        enabled = gil_enabled() if gil_enabled is not None else True
+        name += " free-threading (GIL " + ("enabled" if enabled else "disabled") + ")"
     return name
 
 

@@ -50,6 +50,12 @@ pub trait Launch: Send + Sync {
         &self,
         settings: &ModelSettings,
     ) -> anyhow::Result<(Command, Option<tempfile::TempDir>)>;
+
+    /// The model the run line names, where the program runs one model under another
+    /// name (a variant of a built-in cpython model).
+    fn run_as(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl External {
@@ -87,8 +93,8 @@ impl Scheduler for External {
         let mut program = Program::spawn(command, name, job.cancel)?;
 
         let ready_by = Instant::now() + READY_LIMIT;
-        match program.next(job.cancel, Some(ready_by)) {
-            Ok(Message::Ready(_)) => {}
+        let implementation = match program.next(job.cancel, Some(ready_by)) {
+            Ok(Message::Ready(ready)) => ready.implementation,
             Ok(_) => bail!(
                 "{name} wrote {} before its ready line",
                 program.last_quoted()
@@ -101,13 +107,14 @@ impl Scheduler for External {
             Err(fault) => {
                 return Err(program.failure(fault, "during its start-up", "its ready line"));
             }
-        }
+        };
 
         let epoch_ns = monotonic_ns();
         let measured_from = Instant::now();
         let setup = measured_from.saturating_duration_since(job.epoch);
         let counter = steps::counter_sync(config);
-        let line = wire::run_line(name, job.workers, epoch_ns, counter, &tasks_json);
+        let run_as = self.launch.run_as().unwrap_or(name);
+        let line = wire::run_line(run_as, job.workers, epoch_ns, counter, &tasks_json);
         match protocol::write_all(program.stdin()?, &line, job.cancel, None) {
             Ok(()) => {}
             Err(Stop::Cancelled) => return Ok(program.cancelled(Vec::new(), setup)),
@@ -205,6 +212,7 @@ impl Scheduler for External {
             records: records.into_iter().flatten().collect(),
             children: Some(children),
             children_peak_rss_kib: Some(peak),
+            implementation,
         })
     }
 }
@@ -346,6 +354,7 @@ impl Program {
             records,
             children: Some(exit.usage),
             children_peak_rss_kib: Some(exit.peak_rss_kib),
+            implementation: None,
         }
     }
 
