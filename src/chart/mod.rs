@@ -1,6 +1,7 @@
 //! Charts of one experiment's typed results: time, speedup and the task timeline, one set
 //! per combination of the extra matrix axes.
 
+pub mod compare;
 mod draw;
 mod palette;
 mod phases;
