@@ -6,8 +6,8 @@ use plotters::prelude::*;
 
 use super::palette::{IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_line,
-    reference_line, short_number, whisker, whisker_legend, worker_axis, worker_ticks,
+    Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_line, short_number,
+    whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -20,7 +20,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .map(|((m, pts), flat)| {
             let label = if *flat {
                 format!(
-                    "{m} (w={}, flat): {}",
+                    "{m} (w={} only): {}",
                     pts[0].workers,
                     crate::console::seconds(pts[0].median)
                 )
@@ -84,7 +84,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         &mut chart,
         &worker_ticks(&workers),
         &yticks,
-        "workers (log scale; models that ignore workers are flat lines)",
+        "workers (log scale; a model with fixed workers is a point at its own count)",
         y_desc,
     )?;
 
@@ -104,17 +104,26 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             k += 1;
         }
         if *flat {
+            // A point with its interval at the count it ran with: a line across the
+            // chart would claim times at worker counts it never ran.
             let p = pts[0];
-            let y = ty(p.median);
+            let x = (p.workers as f64).log2();
             if let Some(i) = p.ideal {
                 chart.draw_series(DashedLineSeries::new(
-                    [(x0, ty(i)), (x1, ty(i))],
-                    10,
-                    8,
-                    colour.mix(0.55).stroke_width(2),
+                    [(x - 6.0 * cap, ty(i)), (x + 6.0 * cap, ty(i))],
+                    6,
+                    4,
+                    colour.stroke_width(2),
                 ))?;
             }
-            reference_line(&mut chart, (x0, x1), p.workers, y, colour)?;
+            whisker(&mut chart, x, (ty(p.low), ty(p.high)), cap, colour)?;
+            chart.draw_series([
+                Circle::new((x, ty(p.median)), 9, colour.filled()),
+                Circle::new((x, ty(p.median)), 9, BLACK.stroke_width(1)),
+            ])?;
+            let (px, py) = chart.backend_coord(&(x, ty(p.median)));
+            let font = (super::FONT, 18).into_font().color(&colour);
+            super::text::draw(&root, model, &font, (px + 14, py - 22))?;
             continue;
         }
         let xy: Vec<(f64, f64)> = pts

@@ -17,6 +17,11 @@ pub const IMPLEMENTATION: &str = "implementation";
 /// The smallest noise threshold a default may take: below it, a "change" is the clock's.
 pub const NOISE_FLOOR: f64 = 0.01;
 
+/// The largest: a change of more than 10% is worth naming however noisy the runs. On a
+/// loaded machine the intervals of a few spikes span 10x and more; a threshold taken
+/// from them would call a 15x slowdown not worth naming. Noisy cells show as `unclear`.
+pub const NOISE_CEILING: f64 = 0.10;
+
 /// What a cell is, whatever its id: a changed parameter that is not an axis (a larger
 /// `iterations`) gives new ids but the same cells, which is what a comparison wants.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -213,14 +218,17 @@ pub struct Comparison {
 /// The default noise threshold: the median, over the matched cells, of the relative
 /// width of the ratio's interval. A rerun's interval is about that wide and lies about
 /// 1, so it fits within the threshold on either side and is judged `same`; a change
-/// smaller than what the runs can resolve is not worth naming. At least [`NOISE_FLOOR`].
+/// smaller than what the runs can resolve is not worth naming. Between [`NOISE_FLOOR`]
+/// and [`NOISE_CEILING`].
 pub fn noise_from_spread(pairs: &[(f64, MedianCi)]) -> f64 {
     let widths: Vec<f64> = pairs
         .iter()
         .filter(|(r, ci)| *r > 0.0 && ci.high.is_finite())
         .map(|(r, ci)| (ci.high - ci.low) / r)
         .collect();
-    median(&widths).unwrap_or(NOISE_FLOOR).max(NOISE_FLOOR)
+    median(&widths)
+        .unwrap_or(NOISE_FLOOR)
+        .clamp(NOISE_FLOOR, NOISE_CEILING)
 }
 
 /// Matches the cells of two runs and judges each; `noise` None takes the default from
@@ -378,7 +386,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_noise_follows_the_spread_with_a_floor() {
+    fn the_default_noise_follows_the_spread_within_bounds() {
         let tight = MedianCi {
             low: 0.999,
             high: 1.001,
@@ -390,7 +398,13 @@ mod tests {
             high: 1.2,
             coverage: 0.96,
         };
-        assert!((noise_from_spread(&[(1.0, wide)]) - 0.4).abs() < 1e-9);
+        let middling = MedianCi {
+            low: 0.97,
+            high: 1.03,
+            coverage: 0.96,
+        };
+        assert!((noise_from_spread(&[(1.0, middling)]) - 0.06).abs() < 1e-9);
+        assert_eq!(noise_from_spread(&[(1.0, wide)]), NOISE_CEILING);
     }
 
     #[test]
