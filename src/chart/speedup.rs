@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
     Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, log_ticks, model_line,
-    short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
+    panel_areas, panels, short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -115,82 +115,98 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         }
     };
     let (x0, x1) = (xlo.log2(), xhi.log2());
-    let mut chart = ChartBuilder::on(&plot)
-        .margin(24)
-        .x_label_area_size(80)
-        .y_label_area_size(100)
-        .build_cartesian_2d(x0..x1, ylo..yhi)?;
-    let yticks: Vec<(f64, String)> = if log_y {
-        log_ticks(ylo, yhi)
-            .into_iter()
-            .map(|y| (y, short_number(10f64.powf(y))))
-            .collect()
-    } else {
-        linear_ticks(0.0, yhi)
-            .into_iter()
-            .map(|y| (y, short_number(y)))
-            .collect()
-    };
-    axes(
-        &root,
-        &mut chart,
-        &worker_ticks(&workers),
-        &yticks,
-        "workers (log scale; a model with fixed workers is a point at its own count)",
-        if log_y {
-            "speedup over sequential (x, log scale)"
-        } else {
-            "speedup over sequential (x)"
-        },
-    )?;
-    if cpu_work {
-        // min(workers, cores): the diagonal up to the core count, flat after it. On the
-        // log-2 axis the diagonal is y = 2^x, sampled finely enough to look smooth.
-        let roof: Vec<(f64, f64)> = (0..=200)
-            .map(|i| x0 + (x1 - x0) * i as f64 / 200.0)
-            .map(|x| (x, ty(2f64.powf(x).min(g.cores as f64))))
-            .collect();
-        chart.draw_series(DashedLineSeries::new(
-            roof,
-            12,
-            8,
-            IDEAL_GREY.stroke_width(2),
-        ))?;
-    } else {
-        for ((model, pts), flat) in models.iter().zip(&flat) {
-            let bound = own_bound(g, pts);
-            if *flat || bound.len() < 2 {
-                continue;
-            }
-            let colour = model_colour(model);
-            chart.draw_series(DashedLineSeries::new(
-                bound.into_iter().map(|(x, y)| (x, ty(y))),
-                10,
-                8,
-                colour.mix(0.7).stroke_width(2),
-            ))?;
+    let ps = panels(&models);
+    for (area, (title, members)) in panel_areas(&plot, ps.len()).iter().zip(&ps) {
+        if !title.is_empty() {
+            text::draw(
+                area,
+                title,
+                &(FONT, 24).into_font().style(FontStyle::Bold).color(&BLACK),
+                (30, 10),
+            )?;
         }
-    }
-    if cpu_work {
-        core_line(&root, &mut chart, g.cores, (x1, yhi))?;
-    }
-    for ((model, pts), flat) in models.iter().zip(&flat) {
-        let colour = model_colour(model);
-        if *flat {
-            if let Some(s) = pts[0].speedup {
-                fixed_point(&root, &mut chart, model, pts[0], ty(s), colour)?;
-            }
+        let mut chart = ChartBuilder::on(area)
+            .margin(24)
+            .margin_top(if title.is_empty() { 24 } else { 52 })
+            .x_label_area_size(80)
+            .y_label_area_size(100)
+            .build_cartesian_2d(x0..x1, ylo..yhi)?;
+        let yticks: Vec<(f64, String)> = if log_y {
+            log_ticks(ylo, yhi)
+                .into_iter()
+                .map(|y| (y, short_number(10f64.powf(y))))
+                .collect()
         } else {
-            let xy: Vec<(f64, f64)> = pts
-                .iter()
-                .filter_map(|p| p.speedup.map(|s| ((p.workers as f64).log2(), ty(s))))
+            linear_ticks(0.0, yhi)
+                .into_iter()
+                .map(|y| (y, short_number(y)))
+                .collect()
+        };
+        axes(
+            &root,
+            &mut chart,
+            &worker_ticks(&workers),
+            &yticks,
+            if ps.len() > 1 {
+                "workers (log scale)"
+            } else {
+                "workers (log scale; a model with fixed workers is a point at its own count)"
+            },
+            if log_y {
+                "speedup over sequential (x, log scale)"
+            } else {
+                "speedup over sequential (x)"
+            },
+        )?;
+        if cpu_work {
+            // min(workers, cores): the diagonal up to the core count, flat after it. On the
+            // log-2 axis the diagonal is y = 2^x, sampled finely enough to look smooth.
+            let roof: Vec<(f64, f64)> = (0..=200)
+                .map(|i| x0 + (x1 - x0) * i as f64 / 200.0)
+                .map(|x| (x, ty(2f64.powf(x).min(g.cores as f64))))
                 .collect();
-            model_line(&mut chart, &xy, colour)?;
+            chart.draw_series(DashedLineSeries::new(
+                roof,
+                12,
+                8,
+                IDEAL_GREY.stroke_width(2),
+            ))?;
+        } else {
+            for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
+                let bound = own_bound(g, pts);
+                if *flat || bound.len() < 2 {
+                    continue;
+                }
+                let colour = model_colour(model);
+                chart.draw_series(DashedLineSeries::new(
+                    bound.into_iter().map(|(x, y)| (x, ty(y))),
+                    10,
+                    8,
+                    colour.mix(0.7).stroke_width(2),
+                ))?;
+            }
         }
-        for p in pts {
-            if let Some((lo, hi)) = p.speedup_ci {
-                let x = (p.workers as f64).log2();
-                whisker(&mut chart, x, (ty(lo), ty(hi)), (x1 - x0) * 0.008, colour)?;
+        if cpu_work {
+            core_line(&root, &mut chart, g.cores, (x1, yhi))?;
+        }
+        for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
+            let colour = model_colour(model);
+            if *flat {
+                if let Some(s) = pts[0].speedup {
+                    fixed_point(&root, &mut chart, model, pts[0], ty(s), colour)?;
+                }
+            } else {
+                let xy: Vec<(f64, f64)> = pts
+                    .iter()
+                    .filter_map(|p| p.speedup.map(|s| ((p.workers as f64).log2(), ty(s))))
+                    .collect();
+                model_line(&mut chart, &xy, colour)?;
+            }
+            for p in pts {
+                if let Some((lo, hi)) = p.speedup_ci {
+                    let x = (p.workers as f64).log2();
+                    whisker(&mut chart, x, (ty(lo), ty(hi)), (x1 - x0) * 0.008, colour)?;
+                }
             }
         }
     }
