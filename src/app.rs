@@ -107,6 +107,24 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             crate::commands::merge::merge(&args.dirs, &args.out, args.by_host)?;
             Ok(EXIT_OK)
         }
+        Command::Compare(args) => {
+            let opts = crate::commands::compare::CompareOptions {
+                old: args.old,
+                new: args.new,
+                out: args.out,
+                noise: args.noise.map(|n| n.0),
+                by_host: args.by_host,
+                any_host: args.any_host,
+            };
+            // Every failure of a comparison is its input's (or its output folder's): 2.
+            let outcome = crate::commands::compare::compare(&opts)
+                .map_err(|e| UsageError(format!("{e:#}")))?;
+            let slower = outcome.count(crate::results::compare::Verdict::Slower);
+            Ok(match args.fail_on {
+                Some(crate::cli::FailOn::Slower) if slower > 0 => EXIT_FAILED,
+                _ => EXIT_OK,
+            })
+        }
         Command::Schema => {
             say(&serde_json::to_string_pretty(
                 &crate::experiment::schema::schema(),

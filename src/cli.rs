@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::experiment::Override;
+use crate::results::compare::Noise;
 use crate::selection::{Filter, ShardArg};
 
 /// A lab for concurrency experiments: declare a workload and the execution models to
@@ -28,6 +29,10 @@ pub enum Command {
     Chart(ChartArgs),
     /// Combine the outputs of shards (`run --shard I/N`) of one experiment.
     Merge(MergeArgs),
+    /// Compare two runs cell by cell: the ratio of medians with its interval, and a
+    /// verdict (faster, slower, same, unclear); exit 1 with --fail-on slower when a cell
+    /// got slower.
+    Compare(CompareArgs),
     /// Serve the embedded latency server on 127.0.0.1.
     Serve(ServeArgs),
     /// Print the JSON Schema of experiment files.
@@ -125,6 +130,35 @@ pub struct MergeArgs {
     /// keeping them apart: `host` becomes an axis of summary.csv and the charts.
     #[arg(long)]
     pub by_host: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The earlier run: an experiment's results folder, or a results root.
+    pub old: PathBuf,
+    /// The later run, of the same kind as OLD.
+    pub new: PathBuf,
+    /// Where compare.csv, compare.md and the chart go (default: NEW/compare/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A change smaller than this is judged `same`, e.g. 5% (default: the runs' own spread).
+    #[arg(long, value_name = "PCT")]
+    pub noise: Option<Noise>,
+    /// Exit 1 when a cell got slower (for CI).
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub fail_on: Option<FailOn>,
+    /// Match only cells measured on the same machine (runs of several machines).
+    #[arg(long, conflicts_with = "any_host")]
+    pub by_host: bool,
+    /// Compare runs of different machines anyway.
+    #[arg(long)]
+    pub any_host: bool,
+}
+
+/// The verdict `--fail-on` turns into exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Slower,
 }
 
 #[derive(Debug, Args)]

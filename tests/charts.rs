@@ -326,3 +326,27 @@ fn a_gil_threads_timeline_shows_the_lock_held_solid_and_waited_for_pale() {
     assert!(held > 2000, "{held} pixels of the held shade");
     assert!(waiting > 2000, "{waiting} pixels of the waiting shade");
 }
+
+/// The core count bounds CPU work only: the speedup chart of waits has no red core line,
+/// and the same figures labelled as hash chains have one.
+#[test]
+fn the_core_line_is_drawn_only_where_the_workload_computes() {
+    let red = [200, 0, 0];
+    let (_tmp, dir) = fixture("io-bound");
+    render_experiment(&dir, &ChartOptions::default()).unwrap();
+    let waits = decode(&dir.join("speedup.png"));
+    assert!(
+        !waits.pixels.contains(&red),
+        "a core line on a chart of waits"
+    );
+
+    let summary = dir.join("summary.csv");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    std::fs::write(&summary, text.replace(",http,", ",hash_chain,")).unwrap();
+    render_experiment(&dir, &ChartOptions::default()).unwrap();
+    let chains = decode(&dir.join("speedup.png"));
+    assert!(
+        chains.pixels.contains(&red),
+        "no core line on a chart of CPU work"
+    );
+}

@@ -1,6 +1,7 @@
 //! Charts of one experiment's typed results: time, speedup and the task timeline, one set
 //! per combination of the extra matrix axes.
 
+pub mod compare;
 mod draw;
 mod palette;
 mod phases;
@@ -166,6 +167,63 @@ pub fn flat_lines(models: &[(String, Vec<&Point>)]) -> Vec<bool> {
     models
         .iter()
         .map(|(m, p)| is_fixed(p) && (varying || ignores_workers(m)))
+        .collect()
+}
+
+/// The most models one panel holds: beyond it, lines and points hide each other.
+pub const PANEL_MODELS: usize = 8;
+
+/// The panels a chart of `models` is drawn in, as (title, indices into `models`): one
+/// untitled panel up to [`PANEL_MODELS`] models; beyond, one per family (conclab's models,
+/// the CPython models, models of the user's own), each split again past the limit.
+pub fn panels(models: &[(String, Vec<&Point>)]) -> Vec<(String, Vec<usize>)> {
+    if models.len() <= PANEL_MODELS {
+        return vec![(String::new(), (0..models.len()).collect())];
+    }
+    let mut families: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    for (i, (m, _)) in models.iter().enumerate() {
+        let family = crate::model::Model::builtin(m)
+            .and_then(|m| m.about())
+            .map(|a| a.family);
+        let key = match family {
+            Some(crate::model::Family::Conclab) => (0, "conclab's models"),
+            Some(crate::model::Family::Cpython) => (1, "CPython models"),
+            None => (2, "other models"),
+        };
+        families.entry(key).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for ((_, name), members) in families {
+        let parts = members.len().div_ceil(PANEL_MODELS);
+        for (k, chunk) in members.chunks(members.len().div_ceil(parts)).enumerate() {
+            let title = if parts == 1 {
+                name.to_string()
+            } else {
+                format!("{name} ({}/{parts})", k + 1)
+            };
+            out.push((title, chunk.to_vec()));
+        }
+    }
+    out
+}
+
+/// The areas of `n` panels side by side, in rows of at most two.
+pub fn panel_areas<'b>(
+    plot: &plotters::drawing::DrawingArea<
+        plotters::prelude::BitMapBackend<'b>,
+        plotters::coord::Shift,
+    >,
+    n: usize,
+) -> Vec<plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend<'b>, plotters::coord::Shift>>
+{
+    if n <= 1 {
+        return vec![plot.clone()];
+    }
+    let cols = 2;
+    let rows = n.div_ceil(cols);
+    plot.split_evenly((rows, cols))
+        .into_iter()
+        .take(n)
         .collect()
 }
 
@@ -405,5 +463,58 @@ fn machine(results: &ExperimentResults) -> (usize, String) {
             results.cores,
             "machine unknown (no environment.json)".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod panel_tests {
+    use super::*;
+
+    fn point(model: &str) -> Point {
+        Point {
+            model: model.into(),
+            workers: 1,
+            n: 1,
+            median: 1.0,
+            low: 1.0,
+            high: 1.0,
+            ideal: None,
+            speedup: None,
+            speedup_ci: None,
+            coverage: 0.75,
+            check: crate::workload::Check::Pass,
+            implementation: String::new(),
+        }
+    }
+
+    #[test]
+    fn more_than_eight_models_split_by_family_and_none_holds_more_than_eight() {
+        let names = [
+            "sequential",
+            "threads",
+            "thread_pool",
+            "rayon",
+            "process_pool",
+            "async",
+            "async_pool",
+            "async_blocking",
+            "gil_threads",
+            "cpython_sequential",
+            "cpython_threads",
+        ];
+        let points: Vec<Point> = names.iter().map(|m| point(m)).collect();
+        let models: Vec<(String, Vec<&Point>)> =
+            points.iter().map(|p| (p.model.clone(), vec![p])).collect();
+        assert_eq!(panels(&models[..8]).len(), 1, "eight fit on one panel");
+        let ps = panels(&models);
+        assert!(ps.iter().all(|(_, m)| m.len() <= PANEL_MODELS));
+        let cpython = ps.iter().find(|(t, _)| t == "CPython models").unwrap();
+        assert_eq!(cpython.1, vec![9, 10]);
+        let conclab: usize = ps
+            .iter()
+            .filter(|(t, _)| t.starts_with("conclab"))
+            .map(|(_, m)| m.len())
+            .sum();
+        assert_eq!(conclab, 9);
     }
 }

@@ -1,5 +1,6 @@
 //! `speedup.png`: speedup over sequential against workers, with the bound each model can
-//! reach: the core roofline for CPU work, the model's own ideal for waiting work.
+//! reach: the core roofline and core count for CPU work, the model's own ideal for
+//! waiting work (on a log axis when speedups span more than 20x).
 
 use std::path::Path;
 
@@ -7,8 +8,9 @@ use plotters::prelude::*;
 
 use super::palette::{FONT, IDEAL_GREY, model_colour};
 use super::{
-    Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, model_label, model_line,
-    reference_line, short_number, text, whisker, whisker_legend, worker_axis, worker_ticks,
+    Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, log_ticks, model_label,
+    model_line, panel_areas, panels, short_number, text, whisker, whisker_legend, worker_axis,
+    worker_ticks,
 };
 use crate::results::stats::MedianCi;
 
@@ -27,7 +29,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .map(|((m, pts), flat)| {
             let label = match (flat, pts[0].speedup) {
                 (true, Some(s)) => format!(
-                    "{} (w={}, flat): {s:.2}x",
+                    "{} (w={} only): {s:.2}x",
                     model_label(m, pts),
                     pts[0].workers
                 ),
@@ -55,11 +57,14 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         IDEAL_GREY,
         LegendMark::Line,
     ));
-    legend.push((
-        format!("{} cores on this machine", g.cores),
-        RGBColor(200, 0, 0),
-        LegendMark::Dashed,
-    ));
+    // The core count bounds only work that computes: waits overlap on any number of cores.
+    if cpu_work {
+        legend.push((
+            format!("{} cores on this machine", g.cores),
+            RGBColor(200, 0, 0),
+            LegendMark::Dashed,
+        ));
+    }
     let plot = frame(
         &root,
         &g.title("speedup over sequential"),
@@ -80,7 +85,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .points
         .iter()
         .map(|p| p.workers)
-        .chain([g.cores])
+        .chain(cpu_work.then_some(g.cores))
         .collect();
     let (xlo, xhi) = worker_axis(&workers);
     let smax = g
@@ -98,67 +103,150 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             .fold(0.0f64, f64::max)
     };
     let smax = smax.max(bound_max);
-    let yhi = (smax * 1.15).max(g.cores as f64 * 1.3).max(1.5);
-    let (x0, x1) = (xlo.log2(), xhi.log2());
-    let mut chart = ChartBuilder::on(&plot)
-        .margin(24)
-        .x_label_area_size(80)
-        .y_label_area_size(100)
-        .build_cartesian_2d(x0..x1, 0.0..yhi)?;
-    let yticks: Vec<(f64, String)> = linear_ticks(0.0, yhi)
-        .into_iter()
-        .map(|y| (y, short_number(y)))
-        .collect();
-    axes(
-        &root,
-        &mut chart,
-        &worker_ticks(&workers),
-        &yticks,
-        "workers (log scale)",
-        "speedup over sequential (x)",
-    )?;
-    let core_x = (g.cores as f64).log2();
-    if cpu_work {
-        // min(workers, cores): the diagonal up to the core count, flat after it. On the
-        // log-2 axis the diagonal is y = 2^x, sampled finely enough to look smooth.
-        let roof: Vec<(f64, f64)> = (0..=200)
-            .map(|i| x0 + (x1 - x0) * i as f64 / 200.0)
-            .map(|x| (x, 2f64.powf(x).min(g.cores as f64)))
-            .collect();
-        chart.draw_series(DashedLineSeries::new(
-            roof,
-            12,
-            8,
-            IDEAL_GREY.stroke_width(2),
-        ))?;
+    let smin = g
+        .points
+        .iter()
+        .flat_map(|p| p.speedup.into_iter().chain(p.speedup_ci.map(|c| c.low)))
+        .filter(|s| *s > 0.0 && s.is_finite())
+        .fold(1.0f64, f64::min);
+    // A log axis once speedups span more than 20x (waits: 1x beside 88x), so the slow
+    // models do not all sit on the floor.
+    let log_y = smax / smin > 20.0;
+    let roof = if cpu_work { g.cores as f64 * 1.3 } else { 0.0 };
+    let (ylo, yhi) = if log_y {
+        ((smin * 0.7).log10(), (smax * 1.4).max(roof).log10())
     } else {
-        for ((model, pts), flat) in models.iter().zip(&flat) {
-            let bound = own_bound(g, pts);
-            if *flat || bound.len() < 2 {
-                continue;
-            }
-            let colour = model_colour(model);
+        (0.0, (smax * 1.15).max(roof).max(1.5))
+    };
+    let ty = move |v: f64| {
+        if log_y {
+            v.max(10f64.powf(ylo)).log10().min(yhi)
+        } else {
+            v.min(yhi)
+        }
+    };
+    let (x0, x1) = (xlo.log2(), xhi.log2());
+    let ps = panels(&models);
+    for (area, (title, members)) in panel_areas(&plot, ps.len()).iter().zip(&ps) {
+        if !title.is_empty() {
+            text::draw(
+                area,
+                title,
+                &(FONT, 24).into_font().style(FontStyle::Bold).color(&BLACK),
+                (30, 10),
+            )?;
+        }
+        let mut chart = ChartBuilder::on(area)
+            .margin(24)
+            .margin_top(if title.is_empty() { 24 } else { 52 })
+            .x_label_area_size(80)
+            .y_label_area_size(100)
+            .build_cartesian_2d(x0..x1, ylo..yhi)?;
+        let yticks: Vec<(f64, String)> = if log_y {
+            log_ticks(ylo, yhi)
+                .into_iter()
+                .map(|y| (y, short_number(10f64.powf(y))))
+                .collect()
+        } else {
+            linear_ticks(0.0, yhi)
+                .into_iter()
+                .map(|y| (y, short_number(y)))
+                .collect()
+        };
+        axes(
+            &root,
+            &mut chart,
+            &worker_ticks(&workers),
+            &yticks,
+            if ps.len() > 1 {
+                "workers (log scale)"
+            } else {
+                "workers (log scale; a model with fixed workers is a point at its own count)"
+            },
+            if log_y {
+                "speedup over sequential (x, log scale)"
+            } else {
+                "speedup over sequential (x)"
+            },
+        )?;
+        if cpu_work {
+            // min(workers, cores): the diagonal up to the core count, flat after it. On the
+            // log-2 axis the diagonal is y = 2^x, sampled finely enough to look smooth.
+            let roof: Vec<(f64, f64)> = (0..=200)
+                .map(|i| x0 + (x1 - x0) * i as f64 / 200.0)
+                .map(|x| (x, ty(2f64.powf(x).min(g.cores as f64))))
+                .collect();
             chart.draw_series(DashedLineSeries::new(
-                bound.into_iter().map(|(x, y)| (x, y.min(yhi))),
-                10,
+                roof,
+                12,
                 8,
-                colour.mix(0.7).stroke_width(2),
+                IDEAL_GREY.stroke_width(2),
             ))?;
+        } else {
+            for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
+                let bound = own_bound(g, pts);
+                if *flat || bound.len() < 2 {
+                    continue;
+                }
+                let colour = model_colour(model);
+                chart.draw_series(DashedLineSeries::new(
+                    bound.into_iter().map(|(x, y)| (x, ty(y))),
+                    10,
+                    8,
+                    colour.mix(0.7).stroke_width(2),
+                ))?;
+            }
+        }
+        if cpu_work {
+            core_line(&root, &mut chart, g.cores, (x1, yhi))?;
+        }
+        for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
+            let colour = model_colour(model);
+            if *flat {
+                if let Some(s) = pts[0].speedup {
+                    fixed_point(&root, &mut chart, model, pts[0], ty(s), colour)?;
+                }
+            } else {
+                let xy: Vec<(f64, f64)> = pts
+                    .iter()
+                    .filter_map(|p| p.speedup.map(|s| ((p.workers as f64).log2(), ty(s))))
+                    .collect();
+                model_line(&mut chart, &xy, colour)?;
+            }
+            for p in pts {
+                if let Some(MedianCi {
+                    low: lo, high: hi, ..
+                }) = p.speedup_ci
+                {
+                    let x = (p.workers as f64).log2();
+                    whisker(&mut chart, x, (ty(lo), ty(hi)), (x1 - x0) * 0.008, colour)?;
+                }
+            }
         }
     }
+    root.present()?;
+    Ok(())
+}
+
+/// The machine's core count as a red line, named above the models.
+fn core_line(
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    chart: &mut super::Chart<'_, '_>,
+    cores: usize,
+    (x1, yhi): (f64, f64),
+) -> anyhow::Result<()> {
+    let core_x = (cores as f64).log2();
+    let ylo = chart.y_range().start;
     let red = RGBColor(200, 0, 0);
     chart.draw_series(DashedLineSeries::new(
-        [(core_x, 0.0), (core_x, yhi)],
+        [(core_x, ylo), (core_x, yhi)],
         12,
         8,
         red.stroke_width(2),
     ))?;
     // Above every model and bound (the y range leaves 13% headroom over both) and clear of
     // the red line it names.
-    let label = format!(
-        "{} cores: CPU work cannot go faster than {}x",
-        g.cores, g.cores
-    );
+    let label = format!("{} cores: CPU work cannot go faster than {}x", cores, cores);
     let font = (FONT, 20).into_font().color(&red);
     let (lx, ly) = chart.backend_coord(&(core_x, yhi));
     let (tw, th) = text::size(&label, &font);
@@ -172,37 +260,28 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         [(lx - 4, ly + 4), (lx + tw as i32 + 4, ly + 12 + th as i32)],
         WHITE.filled(),
     ))?;
-    text::draw(&root, &label, &font, (lx, ly + 8))?;
-    for ((model, pts), flat) in models.iter().zip(&flat) {
-        let colour = model_colour(model);
-        if *flat {
-            if let Some(s) = pts[0].speedup {
-                reference_line(&mut chart, (x0, x1), pts[0].workers, s, colour)?;
-            }
-            continue;
-        }
-        let xy: Vec<(f64, f64)> = pts
-            .iter()
-            .filter_map(|p| p.speedup.map(|s| ((p.workers as f64).log2(), s)))
-            .collect();
-        model_line(&mut chart, &xy, colour)?;
-        for p in pts {
-            if let Some(MedianCi {
-                low: lo, high: hi, ..
-            }) = p.speedup_ci
-            {
-                let x = (p.workers as f64).log2();
-                whisker(
-                    &mut chart,
-                    x,
-                    (lo.min(yhi), hi.min(yhi)),
-                    (x1 - x0) * 0.008,
-                    colour,
-                )?;
-            }
-        }
-    }
-    root.present()?;
+    text::draw(root, &label, &font, (lx, ly + 8))?;
+    Ok(())
+}
+
+/// A model with fixed workers: a point at the count it ran with, labelled, never a line
+/// across counts it did not run (its whisker is drawn with the others).
+fn fixed_point(
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    chart: &mut super::Chart<'_, '_>,
+    model: &str,
+    p: &Point,
+    y: f64,
+    colour: RGBColor,
+) -> anyhow::Result<()> {
+    let x = (p.workers as f64).log2();
+    chart.draw_series([
+        Circle::new((x, y), 9, colour.filled()),
+        Circle::new((x, y), 9, BLACK.stroke_width(1)),
+    ])?;
+    let font = (FONT, 18).into_font().color(&colour);
+    let (px, py) = chart.backend_coord(&(x, y));
+    text::draw(root, model, &font, (px + 14, py - 22))?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use super::palette::{IDEAL_GREY, model_colour};
 use super::{
     Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_label, model_line,
-    reference_line, short_number, whisker, whisker_legend, worker_axis, worker_ticks,
+    short_number, whisker, whisker_legend, worker_axis, worker_ticks,
 };
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
@@ -20,7 +20,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         .map(|((m, pts), flat)| {
             let label = if *flat {
                 format!(
-                    "{} (w={}, flat): {}",
+                    "{} (w={} only): {}",
                     model_label(m, pts),
                     pts[0].workers,
                     crate::console::seconds(pts[0].median)
@@ -71,73 +71,101 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     };
     let workers: Vec<usize> = g.points.iter().map(|p| p.workers).collect();
     let (xlo, xhi) = worker_axis(&workers);
-    let mut chart = ChartBuilder::on(&plot)
-        .margin(24)
-        .x_label_area_size(80)
-        .y_label_area_size(120)
-        .build_cartesian_2d(xlo.log2()..xhi.log2(), ylo..yhi)?;
-    let yticks: Vec<(f64, String)> = yticks
-        .into_iter()
-        .map(|y| (y, short_number(if log_y { 10f64.powf(y) } else { y })))
-        .collect();
-    let y_desc = if log_y {
-        "median wall time, seconds (log scale)"
-    } else {
-        "median wall time, seconds"
-    };
-    axes(
-        &root,
-        &mut chart,
-        &worker_ticks(&workers),
-        &yticks,
-        "workers (log scale; models that ignore workers are flat lines)",
-        y_desc,
-    )?;
-
-    let (x0, x1) = (xlo.log2(), xhi.log2());
-    let cap = (x1 - x0) * 0.008;
-    let varying = flat.iter().filter(|f| !**f).count();
-    let mut k = 0;
-    for ((model, pts), flat) in models.iter().zip(&flat) {
-        let colour = model_colour(model);
-        // Models at the same worker count are nudged apart so their whiskers stay visible.
-        let dodge = if *flat {
-            0.0
+    let ps = super::panels(&models);
+    for (area, (title, members)) in super::panel_areas(&plot, ps.len()).iter().zip(&ps) {
+        if !title.is_empty() {
+            super::text::draw(
+                area,
+                title,
+                &(super::FONT, 24)
+                    .into_font()
+                    .style(FontStyle::Bold)
+                    .color(&BLACK),
+                (30, 10),
+            )?;
+        }
+        let mut chart = ChartBuilder::on(area)
+            .margin(24)
+            .margin_top(if title.is_empty() { 24 } else { 52 })
+            .x_label_area_size(80)
+            .y_label_area_size(120)
+            .build_cartesian_2d(xlo.log2()..xhi.log2(), ylo..yhi)?;
+        let ticks: Vec<(f64, String)> = yticks
+            .iter()
+            .map(|&y| (y, short_number(if log_y { 10f64.powf(y) } else { y })))
+            .collect();
+        let y_desc = if log_y {
+            "median wall time, seconds (log scale)"
         } else {
-            (k as f64 - (varying as f64 - 1.0) / 2.0) * (x1 - x0) * 0.006
+            "median wall time, seconds"
         };
-        if !flat {
-            k += 1;
-        }
-        if *flat {
-            let p = pts[0];
-            let y = ty(p.median);
-            if let Some(i) = p.ideal {
-                chart.draw_series(DashedLineSeries::new(
-                    [(x0, ty(i)), (x1, ty(i))],
-                    10,
-                    8,
-                    colour.mix(0.55).stroke_width(2),
-                ))?;
+        axes(
+            &root,
+            &mut chart,
+            &worker_ticks(&workers),
+            &ticks,
+            if ps.len() > 1 {
+                "workers (log scale)"
+            } else {
+                "workers (log scale; a model with fixed workers is a point at its own count)"
+            },
+            y_desc,
+        )?;
+
+        let (x0, x1) = (xlo.log2(), xhi.log2());
+        let cap = (x1 - x0) * 0.008;
+        let varying = members.iter().filter(|&&i| !flat[i]).count();
+        let mut k = 0;
+        for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
+            let colour = model_colour(model);
+            // Models at the same worker count are nudged apart so their whiskers stay visible.
+            let dodge = if *flat {
+                0.0
+            } else {
+                (k as f64 - (varying as f64 - 1.0) / 2.0) * (x1 - x0) * 0.006
+            };
+            if !flat {
+                k += 1;
             }
-            reference_line(&mut chart, (x0, x1), p.workers, y, colour)?;
-            continue;
-        }
-        let xy: Vec<(f64, f64)> = pts
-            .iter()
-            .map(|p| ((p.workers as f64).log2() + dodge, ty(p.median)))
-            .collect();
-        model_line(&mut chart, &xy, colour)?;
-        for p in pts {
-            let x = (p.workers as f64).log2() + dodge;
-            whisker(&mut chart, x, (ty(p.low), ty(p.high)), cap, colour)?;
-        }
-        let ideal: Vec<(f64, f64)> = pts
-            .iter()
-            .filter_map(|p| p.ideal.map(|i| ((p.workers as f64).log2() + dodge, ty(i))))
-            .collect();
-        if ideal.len() > 1 {
-            chart.draw_series(DashedLineSeries::new(ideal, 10, 8, colour.stroke_width(2)))?;
+            if *flat {
+                // A point with its interval at the count it ran with: a line across the
+                // chart would claim times at worker counts it never ran.
+                let p = pts[0];
+                let x = (p.workers as f64).log2();
+                if let Some(i) = p.ideal {
+                    chart.draw_series(DashedLineSeries::new(
+                        [(x - 6.0 * cap, ty(i)), (x + 6.0 * cap, ty(i))],
+                        6,
+                        4,
+                        colour.stroke_width(2),
+                    ))?;
+                }
+                whisker(&mut chart, x, (ty(p.low), ty(p.high)), cap, colour)?;
+                chart.draw_series([
+                    Circle::new((x, ty(p.median)), 9, colour.filled()),
+                    Circle::new((x, ty(p.median)), 9, BLACK.stroke_width(1)),
+                ])?;
+                let (px, py) = chart.backend_coord(&(x, ty(p.median)));
+                let font = (super::FONT, 18).into_font().color(&colour);
+                super::text::draw(&root, model, &font, (px + 14, py - 22))?;
+                continue;
+            }
+            let xy: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|p| ((p.workers as f64).log2() + dodge, ty(p.median)))
+                .collect();
+            model_line(&mut chart, &xy, colour)?;
+            for p in pts {
+                let x = (p.workers as f64).log2() + dodge;
+                whisker(&mut chart, x, (ty(p.low), ty(p.high)), cap, colour)?;
+            }
+            let ideal: Vec<(f64, f64)> = pts
+                .iter()
+                .filter_map(|p| p.ideal.map(|i| ((p.workers as f64).log2() + dodge, ty(i))))
+                .collect();
+            if ideal.len() > 1 {
+                chart.draw_series(DashedLineSeries::new(ideal, 10, 8, colour.stroke_width(2)))?;
+            }
         }
     }
     root.present()?;

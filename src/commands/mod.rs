@@ -2,6 +2,7 @@
 //! results, and makes the same list of outputs.
 
 pub mod chart;
+pub mod compare;
 pub mod merge;
 pub mod plan;
 pub mod reference;

@@ -3,6 +3,7 @@
 pub mod atomic;
 pub mod cell;
 pub mod claims;
+pub mod compare;
 pub mod csv_file;
 pub mod digests;
 pub mod environment;
