@@ -86,7 +86,8 @@ fn kinds_schema<'a>(kinds: impl Iterator<Item = &'a KindDef>, step: bool) -> Val
 }
 
 pub fn schema() -> Value {
-    let workload = kinds_schema(crate::workload::kinds(), false);
+    let mut workload = kinds_schema(crate::workload::kinds(), false);
+    workload["description"] = json!("what every task does: a kind and its parameters");
     let mut step = kinds_schema(crate::workload::step_kinds(), true);
     step["description"] = json!("one step of a task: a kind and its parameters but tasks");
     let models: Vec<&str> = Model::builtin_names();
