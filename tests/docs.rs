@@ -192,3 +192,26 @@ fn commands_are_read_from_both_spellings() {
         ]
     );
 }
+
+#[test]
+fn every_link_points_into_the_repository() {
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let name = page.strip_prefix(REPO).unwrap().display().to_string();
+        for event in Parser::new(&text) {
+            let dest = match event {
+                Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) => {
+                    dest_url.to_string()
+                }
+                _ => continue,
+            };
+            // Anchors within the page are GitHub's; other sites are not checked here.
+            if dest.starts_with('#') || dest.contains("://") {
+                continue;
+            }
+            let path = dest.split('#').next().unwrap_or_default();
+            let target = page.parent().unwrap().join(path);
+            assert!(target.exists(), "{name}: {dest} does not exist");
+        }
+    }
+}
