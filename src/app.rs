@@ -131,6 +131,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
             )?);
             Ok(EXIT_OK)
         }
+        Command::Reference => {
+            print!("{}", crate::experiment::reference::markdown());
+            Ok(EXIT_OK)
+        }
         Command::Serve(args) => {
             crate::commands::serve::serve(&args)?;
             Ok(EXIT_OK)

@@ -37,6 +37,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the JSON Schema of experiment files.
     Schema,
+    /// Print the experiment-file reference (docs/reference.md) in Markdown.
+    #[command(hide = true)]
+    Reference,
     /// Print shell completions, e.g. `conclab completions bash > ~/.local/share/bash-completion/completions/conclab`.
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per verb into a folder with --out.

@@ -6,6 +6,7 @@ pub mod error;
 pub mod expand;
 pub mod models;
 mod read;
+pub mod reference;
 pub mod repetitions;
 pub mod schema;
 mod steps;

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::model::{Model, cpython};
-use crate::workload::params::{KindDef, ParamType};
+use crate::workload::params::{Default, KindDef, ParamType};
 
 const DURATION: &str = "^[0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h)$";
 
@@ -42,27 +42,54 @@ fn param_schema(ty: ParamType, doc: &str) -> Value {
     v
 }
 
-/// A table with `kind` and the kind's parameters; a step leaves out `tasks`.
-fn kind_schema(k: &KindDef, step: bool) -> Value {
-    let mut props = Map::new();
-    props.insert(
-        "kind".into(),
-        json!({ "const": k.name, "description": k.doc }),
-    );
-    // A parameter without a default (`steps`) is not required here: it may be an axis.
-    for p in k.params.iter().filter(|p| !(step && p.name == "tasks")) {
-        props.insert(p.name.into(), param_schema(p.ty, p.doc));
+/// The JSON value of a default, as the file would write it; None when there is no fixed one.
+pub fn default_value(d: Default) -> Option<Value> {
+    match d {
+        Default::Int(n) => Some(json!(n)),
+        Default::Dur(s) | Default::Str(s) => Some(json!(s)),
+        Default::Float(f) => Some(json!(f)),
+        Default::Strs(v) => Some(json!(v)),
+        Default::Absent | Default::Required | Default::LenOf(..) => None,
     }
-    json!({ "type": "object", "properties": props, "required": ["kind"], "additionalProperties": false })
+}
+
+/// A table of workload kinds: `kind` names one, and that kind's parameters apply. Each
+/// kind is an `if kind == NAME then ...` branch rather than one of several `oneOf`
+/// alternatives, so a validator reports a wrong value once, at its key, instead of once
+/// per kind it failed to match; a step leaves out `tasks`.
+fn kinds_schema<'a>(kinds: impl Iterator<Item = &'a KindDef>, step: bool) -> Value {
+    let mut names = Vec::new();
+    let mut branches = Vec::new();
+    for k in kinds {
+        names.push(json!(k.name));
+        let mut props = Map::new();
+        props.insert("kind".into(), json!(true));
+        for p in k.params.iter().filter(|p| !(step && p.name == "tasks")) {
+            let mut v = param_schema(p.ty, p.doc);
+            if let Some(d) = default_value(p.default) {
+                v["default"] = d;
+            }
+            props.insert(p.name.into(), v);
+        }
+        // A parameter without a default (`steps`) is not required here: it may be an axis.
+        branches.push(json!({
+            "if": { "properties": { "kind": { "const": k.name } }, "required": ["kind"] },
+            "then": { "description": k.doc, "properties": props, "additionalProperties": false }
+        }));
+    }
+    json!({
+        "type": "object",
+        "required": ["kind"],
+        "properties": { "kind": { "enum": names, "description": "the workload kind; its parameters follow" } },
+        "allOf": branches
+    })
 }
 
 pub fn schema() -> Value {
-    let workload_variants: Vec<Value> = crate::workload::kinds()
-        .map(|k| kind_schema(k, false))
-        .collect();
-    let step_variants: Vec<Value> = crate::workload::step_kinds()
-        .map(|k| kind_schema(k, true))
-        .collect();
+    let mut workload = kinds_schema(crate::workload::kinds(), false);
+    workload["description"] = json!("what every task does: a kind and its parameters");
+    let mut step = kinds_schema(crate::workload::step_kinds(), true);
+    step["description"] = json!("one step of a task: a kind and its parameters but tasks");
     let models: Vec<&str> = Model::builtin_names();
     let mut model_settings = Map::new();
     let workers = json!({ "type": "array", "minItems": 1, "items": { "type": "integer", "minimum": 1, "maximum": crate::workload::params::MAX_WORKERS }, "description": "this model's worker counts, instead of [matrix] workers" });
@@ -106,23 +133,25 @@ pub fn schema() -> Value {
             "precision": { "type": "string", "pattern": "^\\s*[0-9]+(\\.[0-9]+)?\\s*%$", "default": "5%", "description": "with repetitions = \"auto\": the target half-width of the median's interval, relative to the median" },
             "min_repetitions": { "type": "integer", "minimum": 1, "maximum": 100000, "default": 3, "description": "with repetitions = \"auto\": at least this many" },
             "max_repetitions": { "type": "integer", "minimum": 1, "maximum": 100000, "default": 20, "description": "with repetitions = \"auto\": at most this many" },
-            "warmup": { "type": "integer", "minimum": 0, "maximum": 100000, "default": 0 },
+            "warmup": { "type": "integer", "minimum": 0, "maximum": 100000, "default": 0, "description": "unmeasured repetitions of each cell before the measured ones" },
             "timeout": { "$ref": "#/$defs/duration", "default": "10m", "description": "limit for one repetition of one cell" },
-            "order": { "enum": ["interleaved", "grouped"], "default": "interleaved" },
-            "workload": { "oneOf": workload_variants },
+            "order": { "enum": ["interleaved", "grouped"], "default": "interleaved", "description": "interleaved: repetition k of every cell before repetition k+1 of any; grouped: every repetition of a cell, then the next cell" },
+            "workload": workload,
             "matrix": {
                 "type": "object",
+                "description": "the axes whose cartesian product is the set of cells",
                 "required": ["model"],
                 "properties": {
-                    "model": { "type": "array", "items": { "anyOf": [ { "enum": models }, { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "a model defined under [models.NAME] with a command" } ] }, "minItems": 1, "uniqueItems": true },
-                    "workers": { "type": "array", "items": { "type": "integer", "minimum": 1 }, "minItems": 1, "default": [1] }
+                    "model": { "type": "array", "items": { "anyOf": [ { "enum": models }, { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "a model defined under [models.NAME] with a command" } ] }, "minItems": 1, "uniqueItems": true, "description": "the execution models to compare" },
+                    "workers": { "type": "array", "items": { "type": "integer", "minimum": 1, "maximum": crate::workload::params::MAX_WORKERS }, "minItems": 1, "default": [1], "description": "worker counts: pool size, process count or in-flight limit, as each model reads it" }
                 },
                 "additionalProperties": { "type": "array", "minItems": 1, "description": "any workload parameter, as an axis" }
             },
-            "models": { "type": "object", "properties": model_settings, "additionalProperties": { "oneOf": [custom_model, cpython::variant_schema(workers)] } },
+            "models": { "type": "object", "description": "settings of the models, one table each: [models.NAME]; a custom model (command) or an interpreter variant (base, python)", "properties": model_settings, "additionalProperties": { "oneOf": [custom_model, cpython::variant_schema(workers)] } },
             "chart": {
                 "type": "object",
-                "properties": { "timeline_workers": { "type": "integer", "minimum": 1 } },
+                "description": "how the charts are drawn",
+                "properties": { "timeline_workers": { "type": "integer", "minimum": 1, "maximum": crate::workload::params::MAX_WORKERS, "description": "the worker count whose task timeline is drawn; default: the largest count every worker-dependent model ran at" } },
                 "additionalProperties": false
             },
             "claims": {
@@ -132,7 +161,7 @@ pub fn schema() -> Value {
                     "type": "object",
                     "required": ["say", "cell", "expect"],
                     "properties": {
-                        "say": { "type": "string" },
+                        "say": { "type": "string", "description": "the claim in words, as the verdicts print it" },
                         "cell": { "type": "object", "minProperties": 1, "description": "the cells the claim is about: model, workers and any matrix axis" },
                         "expect": { "type": "string", "pattern": "^\\s*(speedup|vs_ideal|median_s|parallelism|core_speed|check)\\s*(>=|<=|==|>|<)\\s*\\S+\\s*$", "description": "METRIC OP VALUE, e.g. \"speedup >= 1.6\" or \"check == race\"" }
                     },
@@ -142,24 +171,40 @@ pub fn schema() -> Value {
         },
         "$defs": {
             "duration": { "type": "string", "pattern": DURATION, "description": "a number and a unit: \"250us\", \"1.5s\", \"2m\"" },
-            "step": { "oneOf": step_variants, "description": "one step of a task: a kind and its parameters but tasks" }
+            "step": step
         }
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
+    /// The kinds a kind-discriminated table names, in order, with each branch's properties.
+    fn branches(table: &Value) -> Vec<(&str, &Value)> {
+        table["allOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let kind = b["if"]["properties"]["kind"]["const"].as_str().unwrap();
+                (kind, &b["then"]["properties"])
+            })
+            .collect()
+    }
+
     #[test]
     fn names_every_kind_and_model() {
         let s = super::schema();
-        let text = s.to_string();
-        for k in crate::workload::kinds() {
-            assert!(
-                text.contains(&format!("\"const\":\"{}\"", k.name)),
-                "{}",
-                k.name
-            );
-        }
+        let kinds: Vec<&str> = branches(&s["properties"]["workload"])
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kinds, crate::workload::kind_names());
+        assert_eq!(
+            s["properties"]["workload"]["properties"]["kind"]["enum"],
+            serde_json::json!(crate::workload::kind_names())
+        );
         assert_eq!(
             s["properties"]["matrix"]["properties"]["model"]["items"]["anyOf"][0]["enum"]
                 .as_array()
@@ -175,16 +220,27 @@ mod tests {
             s["properties"]["models"]["additionalProperties"]["oneOf"][1]["required"],
             serde_json::json!(["base", "python"])
         );
-        let steps = s["$defs"]["step"]["oneOf"].as_array().unwrap();
-        let kinds: Vec<&str> = steps
-            .iter()
-            .map(|v| v["properties"]["kind"]["const"].as_str().unwrap())
-            .collect();
+        let steps = branches(&s["$defs"]["step"]);
+        let kinds: Vec<&str> = steps.iter().map(|(k, _)| *k).collect();
         let step_kinds: Vec<&str> = crate::workload::step_kinds().map(|k| k.name).collect();
         assert_eq!(kinds, step_kinds);
         assert!(
-            steps.iter().all(|v| v["properties"].get("tasks").is_none()),
+            steps.iter().all(|(_, props)| props.get("tasks").is_none()),
             "a step takes no tasks"
         );
+    }
+
+    #[test]
+    fn each_kind_states_its_parameters_with_their_defaults() {
+        let s = super::schema();
+        for (kind, props) in branches(&s["properties"]["workload"]) {
+            let def = crate::workload::kind(kind).unwrap();
+            for p in def.params {
+                let v = &props[p.name];
+                assert!(v.is_object(), "{kind}.{}", p.name);
+                assert_eq!(v.get("default").cloned(), super::default_value(p.default));
+            }
+            assert_eq!(props.as_object().unwrap().len(), def.params.len() + 1);
+        }
     }
 }
