@@ -121,7 +121,8 @@ pub fn prepare<'e>(
         })
         .collect();
     let mut schedule = Schedule::new(exp.order, exp.repetitions, existing);
-    schedule.decide_claims(&schedule::claimed(&exp.claims, &cells));
+    let baselines = crate::model::kind::Baselines::of(&exp.models, &exp.settings);
+    schedule.decide_claims(&schedule::claimed(&exp.claims, &cells, &baselines));
     Ok(Prepared {
         _lock: lock,
         exp,

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use crate::experiment::claims::{Claim, Metric};
 use crate::experiment::{Cell, Order, Repetitions};
-use crate::model::kind::baseline_of;
+use crate::model::kind::Baselines;
 use crate::results::intervals::{AUTO_PILOT, auto_count, fewest_deciding};
 
 /// What one cell has so far.
@@ -197,7 +197,7 @@ pub fn least_count(repetitions: Repetitions, claimed: bool) -> u32 {
 
 /// The indices of `cells` that a claim judges on an interval, with the baselines of its
 /// speedups (a paired interval needs both): they must reach a count that can decide it.
-pub fn claimed(claims: &[Claim], cells: &[Cell]) -> Vec<usize> {
+pub fn claimed(claims: &[Claim], cells: &[Cell], baselines: &Baselines) -> Vec<usize> {
     let named: Vec<(usize, bool)> = cells
         .iter()
         .enumerate()
@@ -216,7 +216,9 @@ pub fn claimed(claims: &[Claim], cells: &[Cell]) -> Vec<usize> {
             continue;
         }
         let c = &cells[i];
-        let base = baseline_of(c.model.name());
+        let Some(base) = baselines.of_model(c.model.name()) else {
+            continue;
+        };
         out.extend(
             cells
                 .iter()
@@ -332,6 +334,24 @@ mod tests {
         assert_eq!(s.least_remaining(), 4 + 3);
         let order = drive(&mut s, |_, _| 1.0);
         assert_eq!((count(&order, 0), count(&order, 1)), (4, 3));
+    }
+
+    #[test]
+    fn a_speedup_claim_lifts_the_baseline_of_its_own_interpreter() {
+        let text = "[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"1ms\"\n\
+            [matrix]\nmodel = [\"sequential\", \"cpython_sequential\", \"ft_sequential\", \"ft_threads\"]\n\
+            [models.ft_sequential]\nbase = \"cpython_sequential\"\npython = \"python3.13t\"\n\
+            [models.ft_threads]\nbase = \"cpython_threads\"\npython = \"python3.13t\"\n\
+            [[claims]]\nsay = \"x\"\ncell = { model = \"ft_threads\" }\nexpect = \"speedup >= 1.3\"\n";
+        let path = std::path::Path::new("/lab/ft.toml");
+        let e = crate::experiment::parse_experiment("ft.toml", text, path, &[]).unwrap();
+        let cells = crate::experiment::expand::expand(&e);
+        let baselines = Baselines::of(&e.models, &e.settings);
+        let names: Vec<&str> = claimed(&e.claims, &cells, &baselines)
+            .into_iter()
+            .map(|i| cells[i].model.name())
+            .collect();
+        assert_eq!(names, ["ft_sequential", "ft_threads"]);
     }
 
     #[test]
