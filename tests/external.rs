@@ -189,6 +189,51 @@ fn a_correct_program_passes_every_workload_beside_sequential() {
     );
 }
 
+/// A model of one's own is measured against the baseline it declares, here its own run at
+/// its fewest workers; without one, against conclab's `sequential`, absent here.
+#[test]
+fn a_program_declares_its_own_baseline() {
+    if !python3("a_program_declares_its_own_baseline") {
+        return;
+    }
+    let lab = Lab::new();
+    lab.write("fake.py", FAKE);
+    let file = |name: &str, baseline: &str| {
+        lab.write(
+            &format!("{name}.toml"),
+            &format!(
+                "repetitions = 1\n[workload]\nkind = \"sleep\"\ntasks = 2\nduration = \"10ms\"\n[matrix]\nmodel = [\"fake\"]\nworkers = [1, 2]\n[models.fake]\ncommand = [\"python3\", \"fake.py\", \"ok\"]\n{baseline}"
+            ),
+        );
+    };
+    file("own", "baseline = \"fake\"\n");
+    file("none", "");
+    let out = lab.run(&["own.toml", "none.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let speedups = |name: &str| -> Vec<(String, String)> {
+        let summary = lab.csv(&format!("results/{name}/summary.csv"));
+        summary
+            .rows
+            .iter()
+            .map(|r| (r["workers"].clone(), r["speedup"].clone()))
+            .collect()
+    };
+    let own = speedups("own");
+    assert_eq!(own.len(), 2, "{own:?}");
+    for (workers, speedup) in &own {
+        let s: f64 = speedup.parse().unwrap_or_else(|_| panic!("{own:?}"));
+        if workers == "1" {
+            assert_eq!(s, 1.0, "the baseline's own cell: {own:?}");
+        } else {
+            assert!(s > 0.0, "{own:?}");
+        }
+    }
+    let none = speedups("none");
+    assert!(none.iter().all(|(_, s)| s.is_empty()), "{none:?}");
+    let resolved = std::fs::read_to_string(lab.path().join("results/own/experiment.toml")).unwrap();
+    assert!(resolved.contains("baseline = \"fake\""), "{resolved}");
+}
+
 #[test]
 fn a_program_that_crashes_fails_its_cell_with_its_exit_status() {
     if !python3("a_program_that_crashes_fails_its_cell_with_its_exit_status") {

@@ -8,6 +8,7 @@ use super::error::allowed_hint;
 use super::tree::{Entry, Value};
 use super::{Checker, valid_name};
 use crate::model::cpython::{self, BASE_KEY, CpythonModel, CpythonVariant, PYTHON_KEY};
+use crate::model::kind::BASELINE_KEY;
 use crate::model::{CustomModel, Model, SettingValue};
 
 pub use crate::model::ModelSettings;
@@ -34,13 +35,21 @@ pub fn folder_of(path: &Path) -> PathBuf {
     std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
 }
 
-/// `[models.NAME] workers = [...]` as read, with where it was written.
+/// A key of `[models.NAME]` that must agree with `[matrix] model`, with where it was written.
 #[derive(Debug, Clone)]
-pub struct OwnWorkers {
+pub struct OwnKey {
     model: String,
-    list: Vec<usize>,
-    /// Origin and span of the `workers` key.
+    what: Own,
+    /// Origin and span of the key.
     at: (usize, Range<usize>),
+}
+
+#[derive(Debug, Clone)]
+enum Own {
+    /// `workers = [...]`: the model's own worker counts.
+    Workers(Vec<usize>),
+    /// `baseline = "..."` of a model of the user's own: the model its speedups are over.
+    Baseline(String),
 }
 
 /// The table that sets the interpreter of every `cpython_*` model.
@@ -54,7 +63,7 @@ impl Checker {
         &mut self,
         models: &[Entry],
         dir: &Path,
-    ) -> (ModelSettings, Vec<Model>, Vec<OwnWorkers>) {
+    ) -> (ModelSettings, Vec<Model>, Vec<OwnKey>) {
         let mut s = ModelSettings::default();
         let mut custom = Vec::new();
         let mut own_workers = Vec::new();
@@ -90,9 +99,9 @@ impl Checker {
                 if e.key == CPYTHON_TABLE {
                     self.unknown_key(w, &k, &[PYTHON_KEY], &format!("[models.{CPYTHON_TABLE}]"));
                 } else if let Some(list) = self.worker_list(w, &k) {
-                    own_workers.push(OwnWorkers {
+                    own_workers.push(OwnKey {
                         model: e.key.clone(),
-                        list,
+                        what: Own::Workers(list),
                         at: (w.node.origin, w.key_span.clone()),
                     });
                 }
@@ -131,7 +140,8 @@ impl Checker {
                     }
                 }
                 None => {
-                    if let Some(m) = self.custom_model(e, settings, &key, dir) {
+                    if let Some((m, baseline)) = self.custom_model(e, settings, &key, dir) {
+                        own_workers.extend(baseline);
                         custom.push(Model::Custom(Arc::new(m)));
                     }
                 }
@@ -141,28 +151,35 @@ impl Checker {
     }
 
     /// Keeps the models' own worker counts whose model is in the matrix; the others are
-    /// errors at their key.
+    /// errors at their key, as is a declared baseline that is not in the matrix.
     pub(super) fn own_workers_in_matrix(
         &mut self,
-        own: Vec<OwnWorkers>,
+        own: Vec<OwnKey>,
         matrix: Option<&[Model]>,
     ) -> Vec<(String, Vec<usize>)> {
         let mut kept = Vec::new();
+        let listed = |name: &str| matrix.is_none_or(|list| list.iter().any(|m| m.name() == name));
         for o in own {
-            match matrix {
-                Some(list) if !list.iter().any(|m| m.name() == o.model) => {
+            match o.what {
+                Own::Workers(_) if !listed(&o.model) => {
                     let key = format!("models.{}.workers", o.model);
-                    self.report(
-                        o.at.0,
-                        o.at.1,
-                        &key,
-                        format!(
-                            "{} is not in [matrix] model: add it there, or remove its workers",
-                            o.model
-                        ),
+                    let message = format!(
+                        "{} is not in [matrix] model: add it there, or remove its workers",
+                        o.model
                     );
+                    self.report(o.at.0, o.at.1, &key, message);
                 }
-                _ => kept.push((o.model, o.list)),
+                Own::Workers(list) => kept.push((o.model, list)),
+                Own::Baseline(b) if listed(&o.model) && !listed(&b) => {
+                    let key = format!("models.{}.baseline", o.model);
+                    let names: Vec<&str> = matrix.into_iter().flatten().map(|m| m.name()).collect();
+                    let message = format!(
+                        "\"{b}\" is not in [matrix] model: a baseline must be measured beside its model; {}",
+                        allowed_hint(&b, &names)
+                    );
+                    self.report(o.at.0, o.at.1, &key, message);
+                }
+                Own::Baseline(_) => {}
             }
         }
         kept
@@ -282,16 +299,28 @@ impl Checker {
         settings: &[Entry],
         key: &str,
         dir: &Path,
-    ) -> Option<CustomModel> {
+    ) -> Option<(CustomModel, Option<OwnKey>)> {
         let name = &e.key;
         if !self.own_model_name(e, key) {
             return None;
         }
         let mut command = None;
+        let mut baseline = None;
         for se in settings {
             let k = format!("{key}.{}", se.key);
+            if se.key == BASELINE_KEY {
+                if let Some(b) = self.string(&se.node, &k) {
+                    baseline = Some((b.to_string(), (se.node.origin, se.key_span.clone())));
+                }
+                continue;
+            }
             if se.key != "command" {
-                self.unknown_key(se, &k, &["command"], &format!("[models.{name}]"));
+                self.unknown_key(
+                    se,
+                    &k,
+                    &["command", BASELINE_KEY],
+                    &format!("[models.{name}]"),
+                );
                 continue;
             }
             let example = "command = [\"python3\", \"my_model.py\"]";
@@ -320,12 +349,19 @@ impl Checker {
             command = Some(words);
         }
         let command = command?;
-        Some(CustomModel {
+        let model = CustomModel {
             name: name.clone(),
             program: resolve_program(&command[0], dir),
             command,
             dir: dir.to_path_buf(),
-        })
+            baseline: baseline.as_ref().map(|(b, _)| b.clone()),
+        };
+        let declared = baseline.map(|(b, at)| OwnKey {
+            model: name.clone(),
+            what: Own::Baseline(b),
+            at,
+        });
+        Some((model, declared))
     }
 }
 
@@ -367,6 +403,44 @@ mod tests {
             "the command defines the cell"
         );
         assert_eq!(cells[0].id, expand(&other)[0].id);
+    }
+
+    #[test]
+    fn a_model_of_ones_own_may_declare_its_baseline_among_the_matrix_models() {
+        let file = |baseline: &str, models: &str| {
+            parse(&format!(
+                "{HEAD}[matrix]\nmodel = [{models}]\nworkers = [2]\n[models.mine]\ncommand = [\"./m\"]\nbaseline = {baseline}\n"
+            ))
+        };
+        let e = file("\"cpython_sequential\"", "\"cpython_sequential\", \"mine\"").unwrap();
+        let b = crate::model::kind::Baselines::of(&e.models, &e.settings);
+        assert_eq!(b.of_model("mine"), Some("cpython_sequential"));
+        let e = file("\"mine\"", "\"mine\"").unwrap();
+        let b = crate::model::kind::Baselines::of(&e.models, &e.settings);
+        assert!(b.is_baseline("mine"), "a model may be its own baseline");
+        let undeclared = parse(&format!(
+            "{HEAD}[matrix]\nmodel = [\"sequential\", \"mine\"]\n[models.mine]\ncommand = [\"./m\"]\n"
+        ))
+        .unwrap();
+        let b = crate::model::kind::Baselines::of(&undeclared.models, &undeclared.settings);
+        assert_eq!(b.of_model("mine"), Some("sequential"));
+
+        let absent = file("\"cpython_sequential\"", "\"sequential\", \"mine\"").unwrap_err();
+        assert!(
+            absent[0].contains("models.mine.baseline")
+                && absent[0].contains("\"cpython_sequential\" is not in [matrix] model"),
+            "{absent:?}"
+        );
+        let misspelt = file("\"sequentail\"", "\"sequential\", \"mine\"").unwrap_err();
+        assert!(
+            misspelt[0].contains("did you mean \"sequential\""),
+            "{misspelt:?}"
+        );
+        let wrong_type = file("3", "\"sequential\", \"mine\"").unwrap_err();
+        assert!(
+            wrong_type[0].contains("models.mine.baseline"),
+            "{wrong_type:?}"
+        );
     }
 
     #[test]

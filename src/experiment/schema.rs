@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::model::kind::BASELINE_KEY;
 use crate::model::{Model, cpython};
 use crate::workload::params::{Default, KindDef, ParamType};
 
@@ -116,7 +117,7 @@ pub fn schema() -> Value {
         "type": "object",
         "description": "a model of your own: a program that speaks the protocol of docs/external-models.md",
         "required": ["command"],
-        "properties": { "command": { "type": "array", "items": { "type": "string" }, "minItems": 1, "description": "the program and its arguments; relative paths are relative to this file" }, "workers": workers },
+        "properties": { "command": { "type": "array", "items": { "type": "string" }, "minItems": 1, "description": "the program and its arguments; relative paths are relative to this file" }, BASELINE_KEY: { "type": "string", "default": "sequential", "description": "the model its speedups are over, one of [matrix] model: a built-in one (e.g. \"cpython_sequential\" for a Python program), another of your own, or itself (then at its fewest workers)" }, "workers": workers },
         "additionalProperties": false
     });
     json!({

@@ -108,6 +108,9 @@ impl Experiment {
                 table.decor_mut().set_suffix(format!("   # run in {dir}"));
                 let command: Array = c.command.iter().map(String::as_str).collect();
                 table.insert("command", Value::Array(command).into());
+                if let Some(b) = &c.baseline {
+                    table.insert(crate::model::kind::BASELINE_KEY, string(b).into());
+                }
                 own(&mut table, &c.name);
                 models.insert(&c.name, Item::Table(table));
             }

@@ -101,12 +101,17 @@ impl Baselines {
                 _ => None,
             })
             .collect();
+        let declared = models.iter().filter_map(|m| match m {
+            Model::Custom(c) => c.baseline.clone().map(|b| (c.name.clone(), Some(b))),
+            _ => None,
+        });
         let variants = all
             .iter()
             .map(|v| {
                 let base = v.baseline(all.iter().copied(), &settings.python);
                 (v.name.clone(), base.map(str::to_string))
             })
+            .chain(declared)
             .collect();
         Baselines { variants }
     }
@@ -150,7 +155,13 @@ pub struct CustomModel {
     /// The experiment file's folder: the program's working directory, so that relative
     /// arguments name files beside the experiment.
     pub dir: PathBuf,
+    /// `baseline = "..."`: the model its speedups are over, when not conclab's `sequential`
+    /// (e.g. `cpython_sequential` for a Python program, or the model itself).
+    pub baseline: Option<String>,
 }
+
+/// The key of `[models.NAME]` that names a model of the user's own's baseline.
+pub const BASELINE_KEY: &str = "baseline";
 
 /// The model of a cell: one of conclab's own, a built-in CPython model, or the user's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

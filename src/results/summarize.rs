@@ -1,7 +1,7 @@
 //! Statistics of each cell from its repetitions: the summary rows, with speedups over
 //! the model's baseline, the digests reconciled across models, and the flags.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::cell::CellId;
 use super::digests;
@@ -217,9 +217,19 @@ pub fn summarize(
     // [`Baselines`]) with the same values of the extra axes; a sequential cell that
     // never passed is no baseline.
     type Key = (String, Vec<(String, String)>);
-    let measured: HashMap<Key, (Stats, Option<f64>, f64, String)> = out
+    // A model named as a baseline with several worker counts (a model of the user's own
+    // may be its own baseline) is measured at its fewest.
+    let named: HashSet<&str> = out
         .iter()
-        .filter(|s| baselines.is_baseline(&s.model) && s.check != Check::Fail)
+        .filter_map(|s| baselines.of_model(&s.model))
+        .collect();
+    let mut candidates: Vec<&SummaryRow> = out
+        .iter()
+        .filter(|s| named.contains(s.model.as_str()) && s.check != Check::Fail)
+        .collect();
+    candidates.sort_by_key(|s| std::cmp::Reverse(s.workers));
+    let measured: HashMap<Key, (Stats, Option<f64>, f64, String)> = candidates
+        .into_iter()
         .map(|s| {
             (
                 (s.model.clone(), s.axes.clone()),
