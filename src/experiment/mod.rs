@@ -5,6 +5,7 @@ pub mod claims;
 pub mod error;
 pub mod expand;
 pub mod models;
+mod own_models;
 mod read;
 pub mod reference;
 pub mod repetitions;
