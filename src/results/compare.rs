@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::files::{self, Folder};
-use super::intervals::{decides, unpaired_speedup};
+use super::intervals::{decides, ratio_interval};
 use super::runs::{self, RunRow};
 use super::stats::{MedianCi, median, median_ci};
 use crate::workload::Check;
@@ -175,8 +175,8 @@ pub struct Compared {
     pub new: Side,
     /// new median / old median: above 1 the new run is slower.
     pub ratio: f64,
-    /// Every ratio of the two medians' intervals; its coverage is at least the product
-    /// of theirs.
+    /// The interval of the ratio from every pair of an old and a new repetition
+    /// ([`ratio_interval`]), with the coverage it states.
     pub ci: MedianCi,
     pub verdict: Verdict,
 }
@@ -185,7 +185,7 @@ pub struct Compared {
 /// relative change not worth naming: `slower` (or `faster`) when the interval leaves 1 on
 /// that side and the ratio is beyond the threshold; `same` when the whole interval lies
 /// within the threshold, so no change worth naming fits the data; else `unclear`, which
-/// is also every verdict of intervals whose coverage cannot decide (fewer than 6
+/// is also every verdict of intervals whose coverage cannot decide (fewer than 3
 /// repetitions a side). A noisy cell is `unclear`, never `same` by default.
 pub fn verdict(ratio: f64, ci: &MedianCi, noise: f64) -> Verdict {
     if !decides(ci.coverage) || !ratio.is_finite() {
@@ -242,8 +242,7 @@ pub fn compare(old: &Times, new: &Times, noise: Option<f64>) -> Comparison {
         let (Some(o), Some(n)) = (Side::of(old_times), Side::of(new_times)) else {
             continue;
         };
-        // The "speedup" of old over new is the ratio new/old.
-        let Some(ci) = unpaired_speedup(&n.ci, &o.ci) else {
+        let Some(ci) = ratio_interval(old_times, new_times) else {
             continue;
         };
         let ratio = n.median / o.median;
@@ -353,10 +352,17 @@ mod tests {
 
     #[test]
     fn too_few_repetitions_decide_nothing() {
-        let old = times(&[("threads", 1, &[1.0, 1.01, 0.99])]);
-        let new = times(&[("threads", 1, &[2.0, 2.01, 1.99])]);
+        let old = times(&[("threads", 1, &[1.0, 1.01])]);
+        let new = times(&[("threads", 1, &[2.0, 2.01])]);
         let c = compare(&old, &new, None);
         assert_eq!(c.compared[0].verdict, Verdict::Unclear);
+        // Three a side are enough: every new time is above every old one.
+        let old = times(&[("threads", 1, &[1.0, 1.01, 0.99])]);
+        let new = times(&[("threads", 1, &[2.0, 2.01, 1.99])]);
+        assert_eq!(
+            compare(&old, &new, None).compared[0].verdict,
+            Verdict::Slower
+        );
     }
 
     #[test]
