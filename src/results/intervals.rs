@@ -127,7 +127,7 @@ fn mann_whitney_cdf(m: usize, n: usize) -> Option<Vec<f64>> {
 /// and 4 on, 95%.
 pub fn ratio_interval(old: &[f64], new: &[f64]) -> Option<MedianCi> {
     let (m, n) = (old.len(), new.len());
-    if m == 0 || n == 0 || old.iter().chain(new).any(|t| !(*t > 0.0)) {
+    if m == 0 || n == 0 || old.iter().chain(new).any(|t| t.is_nan() || *t <= 0.0) {
         return None;
     }
     let mut ratios: Vec<f64> = new
