@@ -246,15 +246,32 @@ fn core_line(
     ))?;
     // Above every model and bound (the y range leaves 13% headroom over both) and clear of
     // the red line it names.
-    let label = format!("{} cores: CPU work cannot go faster than {}x", cores, cores);
+    // In a narrow panel the long label fits neither side: the short one says the same.
     let font = (FONT, 20).into_font().color(&red);
-    let (lx, ly) = chart.backend_coord(&(core_x, yhi));
-    let (tw, th) = text::size(&label, &font);
+    let (cx, ly) = chart.backend_coord(&(core_x, yhi));
+    let (px0, _) = chart.backend_coord(&(chart.x_range().start, yhi));
     let (px1, _) = chart.backend_coord(&(x1, yhi));
-    let lx = if lx + 12 + tw as i32 <= px1 {
-        lx + 12
-    } else {
-        lx - 12 - tw as i32
+    let long = format!("{cores} cores: CPU work cannot go faster than {cores}x");
+    let short = format!("{cores} cores: at most {cores}x");
+    let place = |label: &str| {
+        let (tw, th) = text::size(label, &font);
+        let (right, left) = (cx + 12, cx - 12 - tw as i32);
+        let lx = if right + tw as i32 <= px1 {
+            Some(right)
+        } else {
+            (left >= px0).then_some(left)
+        };
+        lx.map(|lx| (lx, tw, th))
+    };
+    let (label, (lx, tw, th)) = match place(&long) {
+        Some(at) => (long, at),
+        None => {
+            let at = place(&short).unwrap_or_else(|| {
+                let (tw, th) = text::size(&short, &font);
+                (cx + 12, tw, th)
+            });
+            (short, at)
+        }
     };
     root.draw(&Rectangle::new(
         [(lx - 4, ly + 4), (lx + tw as i32 + 4, ly + 12 + th as i32)],
