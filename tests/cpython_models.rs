@@ -93,6 +93,44 @@ fn every_cpython_model_counts_right_with_a_lock_and_races_without() {
     }
 }
 
+/// Many updates per task all count; a tight `+= 1` (no wait between read and write)
+/// under the GIL loses none, since a thread is switched out only between iterations.
+#[test]
+fn every_increment_counts_and_the_gil_keeps_a_tight_loop_whole() {
+    if !python3() {
+        return;
+    }
+    let lab = Lab::new();
+    let runs = run(
+        &lab,
+        "tight",
+        "kind = \"counter\"\ntasks = 3\nincrements = 5_000\nwait = \"0s\"",
+        "sync = [\"none\", \"atomic\"]",
+    );
+    for r in &runs.rows {
+        let (model, sync) = (&r["model"], &r["sync"]);
+        let detail = &r["detail"];
+        if model == "cpython_asyncio" || model == "cpython_asyncio_blocking" {
+            // Coroutines read, await (a wait of zero is still an await), then write.
+            assert!(
+                detail.contains("expected=15000"),
+                "{model} sync={sync}: {detail}"
+            );
+            continue;
+        }
+        if model == "cpython_process_pool" && sync == "none" {
+            // The counter lives in a Manager: a read and a write are two round trips.
+            assert!(detail.contains("expected=15000"), "{model}: {detail}");
+            continue;
+        }
+        assert_eq!(
+            (r["check"].as_str(), detail.as_str()),
+            ("pass", "final=15000 expected=15000"),
+            "{model} sync={sync}"
+        );
+    }
+}
+
 #[test]
 fn every_cpython_model_sleeps_fetches_and_runs_steps() {
     if !python3() {

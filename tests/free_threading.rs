@@ -203,3 +203,40 @@ fn under_pypy_the_built_in_program_runs_and_records_pypy() {
         "measured against pypy_sequential"
     );
 }
+
+/// The race the GIL hid: a tight `+= 1` from four threads keeps every update under the GIL
+/// and loses many under the free-threaded build (only where the CI names one).
+#[test]
+fn without_the_gil_a_tight_increment_loses_updates_and_with_it_none() {
+    let Some(ft) = free_threaded() else { return };
+    if python3().is_none() {
+        return;
+    }
+    let lab = Lab::new();
+    lab.write(
+        "race.toml",
+        &format!(
+            "repetitions = 1\ntimeout = \"2m\"\n[workload]\nkind = \"counter\"\ntasks = 4\nincrements = 1_000_000\nwait = \"0s\"\n\
+             [matrix]\nmodel = [\"cpython_thread_pool\", \"ft_pool\"]\nworkers = [4]\n\
+             [models.ft_pool]\nbase = \"cpython_thread_pool\"\npython = \"{ft}\"\n"
+        ),
+    );
+    let out = lab.run(&["race.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let runs = lab.csv("results/race/runs.csv");
+    let row = |model: &str| -> HashMap<String, String> {
+        runs.rows
+            .iter()
+            .find(|r| r["model"] == model)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {model}"))
+    };
+    let gil = row("cpython_thread_pool");
+    assert_eq!(
+        (gil["check"].as_str(), gil["detail"].as_str()),
+        ("pass", "final=4000000 expected=4000000")
+    );
+    let free = row("ft_pool");
+    assert_eq!(free["check"], "race", "{}", free["detail"]);
+    assert!(free["detail"].contains("lost="), "{}", free["detail"]);
+}

@@ -60,6 +60,17 @@ fn counter(sync: CounterSync, tasks: usize) -> WorkloadConfig {
         tasks,
         wait: Duration::from_millis(2),
         sync,
+        increments: 1,
+    })
+}
+
+/// Many updates per task with nothing between the read and the write.
+fn tight_counter(sync: CounterSync, tasks: usize, increments: u64) -> WorkloadConfig {
+    WorkloadConfig::Counter(CounterConfig {
+        tasks,
+        wait: Duration::ZERO,
+        sync,
+        increments,
     })
 }
 
@@ -116,6 +127,36 @@ fn locked_and_atomic_counters_are_exact_under_every_model() {
             );
         }
     }
+}
+
+#[test]
+fn every_increment_counts_and_without_a_wait_only_the_lock_or_the_atomic_keeps_them() {
+    let _serial = serial();
+    for kind in ModelKind::ALL {
+        for sync in [CounterSync::Mutex, CounterSync::Atomic] {
+            let r = run(kind, &tight_counter(sync, 4, 500), 4);
+            assert_eq!(
+                (r.verdict.check, r.verdict.detail.as_str()),
+                (Check::Pass, "final=2000 expected=2000"),
+                "{kind} {sync:?}"
+            );
+        }
+        let r = run(kind, &tight_counter(CounterSync::None, 4, 500), 4);
+        assert!(
+            matches!(r.verdict.check, Check::Race | Check::Pass)
+                && r.verdict.detail.contains("expected=2000"),
+            "{kind}: {:?}",
+            r.verdict
+        );
+    }
+    // An interpreter lock that switches only every 5 ms keeps a tight loop's updates whole,
+    // as CPython's GIL does; two threads on two cores without one do not, given enough.
+    let gil = run(
+        ModelKind::GilThreads,
+        &tight_counter(CounterSync::None, 2, 200_000),
+        2,
+    );
+    assert_eq!(gil.verdict.check, Check::Pass, "{:?}", gil.verdict);
 }
 
 #[test]

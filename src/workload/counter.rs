@@ -31,6 +31,12 @@ pub struct CounterConfig {
     pub tasks: usize,
     pub wait: Duration,
     pub sync: CounterSync,
+    /// Updates per task; added after the cell-id format, so left out of it at 1.
+    #[serde(
+        default = "super::one_increment",
+        skip_serializing_if = "super::is_one_increment"
+    )]
+    pub increments: u64,
 }
 
 /// Why a task may have one counter step only (the checker says it).
@@ -45,15 +51,24 @@ impl Kind for CounterConfig {
             TASKS10,
             ParamDef {
                 name: "wait",
-                ty: ParamType::Duration { positive: true },
+                ty: ParamType::Duration { positive: false },
                 default: Default::Dur("10ms"),
-                doc: "wait between read and write",
+                doc: "wait between read and write; \"0s\" reads and writes back to back, with nothing called between them (the race an interpreter lock hides)",
             },
             ParamDef {
                 name: "sync",
                 ty: ParamType::Choice(&["none", "mutex", "atomic"]),
                 default: Default::Str("none"),
                 doc: "how the update is synchronised",
+            },
+            ParamDef {
+                name: "increments",
+                ty: ParamType::Count {
+                    min: 1,
+                    max: 100_000_000,
+                },
+                default: Default::Int(1),
+                doc: "updates each task makes, one after another; the counter must end at tasks x increments",
             },
         ],
         step: StepUse::OncePerTask(ONE_COUNTER),
@@ -70,6 +85,7 @@ impl Kind for CounterConfig {
                 "atomic" => CounterSync::Atomic,
                 _ => CounterSync::None,
             },
+            increments: p.count("increments"),
         }
     }
 }
@@ -83,7 +99,7 @@ impl KindConfig for CounterConfig {
     fn cost(&self, _: &Calibration) -> Option<TaskCost> {
         let wait_s = match self.sync {
             CounterSync::Atomic => 0.0,
-            _ => self.wait.as_secs_f64(),
+            _ => self.wait.as_secs_f64() * self.increments as f64,
         };
         Some(TaskCost {
             cpu_s: 0.0,
@@ -103,6 +119,7 @@ impl KindConfig for CounterConfig {
     fn parts(&self, _task: usize, _env: &BuildEnv) -> Vec<Part> {
         vec![Part::Counter {
             wait_s: self.wait.as_secs_f64(),
+            increments: self.increments,
         }]
     }
 
@@ -197,23 +214,39 @@ impl Counter {
         }
     }
 
-    /// The read-modify-write of one task against `store`; `wait` reports false if cancelled.
+    /// The read-modify-writes of one task against `store`; false if cancelled.
+    fn blocking_updates(
+        &self,
+        store: &dyn CounterStore,
+        worker: &Worker<'_>,
+    ) -> anyhow::Result<bool> {
+        for _ in 0..self.c.increments {
+            if !self.blocking_update(store, worker)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// One read-modify-write against `store`; `wait` reports false if cancelled. Without
+    /// a wait nothing is called between the read and the write.
     fn blocking_update(
         &self,
         store: &dyn CounterStore,
         worker: &Worker<'_>,
     ) -> anyhow::Result<bool> {
+        let wait = || self.c.wait.is_zero() || worker.wait(self.c.wait);
         match self.c.sync {
             CounterSync::Atomic => {
                 store.apply(CounterOp::Add(1))?;
                 Ok(true)
             }
-            CounterSync::None => read_wait_write(store, || worker.wait(self.c.wait)),
+            CounterSync::None => read_wait_write(store, wait),
             CounterSync::Mutex => {
                 // Blocking on the lock must not keep the interpreter lock, or its holder
                 // could never come back from its wait to unlock (CPython releases it too).
                 worker.outside_lock(|| store.apply(CounterOp::Lock))?;
-                let updated = read_wait_write(store, || worker.wait(self.c.wait));
+                let updated = read_wait_write(store, wait);
                 store.apply(CounterOp::Unlock)?;
                 updated
             }
@@ -253,36 +286,17 @@ impl Workload for Counter {
 
     fn run_blocking(&self, _task: usize, worker: &mut Worker<'_>) -> TaskResult {
         let store = worker.shared_store().unwrap_or(&self.local);
-        finish(self.blocking_update(store, worker))
+        finish(self.blocking_updates(store, worker))
     }
 
     fn run_async<'a>(&'a self, _task: usize, worker: &'a AsyncWorker) -> TaskFuture<'a> {
         Box::pin(async move {
-            let local = &self.local;
-            let updated = match self.c.sync {
-                CounterSync::Atomic => {
-                    local.value.fetch_add(1, Ordering::SeqCst);
-                    true
+            for _ in 0..self.c.increments {
+                if !self.async_update(worker).await {
+                    return finish(Ok(false));
                 }
-                CounterSync::None => {
-                    let value = local.value();
-                    let waited = worker.wait(self.c.wait).await;
-                    if waited {
-                        local.value.store(value + 1, Ordering::SeqCst);
-                    }
-                    waited
-                }
-                CounterSync::Mutex => {
-                    let _held = self.async_lock.lock().await;
-                    let value = local.value();
-                    let waited = worker.wait(self.c.wait).await;
-                    if waited {
-                        local.value.store(value + 1, Ordering::SeqCst);
-                    }
-                    waited
-                }
-            };
-            finish(Ok(updated))
+            }
+            finish(Ok(true))
         })
     }
 
@@ -290,7 +304,39 @@ impl Workload for Counter {
         if let Some(v) = task_errors(records) {
             return v;
         }
-        judge(self.c.sync, self.local.value(), self.c.tasks as u64)
+        let expected = self.c.tasks as u64 * self.c.increments;
+        judge(self.c.sync, self.local.value(), expected)
+    }
+}
+
+impl Counter {
+    /// One update on the event loop; false if cancelled. An await between the read and
+    /// the write lets another task in, even a wait of zero.
+    async fn async_update(&self, worker: &AsyncWorker) -> bool {
+        let local = &self.local;
+        match self.c.sync {
+            CounterSync::Atomic => {
+                local.value.fetch_add(1, Ordering::SeqCst);
+                true
+            }
+            CounterSync::None => {
+                let value = local.value();
+                let waited = worker.wait(self.c.wait).await;
+                if waited {
+                    local.value.store(value + 1, Ordering::SeqCst);
+                }
+                waited
+            }
+            CounterSync::Mutex => {
+                let _held = self.async_lock.lock().await;
+                let value = local.value();
+                let waited = worker.wait(self.c.wait).await;
+                if waited {
+                    local.value.store(value + 1, Ordering::SeqCst);
+                }
+                waited
+            }
+        }
     }
 }
 
@@ -326,6 +372,7 @@ mod tests {
             tasks,
             wait: Duration::from_millis(1),
             sync,
+            increments: 1,
         })
     }
 

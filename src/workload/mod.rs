@@ -216,10 +216,21 @@ pub enum Part {
         timeout_s: f64,
         http2: bool,
     },
-    /// One update of the shared counter, waiting `wait_s` inside it.
+    /// `increments` updates of the shared counter, one after another, each waiting
+    /// `wait_s` between its read and its write.
     Counter {
         wait_s: f64,
+        #[serde(default = "one_increment", skip_serializing_if = "is_one_increment")]
+        increments: u64,
     },
+}
+
+pub(crate) fn one_increment() -> u64 {
+    1
+}
+
+pub(crate) fn is_one_increment(n: &u64) -> bool {
+    *n == 1
 }
 
 /// What a workload needs from the run beyond its own parameters (e.g. the embedded

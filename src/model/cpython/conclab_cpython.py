@@ -279,8 +279,20 @@ class Counter:
         self.sync = sync  # "none", "mutex" or "atomic"
 
 
-def counter_step(counter, wait_s):
-    """Read, wait, write read + 1: the lost-update race, and its two cures."""
+def counter_step(counter, wait_s, increments=1):
+    """Read, wait, write read + 1, `increments` times: the lost-update race, and its two
+    cures. Without a wait nothing is called between the read and the write: `+= 1`, which
+    the GIL happens to keep whole and a free-threaded build does not."""
+    if wait_s == 0 and counter.sync == "none":
+        cell = counter.cell
+        for _ in range(increments):
+            cell.value += 1
+        return
+    for _ in range(increments):
+        counter_update(counter, wait_s)
+
+
+def counter_update(counter, wait_s):
     if counter.sync == "atomic":
         with counter.lock:  # one locked increment, nothing to wait for inside
             counter.cell.value += 1
@@ -295,8 +307,13 @@ def counter_step(counter, wait_s):
         counter.cell.value = read + 1  # ...and one of the two updates is lost
 
 
-async def counter_step_async(counter, wait_s, blocking):
+async def counter_step_async(counter, wait_s, blocking, increments=1):
     """The same race on one event loop: only an `await` lets another coroutine in."""
+    for _ in range(increments):
+        await counter_update_async(counter, wait_s, blocking)
+
+
+async def counter_update_async(counter, wait_s, blocking):
 
     async def wait():
         if blocking:
@@ -331,7 +348,7 @@ def run_step(step, counter):
             raise StepError("protocol", HTTP2_DETAIL)
         return http_get(step["url"], step["timeout_s"])
     if kind == "counter":
-        counter_step(counter, step["wait_s"])
+        counter_step(counter, step["wait_s"], step.get("increments", 1))
         return {}
     raise StepError("unsupported", "unknown step kind %r" % kind)
 
@@ -355,7 +372,7 @@ async def run_step_async(step, counter, blocking):
             return http_get(step["url"], step["timeout_s"])
         return await http_get_async(step["url"], step["timeout_s"])
     if kind == "counter":
-        await counter_step_async(counter, step["wait_s"], blocking)
+        await counter_step_async(counter, step["wait_s"], blocking, step.get("increments", 1))
         return {}
     raise StepError("unsupported", "unknown step kind %r" % kind)
 

@@ -50,10 +50,14 @@ mod tests {
             tasks: 10,
             wait: Duration::from_millis(10),
             sync: CounterSync::Mutex,
+            increments: 1,
         });
         assert_eq!(
             task_steps(&counter, 9, &env()),
-            [Step::Counter { wait_s: 0.01 }]
+            [Step::Counter {
+                wait_s: 0.01,
+                increments: 1
+            }]
         );
         assert_eq!(counter_sync(&counter), Some(CounterSync::Mutex));
     }

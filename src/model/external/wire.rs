@@ -353,7 +353,10 @@ mod tests {
             },
             TaskSteps {
                 task: 1,
-                steps: vec![Step::Counter { wait_s: 0.01 }],
+                steps: vec![Step::Counter {
+                    wait_s: 0.01,
+                    increments: 1,
+                }],
             },
         ];
         let line = run_line(
@@ -534,9 +537,16 @@ mod tests {
                 .contains("neither \"status\"")
         );
         assert!(
-            !run("[{}]", false, &[Step::Counter { wait_s: 0.0 }])
-                .unwrap()
-                .ok
+            !run(
+                "[{}]",
+                false,
+                &[Step::Counter {
+                    wait_s: 0.0,
+                    increments: 1
+                }]
+            )
+            .unwrap()
+            .ok
         );
     }
 }

@@ -33,6 +33,7 @@ fn counter(tasks: usize, sync: CounterSync) -> WorkloadConfig {
         tasks,
         wait: Duration::from_millis(2),
         sync,
+        increments: 1,
     })
 }
 
