@@ -7,6 +7,7 @@ conclab=target/release/conclab
 [ -x "$conclab" ] || cargo build --release
 # experiment:chart[:height] (the lecture's timeline has 12 panels: it needs the room)
 for pair in cpu-bound:speedup cpu-bound:timeline lecture-io:timeline:1500 race:time-sync=none waits:time \
+    free-threading:speedup free-threading:timeline:1100 \
     connections:timeline-http_version=1.1 connections:timeline-http_version=2; do
   exp=${pair%%:*}
   rest=${pair#*:}

@@ -87,15 +87,23 @@ pub fn failure_mark(pts: &[&Point]) -> String {
     }
 }
 
-/// A model's name in a legend, with what ran it where another program did:
-/// `ft_pool (CPython 3.13.5 free-threading (GIL disabled))`.
+/// A model's name in a legend, with what ran it where another program did, a free-threaded
+/// build said short enough for a legend: `ft_pool (CPython 3.13.5, no GIL)`.
 pub fn model_label(model: &str, points: &[&Point]) -> String {
     match points
         .iter()
         .map(|p| p.implementation.as_str())
         .find(|i| !i.is_empty() && !i.starts_with("conclab "))
     {
-        Some(i) => format!("{model} ({i})"),
+        Some(i) => {
+            let short = i
+                .replace(" free-threading (GIL disabled)", ", no GIL")
+                .replace(
+                    " free-threading (GIL enabled)",
+                    ", free-threaded build, GIL on",
+                );
+            format!("{model} ({short})")
+        }
         None => model.to_string(),
     }
 }
@@ -125,6 +133,8 @@ pub struct Group<'a> {
     pub phases: phases::PhaseIndex,
     /// The worker count whose timeline is drawn, when the user chose one.
     pub timeline_workers: Option<usize>,
+    /// How each model is drawn (interpreter variants in their base model's colour).
+    pub looks: palette::Looks,
 }
 
 impl Group<'_> {
@@ -132,7 +142,7 @@ impl Group<'_> {
     pub fn models(&self) -> Vec<(String, Vec<&Point>)> {
         let mut by: BTreeMap<(usize, String), Vec<&Point>> = BTreeMap::new();
         for p in &self.points {
-            by.entry((palette::model_rank(&p.model), p.model.clone()))
+            by.entry((self.looks.rank(&p.model), p.model.clone()))
                 .or_default()
                 .push(p);
         }
@@ -176,19 +186,31 @@ pub const PANEL_MODELS: usize = 8;
 /// The panels a chart of `models` is drawn in, as (title, indices into `models`): one
 /// untitled panel up to [`PANEL_MODELS`] models; beyond, one per family (conclab's models,
 /// the CPython models, models of the user's own), each split again past the limit.
-pub fn panels(models: &[(String, Vec<&Point>)]) -> Vec<(String, Vec<usize>)> {
+pub fn panels(
+    models: &[(String, Vec<&Point>)],
+    looks: &palette::Looks,
+) -> Vec<(String, Vec<usize>)> {
     if models.len() <= PANEL_MODELS {
         return vec![(String::new(), (0..models.len()).collect())];
     }
-    let mut families: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
-    for (i, (m, _)) in models.iter().enumerate() {
+    let mut families: BTreeMap<(usize, String), Vec<usize>> = BTreeMap::new();
+    for (i, (m, points)) in models.iter().enumerate() {
         let family = crate::model::Model::builtin(m)
             .and_then(|m| m.about())
             .map(|a| a.family);
+        // A variant's panel is its interpreter's, named as its rows name it.
+        let implementation = points
+            .iter()
+            .map(|p| p.implementation.as_str())
+            .find(|s| !s.is_empty());
         let key = match family {
-            Some(crate::model::Family::Conclab) => (0, "conclab's models"),
-            Some(crate::model::Family::Cpython) => (1, "CPython models"),
-            None => (2, "other models"),
+            Some(crate::model::Family::Conclab) => (0, "conclab's models".into()),
+            Some(crate::model::Family::Cpython) => (1, "CPython models".into()),
+            None if looks.base_of(m).is_some() => (
+                2,
+                implementation.unwrap_or("interpreter variants").to_string(),
+            ),
+            None => (3, "other models".into()),
         };
         families.entry(key).or_default().push(i);
     }
@@ -340,6 +362,11 @@ pub fn render(results: &ExperimentResults, opts: &ChartOptions) -> anyhow::Resul
     });
     let experiment = rows[0].experiment.clone();
     let workload = rows[0].workload.clone();
+    let looks = results
+        .experiment
+        .as_ref()
+        .map(|e| palette::Looks::of(&e.models))
+        .unwrap_or_default();
     let axes = &results.summary_axes;
     let combo = |values: &[(String, String)]| -> Option<AxisValues> {
         axes.iter()
@@ -432,6 +459,7 @@ pub fn render(results: &ExperimentResults, opts: &ChartOptions) -> anyhow::Resul
             spans,
             phases,
             timeline_workers,
+            looks: looks.clone(),
         };
         let size = (opts.width, opts.height);
         for (name, draw) in [
@@ -505,8 +533,12 @@ mod panel_tests {
         let points: Vec<Point> = names.iter().map(|m| point(m)).collect();
         let models: Vec<(String, Vec<&Point>)> =
             points.iter().map(|p| (p.model.clone(), vec![p])).collect();
-        assert_eq!(panels(&models[..8]).len(), 1, "eight fit on one panel");
-        let ps = panels(&models);
+        assert_eq!(
+            panels(&models[..8], &Default::default()).len(),
+            1,
+            "eight fit on one panel"
+        );
+        let ps = panels(&models, &Default::default());
         assert!(ps.iter().all(|(_, m)| m.len() <= PANEL_MODELS));
         let cpython = ps.iter().find(|(t, _)| t == "CPython models").unwrap();
         assert_eq!(cpython.1, vec![9, 10]);
@@ -516,5 +548,32 @@ mod panel_tests {
             .map(|(_, m)| m.len())
             .sum();
         assert_eq!(conclab, 9);
+    }
+
+    #[test]
+    fn a_variant_is_drawn_in_its_base_colour_in_a_panel_of_its_interpreter() {
+        let text = "[workload]\nkind = \"sleep\"\n[matrix]\nmodel = [\"sequential\", \"threads\", \"thread_pool\", \"rayon\", \"process_pool\", \"async\", \"cpython_sequential\", \"cpython_thread_pool\", \"ft_pool\"]\n[models.ft_pool]\nbase = \"cpython_thread_pool\"\npython = \"python3.13t\"\n";
+        let path = Path::new("/lab/ft.toml");
+        let e = crate::experiment::parse_experiment("ft.toml", text, path, &[]).unwrap();
+        let looks = palette::Looks::of(&e.models);
+        assert_eq!(looks.colour("ft_pool"), model_colour("cpython_thread_pool"));
+        assert_eq!(looks.colour("threads"), model_colour("threads"));
+        assert!(looks.rank("ft_pool") > looks.rank("cpython_thread_pool"));
+        assert!(
+            looks.rank("mine") > looks.rank("ft_pool"),
+            "models of one's own last"
+        );
+        let mut points: Vec<Point> = e.models.iter().map(|m| point(m.name())).collect();
+        let ft = "CPython 3.13.5 free-threading (GIL disabled)";
+        points.last_mut().unwrap().implementation = ft.into();
+        let models: Vec<(String, Vec<&Point>)> =
+            points.iter().map(|p| (p.model.clone(), vec![p])).collect();
+        let ps = panels(&models, &looks);
+        let titles: Vec<&str> = ps.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(titles, ["conclab's models", "CPython models", ft]);
+        assert_eq!(ps[2].1, vec![8]);
+        // Without the experiment's models the variant is one of the user's own.
+        let unknown = panels(&models, &Default::default());
+        assert_eq!(unknown[2].0, "other models");
     }
 }

@@ -22,6 +22,48 @@ pub fn model_colour(model: &str) -> RGBColor {
         .map_or(UNKNOWN, |Rgb(r, g, b)| RGBColor(r, g, b))
 }
 
+/// How each model of one experiment is drawn: a built-in model in its own colour and
+/// place; an interpreter variant (`[models.NAME] base = "cpython_..."`) in its base
+/// model's colour, after every built-in model, in a panel of its own interpreter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Looks {
+    /// Each variant's name and the built-in model it runs.
+    bases: std::collections::BTreeMap<String, String>,
+}
+
+impl Looks {
+    pub fn of(models: &[Model]) -> Looks {
+        let bases = models
+            .iter()
+            .filter_map(|m| match m {
+                Model::Variant(v) => Some((v.name.clone(), v.base.name().to_string())),
+                _ => None,
+            })
+            .collect();
+        Looks { bases }
+    }
+
+    /// The built-in model `model` runs, if it is a variant.
+    pub fn base_of(&self, model: &str) -> Option<&str> {
+        self.bases.get(model).map(String::as_str)
+    }
+
+    pub fn colour(&self, model: &str) -> RGBColor {
+        model_colour(self.base_of(model).unwrap_or(model))
+    }
+
+    /// Display order: the built-in models in the registry's order, then the variants in
+    /// their bases' order, then models of the user's own.
+    pub fn rank(&self, model: &str) -> usize {
+        let builtins = Model::builtin_names().len();
+        match self.base_of(model) {
+            Some(base) => builtins + 1 + model_rank(base),
+            None if model_rank(model) < builtins => model_rank(model),
+            None => 2 * builtins + 2,
+        }
+    }
+}
+
 /// Display order of models: the registry's order, unknown names last.
 pub fn model_rank(model: &str) -> usize {
     let names = Model::builtin_names();

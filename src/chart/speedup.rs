@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::palette::{FONT, IDEAL_GREY, model_colour};
+use super::palette::{FONT, IDEAL_GREY};
 use super::{
     Group, LegendMark, Point, axes, flat_lines, frame, linear_ticks, log_ticks, model_label,
     model_line, panel_areas, panels, short_number, text, whisker, whisker_legend, worker_axis,
@@ -36,7 +36,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
                 _ => model_label(m, pts),
             };
             let label = format!("{label}{}", super::failure_mark(pts));
-            (label, model_colour(m), LegendMark::Line)
+            (label, g.looks.colour(m), LegendMark::Line)
         })
         .collect();
     if cpu_work {
@@ -126,7 +126,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         }
     };
     let (x0, x1) = (xlo.log2(), xhi.log2());
-    let ps = panels(&models);
+    let ps = panels(&models, &g.looks);
     for (area, (title, members)) in panel_areas(&plot, ps.len()).iter().zip(&ps) {
         if !title.is_empty() {
             text::draw(
@@ -188,7 +188,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
                 if *flat || bound.len() < 2 {
                     continue;
                 }
-                let colour = model_colour(model);
+                let colour = g.looks.colour(model);
                 chart.draw_series(DashedLineSeries::new(
                     bound.into_iter().map(|(x, y)| (x, ty(y))),
                     10,
@@ -201,7 +201,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
             core_line(&root, &mut chart, g.cores, (x1, yhi))?;
         }
         for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
-            let colour = model_colour(model);
+            let colour = g.looks.colour(model);
             if *flat {
                 if let Some(s) = pts[0].speedup {
                     fixed_point(&root, &mut chart, model, pts[0], ty(s), colour)?;
@@ -360,6 +360,7 @@ mod tests {
             spans: Vec::new(),
             phases: Default::default(),
             timeline_workers: None,
+            looks: Default::default(),
         };
         let models = g.models();
         let bound = |m: &str| {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::palette::{IDEAL_GREY, model_colour};
+use super::palette::IDEAL_GREY;
 use super::{
     Group, LegendMark, axes, flat_lines, frame, linear_ticks, log_ticks, model_label, model_line,
     short_number, whisker, whisker_legend, worker_axis, worker_ticks,
@@ -29,7 +29,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
                 model_label(m, pts)
             };
             let label = format!("{label}{}", super::failure_mark(pts));
-            (label, model_colour(m), LegendMark::Line)
+            (label, g.looks.colour(m), LegendMark::Line)
         })
         .collect();
     legend.push(("ideal bound".into(), IDEAL_GREY, LegendMark::Dashed));
@@ -71,7 +71,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     };
     let workers: Vec<usize> = g.points.iter().map(|p| p.workers).collect();
     let (xlo, xhi) = worker_axis(&workers);
-    let ps = super::panels(&models);
+    let ps = super::panels(&models, &g.looks);
     for (area, (title, members)) in super::panel_areas(&plot, ps.len()).iter().zip(&ps) {
         if !title.is_empty() {
             super::text::draw(
@@ -117,7 +117,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         let varying = members.iter().filter(|&&i| !flat[i]).count();
         let mut k = 0;
         for ((model, pts), flat) in members.iter().map(|&i| (&models[i], &flat[i])) {
-            let colour = model_colour(model);
+            let colour = g.looks.colour(model);
             // Models at the same worker count are nudged apart so their whiskers stay visible.
             let dodge = if *flat {
                 0.0

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::palette::{FAILED, FONT, model_colour};
+use super::palette::{FAILED, FONT};
 use super::phases;
 use super::{Group, LegendMark, Span, axes, frame, linear_ticks, short_number, text};
 
@@ -16,15 +16,15 @@ const COLUMNS: usize = 600;
 
 pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
     let root = BitMapBackend::new(path, size).into_drawing_area();
-    let panels = panels(&g.spans, g.timeline_workers);
+    let panels = panels(&g.spans, g.timeline_workers, &g.looks);
     let mut legend: Vec<(String, RGBColor, LegendMark)> = panels
         .iter()
-        .map(|(m, w, _)| (format!("{m} (w={w})"), model_colour(m), LegendMark::Bar))
+        .map(|(m, w, _)| (format!("{m} (w={w})"), g.looks.colour(m), LegendMark::Bar))
         .collect();
     legend.push(("failed task".into(), FAILED, LegendMark::Bar));
     let phased: Vec<_> = panels
         .iter()
-        .map(|(m, w, _)| (model_colour(m), g.phases.kinds_of(m, *w)))
+        .map(|(m, w, _)| (g.looks.colour(m), g.phases.kinds_of(m, *w)))
         .filter(|(_, kinds)| !kinds.is_empty())
         .collect();
     legend.extend(phases::legend(&phased));
@@ -79,7 +79,7 @@ pub fn draw(g: &Group, path: &Path, size: (u32, u32)) -> anyhow::Result<()> {
         let tmax = if shared { longest } else { ends[i] };
         let labelled = i == last || !shared;
         let budget = rows_px as usize / 3;
-        let colour = model_colour(model);
+        let colour = g.looks.colour(model);
         let lanes: Vec<usize> = {
             let mut l: Vec<usize> = spans.iter().map(|s| s.lane).collect();
             l.sort_unstable();
@@ -276,12 +276,16 @@ fn shared_workers(spans: &[Span]) -> Option<usize> {
 
 /// (model, workers, spans) per panel, in palette order: each model at the chosen worker
 /// count, models with a single worker count at theirs.
-fn panels(spans: &[Span], wanted: Option<usize>) -> Vec<(String, usize, Vec<Span>)> {
+fn panels(
+    spans: &[Span],
+    wanted: Option<usize>,
+    looks: &super::palette::Looks,
+) -> Vec<(String, usize, Vec<Span>)> {
     let target = wanted.or_else(|| shared_workers(spans));
     let mut by_model: BTreeMap<(usize, String), BTreeMap<usize, Vec<Span>>> = BTreeMap::new();
     for s in spans {
         by_model
-            .entry((super::palette::model_rank(&s.model), s.model.clone()))
+            .entry((looks.rank(&s.model), s.model.clone()))
             .or_default()
             .entry(s.workers)
             .or_default()
@@ -446,7 +450,7 @@ mod tests {
             span("sequential", 1, 0, 0.0, 1.0),
         ];
         assert_eq!(shared_workers(&spans), Some(4));
-        let p = panels(&spans, None);
+        let p = panels(&spans, None, &Default::default());
         let chosen: Vec<(String, usize)> = p.iter().map(|(m, w, _)| (m.clone(), *w)).collect();
         assert_eq!(
             chosen,
