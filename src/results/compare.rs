@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use super::files::{self, Folder};
-use super::intervals::{decides, ratio_interval};
+use super::intervals::decides;
+use super::rank::ratio_interval;
 use super::runs::{self, RunRow};
 use super::stats::{MedianCi, median, median_ci};
 use crate::workload::Check;

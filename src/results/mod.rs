@@ -14,6 +14,7 @@ pub mod intervals;
 pub mod lock;
 pub mod outputs;
 pub mod phases;
+pub mod rank;
 pub mod report_md;
 pub mod runs;
 pub mod stats;
