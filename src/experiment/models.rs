@@ -220,14 +220,16 @@ impl Checker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::experiment::expand::expand;
     use crate::experiment::{Experiment, parse_experiment};
 
-    const HEAD: &str = "[workload]\nkind = \"sleep\"\n";
+    /// The head of an experiment file the tests of `[models]` complete.
+    pub const HEAD: &str = "[workload]\nkind = \"sleep\"\n";
 
-    fn parse(text: &str) -> Result<Experiment, Vec<String>> {
+    /// Parses a file of `/lab`, or gives its errors as printed.
+    pub fn parse(text: &str) -> Result<Experiment, Vec<String>> {
         parse_experiment("/lab/m.toml", text, Path::new("/lab/m.toml"), &[])
             .map_err(|e| e.diagnostics.iter().map(|d| d.to_string()).collect())
     }

@@ -163,15 +163,8 @@ mod tests {
     use std::path::Path;
 
     use crate::experiment::expand::expand;
-    use crate::experiment::{Experiment, parse_experiment};
+    use crate::experiment::models::tests::{HEAD, parse};
     use crate::model::{CpythonModel, Model};
-
-    const HEAD: &str = "[workload]\nkind = \"sleep\"\n";
-
-    fn parse(text: &str) -> Result<Experiment, Vec<String>> {
-        parse_experiment("/lab/m.toml", text, Path::new("/lab/m.toml"), &[])
-            .map_err(|e| e.diagnostics.iter().map(|d| d.to_string()).collect())
-    }
 
     #[test]
     fn a_model_of_ones_own_is_defined_by_its_command_and_run_from_the_files_folder() {
