@@ -43,8 +43,7 @@ pub fn plan(
         let counts = done_counts(&existing);
         let axes: Vec<&str> = exp.axes.iter().map(|a| a.name.as_str()).collect();
         let reps = least_count(exp.repetitions, false);
-        let baselines = crate::model::kind::Baselines::of(&exp.models, &exp.settings);
-        let claimed = claimed(&exp.claims, &cells, &baselines);
+        let claimed = claimed(&exp.claims, &cells, &exp.baselines());
         let estimated_with = match exp.repetitions {
             Repetitions::Fixed(_) => String::new(),
             Repetitions::Auto { .. } => format!(" (estimated with the pilot, {reps})"),

@@ -121,8 +121,7 @@ pub fn prepare<'e>(
         })
         .collect();
     let mut schedule = Schedule::new(exp.order, exp.repetitions, existing);
-    let baselines = crate::model::kind::Baselines::of(&exp.models, &exp.settings);
-    schedule.decide_claims(&schedule::claimed(&exp.claims, &cells, &baselines));
+    schedule.decide_claims(&schedule::claimed(&exp.claims, &cells, &exp.baselines()));
     Ok(Prepared {
         _lock: lock,
         exp,

@@ -346,8 +346,7 @@ mod tests {
         let path = std::path::Path::new("/lab/ft.toml");
         let e = crate::experiment::parse_experiment("ft.toml", text, path, &[]).unwrap();
         let cells = crate::experiment::expand::expand(&e);
-        let baselines = Baselines::of(&e.models, &e.settings);
-        let names: Vec<&str> = claimed(&e.claims, &cells, &baselines)
+        let names: Vec<&str> = claimed(&e.claims, &cells, &e.baselines())
             .into_iter()
             .map(|i| cells[i].model.name())
             .collect();

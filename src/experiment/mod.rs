@@ -74,6 +74,11 @@ pub struct Experiment {
 }
 
 impl Experiment {
+    /// The model each of its models' speedups is measured against.
+    pub fn baselines(&self) -> crate::model::kind::Baselines {
+        crate::model::kind::Baselines::of(&self.models, &self.settings)
+    }
+
     /// The worker counts model `m` runs at: its own list, or the matrix's.
     pub fn workers_of(&self, m: &Model) -> &[usize] {
         self.model_workers

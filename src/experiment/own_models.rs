@@ -201,16 +201,16 @@ mod tests {
             ))
         };
         let e = file("\"cpython_sequential\"", "\"cpython_sequential\", \"mine\"").unwrap();
-        let b = crate::model::kind::Baselines::of(&e.models, &e.settings);
+        let b = e.baselines();
         assert_eq!(b.of_model("mine"), Some("cpython_sequential"));
         let e = file("\"mine\"", "\"mine\"").unwrap();
-        let b = crate::model::kind::Baselines::of(&e.models, &e.settings);
+        let b = e.baselines();
         assert!(b.is_baseline("mine"), "a model may be its own baseline");
         let undeclared = parse(&format!(
             "{HEAD}[matrix]\nmodel = [\"sequential\", \"mine\"]\n[models.mine]\ncommand = [\"./m\"]\n"
         ))
         .unwrap();
-        let b = crate::model::kind::Baselines::of(&undeclared.models, &undeclared.settings);
+        let b = undeclared.baselines();
         assert_eq!(b.of_model("mine"), Some("sequential"));
 
         let absent = file("\"cpython_sequential\"", "\"sequential\", \"mine\"").unwrap_err();
@@ -249,7 +249,7 @@ mod tests {
         let ids: std::collections::HashSet<_> = cells.iter().map(|c| &c.id).collect();
         assert_eq!(ids.len(), cells.len(), "every variant is a cell of its own");
         assert_eq!(cells[2].workers, 1, "a sequential variant ignores workers");
-        let b = crate::model::kind::Baselines::of(&e.models, &e.settings);
+        let b = e.baselines();
         assert_eq!(b.of_model("ft_pool"), Some("ft_seq"));
         assert_eq!(b.of_model("ft_seq"), Some("ft_seq"));
         assert_eq!(

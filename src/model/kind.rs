@@ -86,10 +86,12 @@ pub fn is_baseline(model: &str) -> bool {
 
 /// The model each model of one experiment is measured against: [`baseline_of`] for the
 /// models known by name; for a variant under an interpreter of its own, the sequential
-/// variant of that interpreter, or none (see [`CpythonVariant::baseline`]).
+/// variant of that interpreter, or none (see [`CpythonVariant::baseline`]); for a model
+/// of the user's own, the `baseline` it declares.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Baselines {
-    variants: Vec<(String, Option<String>)>,
+    /// The models whose baseline is not [`baseline_of`] their name, and theirs.
+    own: Vec<(String, Option<String>)>,
 }
 
 impl Baselines {
@@ -105,7 +107,7 @@ impl Baselines {
             Model::Custom(c) => c.baseline.clone().map(|b| (c.name.clone(), Some(b))),
             _ => None,
         });
-        let variants = all
+        let own = all
             .iter()
             .map(|v| {
                 let base = v.baseline(all.iter().copied(), &settings.python);
@@ -113,12 +115,12 @@ impl Baselines {
             })
             .chain(declared)
             .collect();
-        Baselines { variants }
+        Baselines { own }
     }
 
     /// The model `model`'s speedups are measured against, if any.
     pub fn of_model<'a>(&'a self, model: &'a str) -> Option<&'a str> {
-        match self.variants.iter().find(|(v, _)| v == model) {
+        match self.own.iter().find(|(v, _)| v == model) {
             Some((_, base)) => base.as_deref(),
             None => Some(baseline_of(model)),
         }

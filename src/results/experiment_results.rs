@@ -59,7 +59,7 @@ impl ExperimentResults {
             .collect();
         let mut summary_axes: Vec<String> =
             experiment.axes.iter().map(|a| a.name.clone()).collect();
-        let baselines = Baselines::of(&experiment.models, &experiment.settings);
+        let baselines = experiment.baselines();
         let summary = match hosts.as_ref().filter(|_| by_host) {
             Some(hosts) => {
                 summary_axes.push("host".to_string());
