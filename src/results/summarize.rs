@@ -223,18 +223,21 @@ pub fn summarize(
         .iter()
         .filter_map(|s| baselines.of_model(&s.model))
         .collect();
-    let mut candidates: Vec<&SummaryRow> = out
+    let mut fewest: HashMap<Key, &SummaryRow> = HashMap::new();
+    for s in out
         .iter()
         .filter(|s| named.contains(s.model.as_str()) && s.check != Check::Fail)
-        .collect();
-    candidates.sort_by_key(|s| std::cmp::Reverse(s.workers));
-    let measured: HashMap<Key, (Stats, Option<f64>, f64, String)> = candidates
+    {
+        let slot = fewest.entry((s.model.clone(), s.axes.clone())).or_insert(s);
+        if s.workers < slot.workers {
+            *slot = s;
+        }
+    }
+    let measured: HashMap<Key, (Stats, Option<f64>, f64, String)> = fewest
         .into_iter()
-        .map(|s| {
-            (
-                (s.model.clone(), s.axes.clone()),
-                (s.stats.clone(), s.core_speed, s.parallelism, s.cell.clone()),
-            )
+        .map(|(key, s)| {
+            let base = (s.stats.clone(), s.core_speed, s.parallelism, s.cell.clone());
+            (key, base)
         })
         .collect();
     // Repetition k of a cell and of its baseline ran in the same round: they pair.
