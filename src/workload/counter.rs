@@ -319,16 +319,12 @@ impl Counter {
                 local.value.fetch_add(1, Ordering::SeqCst);
                 true
             }
-            CounterSync::None => {
-                let value = local.value();
-                let waited = worker.wait(self.c.wait).await;
-                if waited {
-                    local.value.store(value + 1, Ordering::SeqCst);
-                }
-                waited
-            }
-            CounterSync::Mutex => {
-                let _held = self.async_lock.lock().await;
+            sync @ (CounterSync::None | CounterSync::Mutex) => {
+                // The lock, when there is one, is held across the awaited wait.
+                let _held = match sync {
+                    CounterSync::Mutex => Some(self.async_lock.lock().await),
+                    _ => None,
+                };
                 let value = local.value();
                 let waited = worker.wait(self.c.wait).await;
                 if waited {

@@ -281,30 +281,25 @@ class Counter:
 
 def counter_step(counter, wait_s, increments=1):
     """Read, wait, write read + 1, `increments` times: the lost-update race, and its two
-    cures. Without a wait nothing is called between the read and the write: `+= 1`, which
-    the GIL happens to keep whole and a free-threaded build does not."""
-    if wait_s == 0 and counter.sync == "none":
-        cell = counter.cell
-        for _ in range(increments):
-            cell.value += 1
-        return
+    cures. A wait of zero calls nothing between the read and the write, so only the loop's
+    own turn lets another thread in: what the GIL keeps whole and a free-threaded build
+    does not."""
+    cell, lock, sync = counter.cell, counter.lock, counter.sync
     for _ in range(increments):
-        counter_update(counter, wait_s)
-
-
-def counter_update(counter, wait_s):
-    if counter.sync == "atomic":
-        with counter.lock:  # one locked increment, nothing to wait for inside
-            counter.cell.value += 1
-    elif counter.sync == "mutex":
-        with counter.lock:  # held across read, wait and write: correct, and serial
-            read = counter.cell.value
-            time.sleep(wait_s)
-            counter.cell.value = read + 1
-    else:
-        read = counter.cell.value
-        time.sleep(wait_s)  # meanwhile another task reads the same value...
-        counter.cell.value = read + 1  # ...and one of the two updates is lost
+        if sync == "atomic":
+            with lock:  # one locked increment, nothing to wait for inside
+                cell.value += 1
+        elif sync == "mutex":
+            with lock:  # held across read, wait and write: correct, and serial
+                read = cell.value
+                if wait_s:
+                    time.sleep(wait_s)
+                cell.value = read + 1
+        else:
+            read = cell.value
+            if wait_s:
+                time.sleep(wait_s)  # meanwhile another task reads the same value...
+            cell.value = read + 1  # ...and one of the two updates is lost
 
 
 async def counter_step_async(counter, wait_s, blocking, increments=1):
