@@ -58,8 +58,10 @@ impl Looks {
         let builtins = Model::builtin_names().len();
         match self.base_of(model) {
             Some(base) => builtins + 1 + model_rank(base),
-            None if model_rank(model) < builtins => model_rank(model),
-            None => 2 * builtins + 2,
+            None => match model_rank(model) {
+                own if own < builtins => own,
+                _ => 2 * builtins + 2,
+            },
         }
     }
 }

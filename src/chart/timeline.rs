@@ -282,17 +282,20 @@ fn panels(
     looks: &super::palette::Looks,
 ) -> Vec<(String, usize, Vec<Span>)> {
     let target = wanted.or_else(|| shared_workers(spans));
-    let mut by_model: BTreeMap<(usize, String), BTreeMap<usize, Vec<Span>>> = BTreeMap::new();
+    let mut by_model: BTreeMap<&str, BTreeMap<usize, Vec<Span>>> = BTreeMap::new();
     for s in spans {
         by_model
-            .entry((looks.rank(&s.model), s.model.clone()))
+            .entry(s.model.as_str())
             .or_default()
             .entry(s.workers)
             .or_default()
             .push(s.clone());
     }
+    // Ranked once per model, not once per span.
+    let mut ranked: Vec<_> = by_model.into_iter().collect();
+    ranked.sort_by_cached_key(|(model, _)| (looks.rank(model), model.to_string()));
     let mut out = Vec::new();
-    for ((_, model), mut per_w) in by_model {
+    for (model, mut per_w) in ranked {
         let w = match target {
             Some(t) if per_w.contains_key(&t) => t,
             // A model without the chosen count (e.g. one that ignores workers): its nearest.
@@ -303,7 +306,7 @@ fn panels(
             None => *per_w.keys().max().expect("non-empty"),
         };
         let spans = per_w.remove(&w).expect("chosen from keys");
-        out.push((model, w, spans));
+        out.push((model.to_string(), w, spans));
     }
     out
 }
