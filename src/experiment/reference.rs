@@ -62,6 +62,11 @@ fn takes(v: &Value) -> String {
     }
 }
 
+/// What a schema value says of itself; empty when it says nothing.
+fn described(v: &Value) -> &str {
+    v["description"].as_str().unwrap_or_default()
+}
+
 /// `text` with its first letter in upper case, to open a paragraph.
 fn sentence(text: &str) -> String {
     let mut chars = text.chars();
@@ -142,10 +147,8 @@ fn models_section(out: &mut String, s: &Value) {
         out,
         "## `[models.NAME]`\n\n{}. Every model, built-in or your own, may take `workers`: \
          {}.\n",
-        sentence(models["description"].as_str().unwrap_or_default()),
-        models["additionalProperties"]["oneOf"][0]["properties"]["workers"]["description"]
-            .as_str()
-            .unwrap_or_default()
+        sentence(described(models)),
+        described(&models["additionalProperties"]["oneOf"][0]["properties"]["workers"])
     );
     let tables: Vec<String> = models["properties"]
         .as_object()
@@ -182,7 +185,7 @@ fn models_section(out: &mut String, s: &Value) {
         "\n### A model of your own\n\nAny other name under `[models]` is either a command \
          of yours or an interpreter variant. A command: {}. See \
          [external-models.md](external-models.md).\n",
-        custom["description"].as_str().unwrap_or_default()
+        described(custom)
     );
     table(out, custom);
     let variant = &others[1];
@@ -190,7 +193,7 @@ fn models_section(out: &mut String, s: &Value) {
         out,
         "\nAn interpreter variant: {}. It gets a sequential baseline under its own \
          interpreter, and its rows name that interpreter in `implementation`.\n",
-        variant["description"].as_str().unwrap_or_default()
+        described(variant)
     );
     table(out, variant);
     out.push('\n');
@@ -209,9 +212,7 @@ pub fn markdown() -> String {
          `experiment.schema.json`); do not edit it by hand. Regenerate it with \
          `{REGENERATE}`; `cargo test --test docs` fails while it is stale.\n\n\
          Durations are strings: {}. Unknown keys are errors.\n",
-        s["$defs"]["duration"]["description"]
-            .as_str()
-            .unwrap_or_default()
+        described(&s["$defs"]["duration"])
     );
     out.push_str("## Top-level keys\n\n");
     table(&mut out, &s);
@@ -230,7 +231,7 @@ pub fn markdown() -> String {
     let _ = writeln!(
         out,
         "{}. `model` is required.\n",
-        sentence(matrix["description"].as_str().unwrap_or_default())
+        sentence(described(matrix))
     );
     table(&mut out, matrix);
     row(
@@ -238,25 +239,19 @@ pub fn markdown() -> String {
         "PARAMETER",
         "a non-empty array of the parameter's values",
         "-",
-        matrix["additionalProperties"]["description"]
-            .as_str()
-            .unwrap_or_default(),
+        described(&matrix["additionalProperties"]),
     );
     out.push('\n');
     models_section(&mut out, &s);
     let chart = &s["properties"]["chart"];
-    let _ = writeln!(
-        out,
-        "## `[chart]`\n\n{}.\n",
-        sentence(chart["description"].as_str().unwrap_or_default())
-    );
+    let _ = writeln!(out, "## `[chart]`\n\n{}.\n", sentence(described(chart)));
     table(&mut out, chart);
     let claims = &s["properties"]["claims"];
     let _ = writeln!(
         out,
         "\n## `[[claims]]`\n\n{}; see [statistics.md](statistics.md) for how a verdict is \
          reached. Each claim:\n",
-        sentence(claims["description"].as_str().unwrap_or_default())
+        sentence(described(claims))
     );
     table(&mut out, &claims["items"]);
     out
