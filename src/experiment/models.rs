@@ -51,6 +51,9 @@ pub(super) enum Own {
     Baseline(String),
 }
 
+/// The key every model's table takes, besides its own settings.
+const WORKERS_KEY: &str = "workers";
+
 /// The table that sets the interpreter of every `cpython_*` model.
 const CPYTHON_TABLE: &str = cpython::TABLE;
 
@@ -90,7 +93,7 @@ impl Checker {
             };
             // Any model may run at worker counts of its own; the rest are its settings.
             let (workers, settings): (Vec<&Entry>, Vec<&Entry>) =
-                settings.iter().partition(|se| se.key == "workers");
+                settings.iter().partition(|se| se.key == WORKERS_KEY);
             let settings: Vec<Entry> = settings.into_iter().cloned().collect();
             let settings = settings.as_slice();
             for w in workers {
@@ -184,6 +187,13 @@ impl Checker {
         kept
     }
 
+    /// An unknown key in a model's table: allowed are the model's own keys and `workers`.
+    pub(super) fn unknown_model_key(&mut self, entry: &Entry, key: &str, own: &[&str], what: &str) {
+        let mut allowed = own.to_vec();
+        allowed.push(WORKERS_KEY);
+        self.unknown_key(entry, key, &allowed, what);
+    }
+
     fn builtin_settings(
         &mut self,
         m: &Model,
@@ -194,18 +204,15 @@ impl Checker {
         for se in settings {
             let k = format!("{key}.{}", se.key);
             let Model::Rust(kind) = m else {
-                self.unknown_key(
-                    se,
-                    &k,
-                    &[],
-                    &format!("[models.{m}] (the interpreter is set in [models.{CPYTHON_TABLE}])"),
-                );
+                let what =
+                    format!("[models.{m}] (the interpreter is set in [models.{CPYTHON_TABLE}])");
+                self.unknown_model_key(se, &k, &[], &what);
                 continue;
             };
             let declared = kind.about().settings;
             let Some(setting) = declared.iter().find(|d| d.key == se.key) else {
                 let keys: Vec<&str> = declared.iter().map(|d| d.key).collect();
-                self.unknown_key(se, &k, &keys, &format!("[models.{m}]"));
+                self.unknown_model_key(se, &k, &keys, &format!("[models.{m}]"));
                 continue;
             };
             match setting.default {
@@ -232,6 +239,30 @@ pub(super) mod tests {
     pub fn parse(text: &str) -> Result<Experiment, Vec<String>> {
         parse_experiment("/lab/m.toml", text, Path::new("/lab/m.toml"), &[])
             .map_err(|e| e.diagnostics.iter().map(|d| d.to_string()).collect())
+    }
+
+    #[test]
+    fn every_models_table_offers_workers_and_a_bare_number_is_no_duration() {
+        let errors = parse(&format!(
+            "{HEAD}duration = 10\n[matrix]\nmodel = [\"async\", \"cpython_threads\"]\n\
+             [models.async]\nworker = [1, 8]\n[models.cpython_threads]\nwokers = [2]\n"
+        ))
+        .unwrap_err();
+        let find = |key: &str| {
+            errors
+                .iter()
+                .find(|e| e.contains(key))
+                .unwrap_or_else(|| panic!("no error at {key}: {errors:?}"))
+        };
+        assert!(
+            find("models.async.worker").contains("allowed: workers; did you mean \"workers\"?"),
+            "{errors:?}"
+        );
+        assert!(find("models.cpython_threads.wokers").contains("did you mean \"workers\"?"));
+        assert!(
+            find("workload.duration").contains("e.g. \"10ms\" or \"10s\"; got the number 10"),
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl Checker {
                     ),
                     Some(p) => python = Some(p.to_string()),
                 },
-                _ => self.unknown_key(
+                _ => self.unknown_model_key(
                     se,
                     &k,
                     &[BASE_KEY, PYTHON_KEY],
@@ -108,7 +108,7 @@ impl Checker {
                 continue;
             }
             if se.key != "command" {
-                self.unknown_key(
+                self.unknown_model_key(
                     se,
                     &k,
                     &["command", BASELINE_KEY],

@@ -118,6 +118,19 @@ impl Checker {
     }
 
     pub(super) fn duration(&mut self, node: &Node, key: &str, positive: bool) -> Option<Duration> {
+        // A bare number is the likeliest slip: say which strings it could have meant.
+        let number = match node.value {
+            Value::Int(n) => Some(n.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            _ => None,
+        };
+        if let Some(n) = number {
+            let message = format!(
+                "must be a duration: a string with its unit, e.g. \"{n}ms\" or \"{n}s\"; got the number {n}"
+            );
+            self.at_node(node, key, message);
+            return None;
+        }
         let text = self.string(node, key)?;
         match parse_duration(text) {
             Ok(d) if positive && d.is_zero() => {
