@@ -289,7 +289,7 @@ mod tests {
         let expected = [
             "s.toml:3:19: workload.steps[1].kind: \"slep\" is not allowed; allowed: sleep, http, hash_chain, counter; did you mean \"sleep\"?",
             "s.toml:3:47: workload.steps[2].tasks: a step takes no \"tasks\"",
-            "s.toml:3:87: workload.steps[3].latency: must be a duration: a string with its unit, e.g. \"5ms\" or \"5s\"; got the number 5",
+            "s.toml:3:87: workload.steps[3].latency: must be a string: a duration with its unit, e.g. \"5ms\" or \"5s\"; got the number 5",
             "s.toml:3:92: workload.steps[4]: must be a table such as { kind = \"sleep\", duration = \"1s\" }, got an integer",
             "s.toml:3:95: workload.steps[5]: missing key \"kind\" in a step; allowed: sleep, http, hash_chain, counter",
             "s.toml:3:134: workload.steps[6].duraton: unknown key \"duraton\" in a sleep step; allowed: kind, duration; did you mean \"duration\"?",

@@ -126,7 +126,7 @@ impl Checker {
         };
         if let Some(n) = number {
             let message = format!(
-                "must be a duration: a string with its unit, e.g. \"{n}ms\" or \"{n}s\"; got the number {n}"
+                "must be a string: a duration with its unit, e.g. \"{n}ms\" or \"{n}s\"; got the number {n}"
             );
             self.at_node(node, key, message);
             return None;
