@@ -33,12 +33,16 @@ fn main() -> anyhow::Result<()> {
     };
     let workload = config.build(&env)?;
     let alone = run_workload(kind, &workload, workers.parse()?, &Cancel::new())?;
+    let spans = &alone.execution.records;
     println!(
         "{}",
         serde_json::json!({
             "wall_s": alone.wall.as_secs_f64(),
             "check": alone.verdict.check.as_str(),
             "detail": alone.verdict.detail,
+            "last_start_s": spans.iter().map(|r| r.start_s).fold(0.0, f64::max),
+            "slowest_s": spans.iter().map(|r| r.end_s - r.start_s).fold(0.0, f64::max),
+            "first_end_s": spans.iter().map(|r| r.end_s).fold(f64::INFINITY, f64::min),
         })
     );
     Ok(())

@@ -1,4 +1,4 @@
-//! The async models' HTTP client for the embedded server: hyper's connection API, no pool scans.
+//! The async models' HTTP client for the embedded server: no pool scans, no task per request.
 //!
 //! reqwest (on hyper-util's pooled client) spends its time at thousands of requests in
 //! flight on what a load generator never does: each request that finds no idle
@@ -8,7 +8,10 @@
 //! task sends a fixed `GET` line to a socket address known in advance: over HTTP/1.1 an
 //! idle connection is taken from a stack (last returned, first reused) or a new one
 //! opened, so N requests in flight open N connections as oha does; over HTTP/2 every
-//! request is a stream of one connection. Real URLs still go through reqwest (TLS,
+//! request is a stream of one connection, sent and awaited by the task itself through
+//! the h2 crate (hyper's HTTP/2 client adds a task and a channel per request), with
+//! flow-control windows of 1 GiB as load generators set them, so 10,000 answers of a
+//! kilobyte never wait for a window update. Real URLs still go through reqwest (TLS,
 //! redirects, name resolution), which this client has no need of for the embedded server.
 
 use std::net::SocketAddr;
@@ -17,13 +20,19 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http1;
 use hyper::{Request, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 type Http1 = http1::SendRequest<Empty<Bytes>>;
-type Http2 = http2::SendRequest<Empty<Bytes>>;
+/// The h2 crate's own handle, not hyper's: hyper's HTTP/2 client spawns a task per
+/// request to await the stream and hands the answer back through a channel, which at
+/// 10,000 in flight costs the event loop a task, a channel and a wake-up per request.
+type Http2 = h2::client::SendRequest<Bytes>;
+
+/// HTTP/2 flow-control windows (stream and connection) of 1 GiB - 1.
+const WINDOW: u32 = (1 << 30) - 1;
 
 /// One repetition's client to one plain-HTTP server; built outside the runtime, used
 /// inside it (connections drive themselves as tasks of the runtime that opened them).
@@ -74,13 +83,10 @@ impl LoopClient {
             .unwrap_or((None, 0, Some("timeout".into())))
     }
 
-    fn request(&self, path: &str) -> Request<Empty<Bytes>> {
+    fn request_h1(&self, path: &str) -> Request<Empty<Bytes>> {
         let mut request = Request::new(Empty::new());
         *request.uri_mut() = self.uri(path);
-        // HTTP/2 carries the authority as a pseudo-header, taken from the URI.
-        if !self.http2
-            && let Some(host) = &self.host
-        {
+        if let Some(host) = &self.host {
             request
                 .headers_mut()
                 .insert(hyper::header::HOST, host.clone());
@@ -106,13 +112,13 @@ impl LoopClient {
         uri
     }
 
-    async fn connect(&self) -> Result<TokioIo<TcpStream>, String> {
+    async fn connect(&self) -> Result<TcpStream, String> {
         let stream = TcpStream::connect(self.addr)
             .await
             .map_err(|_| "connect".to_string())?;
         // Requests are one small write each: waiting to coalesce them only adds latency.
         let _ = stream.set_nodelay(true);
-        Ok(TokioIo::new(stream))
+        Ok(stream)
     }
 
     async fn get_h1(&self, path: &str) -> Exchange {
@@ -127,7 +133,7 @@ impl LoopClient {
         if let Err(e) = sender.ready().await {
             return (None, 0, Some(hyper_error_kind(&e, false)));
         }
-        let exchange = read(sender.send_request(self.request(path)).await, false).await;
+        let exchange = read(sender.send_request(self.request_h1(path)).await).await;
         if !sender.is_closed() && exchange.2.is_none() {
             self.idle
                 .lock()
@@ -139,49 +145,80 @@ impl LoopClient {
 
     async fn open_h1(&self) -> Result<Http1, String> {
         let io = self.connect().await?;
-        let (sender, connection) = http1::handshake(io)
+        let (sender, connection) = http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| hyper_error_kind(&e, false))?;
         tokio::spawn(connection);
         Ok(sender)
     }
 
-    async fn get_h2(&self, path: &str) -> Exchange {
-        let shared = self
-            .shared
+    /// The one HTTP/2 connection, opened by the first request to need it.
+    async fn h2(&self) -> Result<&Http2, String> {
+        self.shared
             .get_or_try_init(|| async {
                 let io = self.connect().await?;
-                let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
+                let (sender, connection) = h2::client::Builder::new()
+                    .initial_window_size(WINDOW)
+                    .initial_connection_window_size(WINDOW)
+                    .handshake(io)
                     .await
-                    .map_err(|e| hyper_error_kind(&e, true))?;
-                tokio::spawn(connection);
+                    .map_err(|e| h2_error_kind(&e))?;
+                tokio::spawn(async move {
+                    // A broken connection fails every stream on it: each request reports it.
+                    let _ = connection.await;
+                });
                 Ok::<_, String>(sender)
             })
-            .await;
-        let mut sender = match shared {
+            .await
+    }
+
+    async fn get_h2(&self, path: &str) -> Exchange {
+        let sender = match self.h2().await {
             Ok(s) => s.clone(),
             Err(kind) => return (None, 0, Some(kind)),
         };
-        read(sender.send_request(self.request(path)).await, true).await
+        let failed = |status, bytes| move |e: h2::Error| (status, bytes, Some(h2_error_kind(&e)));
+        let mut sender = match sender.ready().await {
+            Ok(s) => s,
+            Err(e) => return failed(None, 0)(e),
+        };
+        let mut request = Request::new(());
+        *request.uri_mut() = self.uri(path);
+        let response = match sender.send_request(request, true) {
+            Ok((response, _)) => response.await,
+            Err(e) => Err(e),
+        };
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return failed(None, 0)(e),
+        };
+        let status = Some(response.status().as_u16());
+        let mut body = response.into_body();
+        let mut bytes = 0u64;
+        while let Some(chunk) = body.data().await {
+            match chunk {
+                Ok(chunk) => {
+                    bytes += chunk.len() as u64;
+                    // Hand the window back, as a reader must, however large it is.
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                }
+                Err(e) => return failed(status, bytes)(e),
+            }
+        }
+        (status, bytes, None)
     }
 }
 
-/// Reads a response's whole body, counting its bytes; an answer in another version than
-/// asked for is a `protocol` error, as in the reqwest client.
-async fn read(
-    response: hyper::Result<hyper::Response<hyper::body::Incoming>>,
-    http2: bool,
-) -> Exchange {
+/// Reads an HTTP/1 response's whole body, counting its bytes; an answer in another
+/// version is a `protocol` error, as in the reqwest client.
+async fn read(response: hyper::Result<hyper::Response<hyper::body::Incoming>>) -> Exchange {
+    let http2 = false;
     let response = match response {
         Ok(r) => r,
         Err(e) => return (None, 0, Some(hyper_error_kind(&e, http2))),
     };
     let status = Some(response.status().as_u16());
-    let allowed = if http2 {
-        response.version() == Version::HTTP_2
-    } else {
-        matches!(response.version(), Version::HTTP_11 | Version::HTTP_10)
-    };
+    let allowed = matches!(response.version(), Version::HTTP_11 | Version::HTTP_10);
     let mut error = (!allowed).then(|| "protocol".to_string());
     let mut body = response.into_body();
     let mut bytes = 0u64;
@@ -221,6 +258,20 @@ pub(super) fn is_protocol(h: &hyper::Error, http2: bool) -> bool {
                 || h.is_user()
                 || h.is_body_write_aborted()
                 || h.is_shutdown()))
+}
+
+/// The kind of a failed HTTP/2 request of the h2 client, by the same rules: the
+/// socket's errors by their IO kind; a stream or connection the server ended in error,
+/// or bytes that are no HTTP/2, `protocol`; a connection closed or refused cleanly, `io`.
+fn h2_error_kind(e: &h2::Error) -> String {
+    if let Some(io) = e.get_io() {
+        return io_kind(io);
+    }
+    match e.reason() {
+        None | Some(h2::Reason::NO_ERROR | h2::Reason::CANCEL | h2::Reason::REFUSED_STREAM) => "io",
+        Some(_) => "protocol",
+    }
+    .into()
 }
 
 /// The kind of a failed request of hyper's own client ([`LoopClient`]), by the
@@ -279,5 +330,32 @@ mod tests {
             let (_, _, error) = runtime.block_on(client.get("/delay/0ms"));
             assert_eq!(error.as_deref(), Some("connect"), "http2={http2}");
         }
+    }
+
+    #[test]
+    fn an_http1_answer_to_an_http2_request_is_a_protocol_error() {
+        // A server that answers every connection in HTTP/1.0, whatever it was sent.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for mut stream in listener.incoming().flatten() {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            }
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let client = LoopClient::new(
+            &format!("http://127.0.0.1:{port}"),
+            true,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let (status, _, error) = runtime.block_on(client.get("/delay/0ms"));
+        assert_eq!((status, error.as_deref()), (None, Some("protocol")));
     }
 }
