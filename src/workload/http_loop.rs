@@ -293,6 +293,17 @@ pub(super) fn hyper_error_kind(e: &hyper::Error, http2: bool) -> String {
 mod tests {
     use super::*;
 
+    /// One GET from a fresh client on a fresh event loop to 127.0.0.1:`port`.
+    fn get_once(port: u16, http2: bool) -> Exchange {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = LoopClient::new(&base, http2, Duration::from_secs(5)).unwrap();
+        runtime.block_on(client.get("/delay/0ms"))
+    }
+
     #[test]
     fn only_plain_http_socket_addresses_make_a_client() {
         let c = LoopClient::new("http://127.0.0.1:8080", false, Duration::from_secs(1));
@@ -316,18 +327,8 @@ mod tests {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         for http2 in [false, true] {
-            let client = LoopClient::new(
-                &format!("http://127.0.0.1:{port}"),
-                http2,
-                Duration::from_secs(5),
-            )
-            .unwrap();
-            let (_, _, error) = runtime.block_on(client.get("/delay/0ms"));
+            let (_, _, error) = get_once(port, http2);
             assert_eq!(error.as_deref(), Some("connect"), "http2={http2}");
         }
     }
@@ -345,17 +346,7 @@ mod tests {
                 let _ = stream.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok");
             }
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let client = LoopClient::new(
-            &format!("http://127.0.0.1:{port}"),
-            true,
-            Duration::from_secs(5),
-        )
-        .unwrap();
-        let (status, _, error) = runtime.block_on(client.get("/delay/0ms"));
+        let (status, _, error) = get_once(port, true);
         assert_eq!((status, error.as_deref()), (None, Some("protocol")));
     }
 }
