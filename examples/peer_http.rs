@@ -3,7 +3,8 @@
 //! cargo run --release --example peer_http -- BASE_URL MODEL WORKERS TASKS LATENCY HTTP_VERSION
 //! e.g. `-- http://127.0.0.1:8080 async 3000 3000 200ms 1.1`. Prints one line of JSON:
 //! the wall time (as `runs.csv` measures it: from before the model starts its runtime to
-//! after its last task), the verdict and its detail. The runner starts a server of its own
+//! after its last task), the verdict and its detail, and where the time went: when the
+//! last task started, when the first answer came, the slowest request (seconds). The runner starts a server of its own
 //! for every run; a peer comparison needs both clients on one server, hence this example.
 
 use std::time::Duration;
