@@ -135,6 +135,31 @@ fn error_rate_and_timeouts_fail_cells_with_their_kinds_and_the_rest_still_run() 
 }
 
 #[test]
+fn over_http2_the_same_requests_fail_and_time_out_with_their_kinds() {
+    // Each HTTP/2 request is a stream its own task drives: a 503 stays that request's, and
+    // a timeout cancels only its stream, so the counts match HTTP/1.1's.
+    let lab = Lab::new();
+    lab.write("e.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 50\nlatency = \"1ms\"\nerror_rate = 0.2\n[matrix]\nmodel = [\"async\"]\nworkers = [10]\nhttp_version = [\"1.1\", \"2\"]\n");
+    let out = lab.run(&["e.toml"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let runs = lab.csv("results/e/runs.csv");
+    let details = runs.column("detail");
+    assert!(
+        details[0].starts_with("200:") && details[0].contains(" 503:"),
+        "{details:?}"
+    );
+    assert_eq!(details[0], details[1], "both versions meet the same 503s");
+
+    lab.write("t.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 3\nlatency = \"3s\"\nrequest_timeout = \"200ms\"\n[matrix]\nmodel = [\"async\", \"async_pool\"]\nworkers = [3]\nhttp_version = [\"2\"]\n");
+    let out = lab.run(&["t.toml"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(
+        lab.csv("results/t/runs.csv").column("detail"),
+        ["timeout:3", "timeout:3"]
+    );
+}
+
+#[test]
 fn http2_cells_answer_every_request_as_http2_beside_http1_cells() {
     let lab = Lab::new();
     lab.write("h.toml", "repetitions = 1\n[workload]\nkind = \"http\"\ntasks = 300\nlatency = \"50ms\"\nbody_bytes = 32\n[matrix]\nmodel = [\"async\", \"async_pool\"]\nworkers = [300]\nhttp_version = [\"1.1\", 2]\n");
