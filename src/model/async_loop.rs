@@ -50,21 +50,15 @@ pub fn run_on_event_loop(job: &Job<'_>, blocking: bool) -> anyhow::Result<Execut
         for task in 0..job.workload.tasks() {
             let (workload, worker, permits) =
                 (job.workload.clone(), worker.clone(), permits.clone());
-            tasks.spawn(task, async move {
-                let _permit = permits
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
-                run_task_async(workload.as_ref(), task, &worker, epoch, || 0).await
-            });
-            // Let the loop run what is ready every 64 spawns: spawning all 10,000 tasks
-            // before the first runs holds every request (and the connection that would
-            // send it) back until the last task exists; with these turns the server has
-            // the first requests while the rest are still being spawned (3-4% less time
-            // at 3,000 HTTP/2 requests in flight, benchmarks/peer-http.py).
-            if task % 64 == 63 {
-                tokio::task::yield_now().await;
-            }
+            tasks
+                .spawn(task, async move {
+                    let _permit = permits
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
+                    run_task_async(workload.as_ref(), task, &worker, epoch, || 0).await
+                })
+                .await;
         }
         anyhow::Ok(tasks.collect(epoch).await)
     })?;
@@ -94,13 +88,21 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    pub fn spawn(
+    /// Spawns `future` as task `task`, and every 64 spawns lets the loop run what is
+    /// ready: spawning all 10,000 tasks before the first runs holds every request (and
+    /// the connection that would send it) back until the last task exists; with these
+    /// turns the server has the first requests while the rest are still being spawned
+    /// (3-4% less time at 3,000 HTTP/2 requests in flight, benchmarks/peer-http.py).
+    pub async fn spawn(
         &mut self,
         task: usize,
         future: impl Future<Output = TaskRecord> + Send + 'static,
     ) {
         let handle = self.set.spawn(future);
         self.numbers.insert(handle.id(), task);
+        if self.numbers.len().is_multiple_of(64) {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Joins every task. A task that panicked is a failed record with the panic's

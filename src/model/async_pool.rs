@@ -51,9 +51,11 @@ impl Scheduler for AsyncPool {
             let mut tasks = Tasks::default();
             for task in 0..job.workload.tasks() {
                 let (workload, worker) = (job.workload.clone(), worker.clone());
-                tasks.spawn(task, async move {
-                    run_task_async(workload.as_ref(), task, &worker, epoch, lane).await
-                });
+                tasks
+                    .spawn(task, async move {
+                        run_task_async(workload.as_ref(), task, &worker, epoch, lane).await
+                    })
+                    .await;
             }
             anyhow::Ok(tasks.collect(epoch).await)
         });

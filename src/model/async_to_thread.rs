@@ -49,24 +49,26 @@ impl Scheduler for AsyncToThread {
                 for task in 0..job.workload.tasks() {
                     let workload = job.workload.clone();
                     let to_thread = ToThread::new(calls.clone(), job.cancel.clone());
-                    tasks.spawn(task, async move {
-                        let result = if to_thread.cancelled() {
-                            TaskResult::cancelled()
-                        } else {
-                            workload.run_to_thread(task, &to_thread).await
-                        };
-                        let end_s = epoch.elapsed().as_secs_f64();
-                        // The span is the task's time on the threads and between its
-                        // calls, not its wait in the queue for a first free thread.
-                        let (start_s, lane) = to_thread.first_call().unwrap_or((end_s, 0));
-                        TaskRecord {
-                            task,
-                            lane,
-                            start_s,
-                            end_s,
-                            result,
-                        }
-                    });
+                    tasks
+                        .spawn(task, async move {
+                            let result = if to_thread.cancelled() {
+                                TaskResult::cancelled()
+                            } else {
+                                workload.run_to_thread(task, &to_thread).await
+                            };
+                            let end_s = epoch.elapsed().as_secs_f64();
+                            // The span is the task's time on the threads and between its
+                            // calls, not its wait in the queue for a first free thread.
+                            let (start_s, lane) = to_thread.first_call().unwrap_or((end_s, 0));
+                            TaskRecord {
+                                task,
+                                lane,
+                                start_s,
+                                end_s,
+                                result,
+                            }
+                        })
+                        .await;
                 }
                 tasks.collect(epoch).await
             });
