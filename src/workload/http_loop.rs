@@ -131,7 +131,7 @@ impl LoopClient {
             },
         };
         if let Err(e) = sender.ready().await {
-            return (None, 0, Some(hyper_error_kind(&e, false)));
+            return (None, 0, Some(hyper_error_kind(&e)));
         }
         let exchange = read(sender.send_request(self.request_h1(path)).await).await;
         if !sender.is_closed() && exchange.2.is_none() {
@@ -147,7 +147,7 @@ impl LoopClient {
         let io = self.connect().await?;
         let (sender, connection) = http1::handshake(TokioIo::new(io))
             .await
-            .map_err(|e| hyper_error_kind(&e, false))?;
+            .map_err(|e| hyper_error_kind(&e))?;
         tokio::spawn(connection);
         Ok(sender)
     }
@@ -177,10 +177,9 @@ impl LoopClient {
             Ok(s) => s.clone(),
             Err(kind) => return (None, 0, Some(kind)),
         };
-        let failed = |status, bytes| move |e: h2::Error| (status, bytes, Some(h2_error_kind(&e)));
         let mut sender = match sender.ready().await {
             Ok(s) => s,
-            Err(e) => return failed(None, 0)(e),
+            Err(e) => return h2_failed(None, 0, &e),
         };
         let mut request = Request::new(());
         *request.uri_mut() = self.uri(path);
@@ -190,7 +189,7 @@ impl LoopClient {
         };
         let response = match response {
             Ok(r) => r,
-            Err(e) => return failed(None, 0)(e),
+            Err(e) => return h2_failed(None, 0, &e),
         };
         let status = Some(response.status().as_u16());
         let mut body = response.into_body();
@@ -202,7 +201,7 @@ impl LoopClient {
                     // Hand the window back, as a reader must, however large it is.
                     let _ = body.flow_control().release_capacity(chunk.len());
                 }
-                Err(e) => return failed(status, bytes)(e),
+                Err(e) => return h2_failed(status, bytes, &e),
             }
         }
         (status, bytes, None)
@@ -212,10 +211,9 @@ impl LoopClient {
 /// Reads an HTTP/1 response's whole body, counting its bytes; an answer in another
 /// version is a `protocol` error, as in the reqwest client.
 async fn read(response: hyper::Result<hyper::Response<hyper::body::Incoming>>) -> Exchange {
-    let http2 = false;
     let response = match response {
         Ok(r) => r,
-        Err(e) => return (None, 0, Some(hyper_error_kind(&e, http2))),
+        Err(e) => return (None, 0, Some(hyper_error_kind(&e))),
     };
     let status = Some(response.status().as_u16());
     let allowed = matches!(response.version(), Version::HTTP_11 | Version::HTTP_10);
@@ -226,7 +224,7 @@ async fn read(response: hyper::Result<hyper::Response<hyper::body::Incoming>>) -
         match frame {
             Ok(frame) => bytes += frame.data_ref().map_or(0, |d| d.len() as u64),
             Err(e) => {
-                error = error.or_else(|| Some(hyper_error_kind(&e, http2)));
+                error = error.or_else(|| Some(hyper_error_kind(&e)));
                 break;
             }
         }
@@ -274,14 +272,19 @@ fn h2_error_kind(e: &h2::Error) -> String {
     .into()
 }
 
-/// The kind of a failed request of hyper's own client ([`LoopClient`]), by the
+/// What an HTTP/2 exchange gave when h2 failed it after `status` and `bytes`.
+fn h2_failed(status: Option<u16>, bytes: u64, e: &h2::Error) -> Exchange {
+    (status, bytes, Some(h2_error_kind(e)))
+}
+
+/// The kind of a failed HTTP/1 request of hyper's own client ([`LoopClient`]), by the
 /// rules of `http::reqwest_kind`.
-pub(super) fn hyper_error_kind(e: &hyper::Error, http2: bool) -> String {
+fn hyper_error_kind(e: &hyper::Error) -> String {
     let chain = || std::iter::successors(std::error::Error::source(e), |s| s.source());
     if let Some(io) = chain().find_map(|s| s.downcast_ref::<std::io::Error>()) {
         return io_kind(io);
     }
-    if is_protocol(e, http2) {
+    if is_protocol(e, false) {
         "protocol"
     } else {
         "io"
