@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::async_loop::{Tasks, event_loop_worker};
+use super::async_loop::{Tasks, event_loop_worker, shut_down};
 use super::descriptor::{Descriptor, Rgb, RustModel, Workers};
 use super::{Concurrency, Execution, Job, Scheduler, run_task_async};
 
@@ -59,11 +59,14 @@ impl Scheduler for AsyncPool {
             }
             anyhow::Ok(tasks.collect(epoch).await)
         });
-        runtime.shutdown_background();
+        // Waits for the worker threads to close what the tasks left open, so that it is
+        // over before the next repetition starts (not measured, as for `async`).
+        let unmeasured = shut_down(runtime);
         let records = records?;
         Ok(Execution {
             setup,
             records,
+            unmeasured,
             ..Default::default()
         })
     }

@@ -78,7 +78,8 @@ pub struct Execution {
     /// external model, whose start-up is also `unmeasured`.
     pub setup: Duration,
     /// Time inside `run` that is no part of the measured wall time: an external program's
-    /// start-up until it is ready, and its exit after its last line. The runner measures
+    /// start-up until it is ready, and its exit after its last line; an event loop's
+    /// shut-down after its last task (see [`async_loop::shut_down`]). The runner measures
     /// from before `run` to after it, and subtracts this; task spans are already measured
     /// from the end of the start-up (see [`external`]).
     pub unmeasured: Duration,
@@ -152,7 +153,7 @@ pub fn run_workload(
         phases: None,
     };
     let mut execution = scheduler(kind).run(&job)?;
-    let wall = job.epoch.elapsed();
+    let wall = job.epoch.elapsed().saturating_sub(execution.unmeasured);
     execution.records.sort_by_key(|r| r.task);
     let verdict = workload.verify(&execution.records);
     Ok(Alone {
