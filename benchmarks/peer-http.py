@@ -11,11 +11,10 @@ task spawned at once) one after another, the order rotating from round to round.
 each tool's median time and the ratio conclab / oha per point: the median, min and max
 of the per-round ratios (each conclab run against the oha run beside it).
 
-Times are wall times of the requests alone: oha's `summary.total`, which ends at the last
-answer; conclab's as runs.csv measures them (runtime start-up included, process start-up
-not), which also holds the runtime's closing of its idle connections after the last answer
-(over HTTP/1.1 about 10 / 43 / 140 ms at 1,000 / 3,000 / 10,000 on this machine), so the
-ratio leans against conclab. Every request must be
+Times are wall times of the requests alone, both ending at the last answer: oha's
+`summary.total`; conclab's as runs.csv measures them (runtime start-up included, process
+start-up not, nor the runtime's shut-down after the last task, in which it closes its idle
+connections: over HTTP/1.1 about 10 / 43 / 140 ms at 1,000 / 3,000 / 10,000 here). Every request must be
 answered 200, or the point is marked. The open-file limit (20,000 here) bounds the points:
 at 10,000 over HTTP/1.1 the client holds 10,000 sockets and the server as many.
 """
